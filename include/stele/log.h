@@ -1,0 +1,103 @@
+// Log: the writable handle on one stele data directory.
+//
+// Owns the directory lock (one writer process at a time; the lock dies with
+// the process), a bounded write queue and the one writer thread that drains
+// it in group-committed batches into the active segment.
+//
+// Thread safety: every method may be called from any thread, concurrently.
+// Crash behaviour: after kill -9 or power loss, reopening keeps every event
+// whose Append() returned under SyncMode::kAlways, and every event appended
+// before a Flush() that returned OK; a torn unflushed tail is dropped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stele/options.h"
+#include "stele/query.h"
+#include "stele/status.h"
+
+namespace stele {
+
+class LogImpl;
+
+// One rejected line of a batch: 1-based line number and the reason.
+struct LineError {
+  uint64_t line = 0;
+  Status status;
+};
+
+struct BatchResult {
+  uint64_t appended = 0;
+  uint64_t first_seq = 0;  // 0 when nothing was appended
+  uint64_t last_seq = 0;
+  std::vector<LineError> rejected;
+};
+
+// What Open() found and repaired.
+struct RecoveryInfo {
+  uint64_t segments = 0;
+  uint64_t last_seq = 0;          // highest seq present after recovery
+  uint64_t dropped_bytes = 0;     // torn tail removed from the active segment
+};
+
+// Counters for monitoring.  Snapshot values.
+struct LogStats {
+  uint64_t appended = 0;           // events accepted into the queue
+  uint64_t written_seq = 0;        // highest seq written to the OS
+  uint64_t durable_seq = 0;        // highest seq fdatasync'd
+  uint64_t queue_bytes = 0;        // bytes waiting or in flight
+  uint64_t queue_peak_bytes = 0;   // high-water mark of queue_bytes
+  uint64_t batches = 0;
+  uint64_t syncs = 0;
+  uint64_t busy_rejects = 0;
+  uint64_t segments_sealed = 0;
+};
+
+class Log {
+ public:
+  // Opens (creating if needed) and recovers the directory in options.dir.
+  // kLocked if another process has it open for writing.
+  static Result<std::unique_ptr<Log>> Open(const Options& options);
+
+  ~Log();  // Shutdown(), ignoring its status.
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Validates one JSON event and enqueues it; returns its seq.  Under
+  // kAlways, returns once the event is durable.  Errors: kInvalidArgument
+  // (names field and reason), kBusy (queue full past the deadline),
+  // kReadOnly (an earlier write or sync failed), kClosed.
+  Result<uint64_t> Append(std::string_view json);
+
+  // Validates each line of an NDJSON text; the good lines are enqueued as
+  // one run with contiguous seqs, the bad ones are reported by line number.
+  // Blank lines are skipped.  A non-OK Result means nothing was appended.
+  // first_line numbers the first line of ndjson in LineError (for callers
+  // that feed a long stream in chunks).
+  Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line = 1);
+
+  // Returns once every event appended before the call is durable.
+  Status Flush();
+  // Drains the queue, flushes, closes files and releases the lock.  Later
+  // appends fail with kClosed.  Idempotent.
+  Status Shutdown();
+
+  // Streams stored events.  Sees every event whose Append() returned before
+  // the call (it waits for the writer to hand them to the OS).
+  Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
+
+  const RecoveryInfo& recovery() const;
+  LogStats stats() const;
+  // OK, or the sticky reason the log turned read-only.
+  Status health() const;
+
+ private:
+  explicit Log(std::unique_ptr<LogImpl> impl);
+  std::unique_ptr<LogImpl> impl_;
+};
+
+}  // namespace stele

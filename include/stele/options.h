@@ -1,0 +1,51 @@
+// Options for opening a stele log.  Plain values; defaults are the ones the
+// spec documents (SPEC §2).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace stele {
+
+class Env;
+
+// When an append counts as durable.
+enum class SyncMode {
+  kAlways,  // Append() returns once its batch is fdatasync'd.
+  kBatch,   // Every batch is fdatasync'd before the next starts; Flush() waits for it.
+  kNone,    // Page cache only; Flush() and Shutdown() still force a sync.
+};
+
+// Parses "always" | "batch" | "none".  Returns false on anything else.
+bool ParseSyncMode(std::string_view text, SyncMode* out);
+std::string_view SyncModeName(SyncMode mode);
+
+struct Options {
+  // Data directory; created (mode 0700) if missing.
+  std::string dir = "./stele-data";
+  SyncMode sync = SyncMode::kBatch;
+
+  // Bound of the write queue, in encoded event bytes.  A full queue makes
+  // Append() wait up to enqueue_deadline, then fail with kBusy.
+  size_t queue_bytes = 64u << 20;
+  std::chrono::milliseconds enqueue_deadline{2000};
+
+  // Largest accepted input event, in bytes of JSON.
+  size_t max_event_bytes = 1u << 20;
+
+  // Segment rotation: a segment is sealed once it holds this many bytes, or
+  // once it is this old and holds at least one frame.
+  uint64_t segment_max_bytes = 256ull << 20;
+  std::chrono::seconds segment_max_age{std::chrono::hours(24)};
+
+  // Frames are cut when their uncompressed records reach this size.
+  size_t frame_target_bytes = 256u << 10;
+  int zstd_level = 3;
+
+  // I/O seam (see src/util/env.h); nullptr means the POSIX file system.
+  Env* env = nullptr;
+};
+
+}  // namespace stele

@@ -1,0 +1,49 @@
+// Query: which stored events to return and in which order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "stele/event.h"
+#include "stele/status.h"
+
+namespace stele {
+
+// All set filters must match (AND).  Unset filters match everything.
+struct Query {
+  // Exact type, or a prefix written "lead.*" (matches types beginning "lead.").
+  std::optional<std::string> type;
+  std::optional<std::string> actor;
+  std::optional<std::string> source;
+  std::optional<std::string> lead_id;
+  std::optional<std::string> workflow_id;
+  // Half-open time range [since_ns, until_ns).
+  std::optional<int64_t> since_ns;
+  std::optional<int64_t> until_ns;
+  // Resume cursor: only events strictly after this seq in output order
+  // (seq > after ascending, seq < after descending).  0 = from the start.
+  uint64_t after = 0;
+  uint64_t limit = 0;  // 0 = no limit
+  bool descending = false;
+};
+
+// Streams the events a Query selects, one frame in memory at a time.
+// Not thread-safe; one consumer.  A stored frame that fails its checksum
+// ends the stream with kCorruption; its bytes are never returned as events.
+class EventIterator {
+ public:
+  virtual ~EventIterator() = default;
+  // Fills *event and returns true, or returns false at the end or on error
+  // (then status() says which).  *event stays valid until the next call.
+  virtual bool Next(EventView* event) = 0;
+  virtual const Status& status() const = 0;
+};
+
+// Opens a read-only view of a data directory, without taking the writer
+// lock: safe while another process writes.  It sees every event written
+// (flushed to the OS) before it was opened; newer ones may or may not appear.
+Result<std::unique_ptr<EventIterator>> QueryDirectory(const std::string& dir, const Query& query);
+
+}  // namespace stele

@@ -1,0 +1,8 @@
+// stele: tamper-evident, high-throughput audit log engine.  Umbrella header.
+#pragma once
+
+#include "stele/event.h"
+#include "stele/log.h"
+#include "stele/options.h"
+#include "stele/query.h"
+#include "stele/status.h"

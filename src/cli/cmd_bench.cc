@@ -1,0 +1,206 @@
+// stele bench ingest: the reference workload into an embedded log, side by
+// side with spdlog's async file logger writing the same lines in the same run.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "stele/log.h"
+#include "workload/generator.h"
+
+namespace stele::cli {
+namespace {
+
+struct BenchFlags {
+  uint64_t events = 1'000'000;
+  unsigned producers = 2;
+  std::string sync = "batch";
+  std::string work_dir = "./stele-bench";
+  bool keep = false;
+  bool no_baseline = false;
+  int zstd_level = 3;
+};
+
+// Peak RSS since the last ResetPeakRss(), in KiB (Linux VmHWM).
+long PeakRssKiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+void ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+}
+
+uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+struct PhaseResult {
+  double seconds = 0;
+  uint64_t disk_bytes = 0;
+  long peak_rss_kib = 0;
+  std::string error;
+};
+
+// Runs `producers` threads, each calling fn(i) for its share of [0, n).
+template <typename Fn>
+double RunProducers(unsigned producers, uint64_t n, Fn fn) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (unsigned p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      for (uint64_t i = p; i < n; i += producers) fn(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines, SyncMode sync) {
+  PhaseResult r;
+  const std::string dir = f.work_dir + "/stele";
+  std::filesystem::remove_all(dir);
+  Options options;
+  options.dir = dir;
+  options.sync = sync;
+  options.zstd_level = f.zstd_level;
+  ResetPeakRss();
+  const auto start = std::chrono::steady_clock::now();
+  auto log = Log::Open(options);
+  if (!log.ok()) {
+    r.error = log.status().ToString();
+    return r;
+  }
+  std::atomic<uint64_t> failures{0};
+  std::string first_error;
+  RunProducers(f.producers, lines.size(), [&](uint64_t i) {
+    auto seq = (*log)->Append(lines[i]);
+    if (!seq.ok() && failures.fetch_add(1) == 0) first_error = seq.status().ToString();
+  });
+  Status s = (*log)->Flush();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (s.ok()) s = (*log)->Shutdown();
+  if (!s.ok()) r.error = s.ToString();
+  if (failures > 0) r.error = std::to_string(failures.load()) + " appends failed, first: " + first_error;
+  r.peak_rss_kib = PeakRssKiB();
+  r.disk_bytes = DirBytes(dir);
+  return r;
+}
+
+PhaseResult RunSpdlog(const BenchFlags& f, const std::vector<std::string>& lines) {
+  PhaseResult r;
+  const std::string path = f.work_dir + "/spdlog.log";
+  std::filesystem::remove(path);
+  ResetPeakRss();
+  const auto start = std::chrono::steady_clock::now();
+  spdlog::init_thread_pool(8192, 1);
+  auto logger = spdlog::basic_logger_mt<spdlog::async_factory>("bench", path, true);
+  logger->set_pattern("%v");
+  RunProducers(f.producers, lines.size(), [&](uint64_t i) {
+    logger->log(spdlog::level::info, spdlog::string_view_t(lines[i].data(), lines[i].size()));
+  });
+  logger->flush();
+  logger.reset();
+  spdlog::shutdown();  // drains the async queue and joins its thread
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.peak_rss_kib = PeakRssKiB();
+  r.disk_bytes = DirBytes(f.work_dir) - DirBytes(f.work_dir + "/stele");
+  return r;
+}
+
+int RunBenchIngest(const BenchFlags& f) {
+  SyncMode sync;
+  if (!ParseSyncMode(f.sync, &sync)) {
+    std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", f.sync.c_str());
+    return kExitUsage;
+  }
+  if (f.producers == 0 || f.events == 0) {
+    std::fprintf(stderr, "stele: --events and --producers must be > 0\n");
+    return kExitUsage;
+  }
+  std::filesystem::create_directories(f.work_dir);
+  std::fprintf(stderr, "generating %llu reference events...\n", static_cast<unsigned long long>(f.events));
+  WorkloadGenerator gen({});
+  std::vector<std::string> lines(f.events);
+  uint64_t raw_bytes = 0;
+  for (uint64_t i = 0; i < f.events; ++i) {
+    lines[i] = gen.Event(i);
+    raw_bytes += lines[i].size() + 1;  // as NDJSON
+  }
+  std::fprintf(stderr, "running stele (sync=%s, %u producers)...\n", f.sync.c_str(), f.producers);
+  PhaseResult stele = RunStele(f, lines, sync);
+  if (!stele.error.empty()) {
+    std::fprintf(stderr, "stele: bench failed: %s\n", stele.error.c_str());
+    return kExitIOError;
+  }
+  PhaseResult base;
+  if (!f.no_baseline) {
+    std::fprintf(stderr, "running spdlog async file logger (same lines, %u producers)...\n", f.producers);
+    base = RunSpdlog(f, lines);
+  }
+  const double n = static_cast<double>(f.events);
+  const double mb = static_cast<double>(raw_bytes) / 1e6;
+  std::printf("workload: %llu events, %.1f MB raw NDJSON (%.0f B/event), %u producers, sync=%s, zstd %d\n",
+              static_cast<unsigned long long>(f.events), mb, static_cast<double>(raw_bytes) / n, f.producers,
+              f.sync.c_str(), f.zstd_level);
+  std::printf("%-22s %14s %10s %14s %12s\n", "engine", "events/s", "MB/s", "disk/raw", "peak RSS MiB");
+  auto row = [&](const char* name, const PhaseResult& r) {
+    std::printf("%-22s %14.0f %10.1f %14.3f %12.1f\n", name, n / r.seconds, mb / r.seconds,
+                static_cast<double>(r.disk_bytes) / static_cast<double>(raw_bytes), r.peak_rss_kib / 1024.0);
+  };
+  row("stele", stele);
+  if (!f.no_baseline) {
+    row("spdlog async (no fsync)", base);
+    std::printf("ratio stele/spdlog events/s: %.2fx\n", base.seconds / stele.seconds);
+  }
+  std::printf(
+      "{\"events\":%llu,\"raw_bytes\":%llu,\"stele_events_per_s\":%.0f,\"stele_disk_per_raw\":%.4f,"
+      "\"stele_peak_rss_kib\":%ld,\"spdlog_events_per_s\":%.0f,\"ratio\":%.3f}\n",
+      static_cast<unsigned long long>(f.events), static_cast<unsigned long long>(raw_bytes), n / stele.seconds,
+      static_cast<double>(stele.disk_bytes) / static_cast<double>(raw_bytes), stele.peak_rss_kib,
+      f.no_baseline ? 0.0 : n / base.seconds, f.no_baseline ? 0.0 : base.seconds / stele.seconds);
+  if (!f.keep) std::filesystem::remove_all(f.work_dir);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command RegisterBench(CLI::App& app, const GlobalFlags& /*global*/) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* sub = app.add_subcommand("bench", "built-in workload generator and benchmarks");
+  sub->require_subcommand(1);
+  CLI::App* ingest = sub->add_subcommand("ingest", "embedded ingest of the reference workload vs spdlog async");
+  ingest->add_option("--events", flags->events, "events to append")->default_str("1000000");
+  ingest->add_option("--producers", flags->producers, "producer threads")->default_str("2");
+  ingest->add_option("--sync", flags->sync, "always | batch | none")->default_str("batch");
+  ingest->add_option("--work-dir", flags->work_dir, "scratch directory (removed afterwards)")
+      ->default_str("./stele-bench");
+  ingest->add_option("--zstd-level", flags->zstd_level, "zstd level for frames")->default_str("3");
+  ingest->add_flag("--keep", flags->keep, "keep the scratch directory");
+  ingest->add_flag("--no-baseline", flags->no_baseline, "skip the spdlog run");
+  return {sub, [flags] { return RunBenchIngest(*flags); }};
+}
+
+}  // namespace stele::cli

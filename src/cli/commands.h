@@ -1,0 +1,50 @@
+// The `stele` command line: one function per subcommand.  Each returns the
+// process exit code (see ExitCode and docs/cli.md).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "stele/query.h"
+
+namespace stele::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRejected = 1,   // some input lines were rejected (the rest landed)
+  kExitUsage = 2,      // bad flags or arguments
+  kExitIOError = 3,    // I/O error or corruption found
+  kExitUnavailable = 4,  // locked by another writer, busy, or read-only
+};
+
+struct GlobalFlags {
+  std::string dir = "./stele-data";
+};
+
+// Filter flags shared by query, tail and stats.
+struct FilterFlags {
+  std::string type, actor, source, lead, workflow, since, until;
+  // Builds a Query; on a bad value prints the error and returns nullopt.
+  std::optional<Query> ToQuery() const;
+  void AddTo(CLI::App* app);
+};
+
+int ExitCodeFor(const Status& status);
+// Prints "stele: <message>" to stderr and returns the matching exit code.
+int ReportError(const Status& status);
+
+// A registered subcommand: its parser and what runs when it was chosen.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command RegisterAppend(CLI::App& app, const GlobalFlags& global);
+Command RegisterQuery(CLI::App& app, const GlobalFlags& global);
+Command RegisterTail(CLI::App& app, const GlobalFlags& global);
+Command RegisterBench(CLI::App& app, const GlobalFlags& global);
+
+}  // namespace stele::cli

@@ -1,0 +1,59 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "util/time.h"
+
+namespace stele::cli {
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return kExitOk;
+    case StatusCode::kInvalidArgument: return kExitUsage;
+    case StatusCode::kLocked:
+    case StatusCode::kBusy:
+    case StatusCode::kRateLimited:
+    case StatusCode::kReadOnly:
+    case StatusCode::kClosed: return kExitUnavailable;
+    default: return kExitIOError;
+  }
+}
+
+int ReportError(const Status& status) {
+  std::fprintf(stderr, "stele: %s\n", status.ToString().c_str());
+  return ExitCodeFor(status);
+}
+
+void FilterFlags::AddTo(CLI::App* app) {
+  app->add_option("--type", type, "event type, exact or prefix as lead.*");
+  app->add_option("--actor", actor, "actor, exact");
+  app->add_option("--source", source, "source, exact");
+  app->add_option("--lead", lead, "lead_id, exact");
+  app->add_option("--workflow", workflow, "workflow_id, exact");
+  app->add_option("--since", since, "events at or after this time (RFC 3339 or integer ns)");
+  app->add_option("--until", until, "events before this time (RFC 3339 or integer ns)");
+}
+
+std::optional<Query> FilterFlags::ToQuery() const {
+  Query q;
+  auto set = [](const std::string& v, std::optional<std::string>* out) {
+    if (!v.empty()) *out = v;
+  };
+  set(type, &q.type);
+  set(actor, &q.actor);
+  set(source, &q.source);
+  set(lead, &q.lead_id);
+  set(workflow, &q.workflow_id);
+  for (auto [text, flag, out] : {std::tuple{&since, "--since", &q.since_ns}, std::tuple{&until, "--until", &q.until_ns}}) {
+    if (text->empty()) continue;
+    std::string why;
+    auto ns = ParseTimeArg(*text, &why);
+    if (!ns) {
+      std::fprintf(stderr, "stele: %s \"%s\": %s\n", flag, text->c_str(), why.c_str());
+      return std::nullopt;
+    }
+    *out = *ns;
+  }
+  return q;
+}
+
+}  // namespace stele::cli

@@ -1,0 +1,28 @@
+// stele::Log: the public handle; forwards to LogImpl.
+#include "stele/log.h"
+
+#include "ingest/log_impl.h"
+
+namespace stele {
+
+Result<std::unique_ptr<Log>> Log::Open(const Options& options) {
+  auto impl = LogImpl::Open(options);
+  if (!impl.ok()) return impl.status();
+  return std::unique_ptr<Log>(new Log(std::move(impl).value()));
+}
+
+Log::Log(std::unique_ptr<LogImpl> impl) : impl_(std::move(impl)) {}
+Log::~Log() = default;
+
+Result<uint64_t> Log::Append(std::string_view json) { return impl_->Append(json); }
+Result<BatchResult> Log::AppendBatch(std::string_view ndjson, uint64_t first_line) {
+  return impl_->AppendBatch(ndjson, first_line);
+}
+Status Log::Flush() { return impl_->Flush(); }
+Status Log::Shutdown() { return impl_->Shutdown(); }
+Result<std::unique_ptr<EventIterator>> Log::Query(const stele::Query& query) { return impl_->Query(query); }
+const RecoveryInfo& Log::recovery() const { return impl_->recovery(); }
+LogStats Log::stats() const { return impl_->stats(); }
+Status Log::health() const { return impl_->health(); }
+
+}  // namespace stele

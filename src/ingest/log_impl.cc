@@ -1,0 +1,322 @@
+#include "ingest/log_impl.h"
+
+#include "event/record.h"
+#include "query/scan_iterator.h"
+#include "storage/format.h"
+#include "storage/recovery.h"
+#include "util/coding.h"
+#include "util/time.h"
+
+namespace stele {
+namespace {
+
+EventValidator& ThreadValidator() {
+  thread_local EventValidator validator;
+  return validator;
+}
+
+std::string& ThreadRecordBuffer() {
+  thread_local std::string buffer;
+  return buffer;
+}
+
+// Appends u32 length | canonical record (seq left 0: assigned at enqueue).
+void AppendFramedRecord(const EventView& e, std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + 4);
+  AppendRecord(e, out);
+  PutU32(out->data() + at, static_cast<uint32_t>(out->size() - at - 4));
+}
+
+}  // namespace
+
+LogImpl::LogImpl(const Options& options)
+    : options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
+      segment_dir_(options.dir + "/" + std::string(format::kSegmentsDir)) {
+  limits_.max_event_bytes = options.max_event_bytes;
+}
+
+Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
+  if (options.dir.empty()) return Status::InvalidArgument("option \"dir\": must not be empty");
+  if (options.queue_bytes == 0) return Status::InvalidArgument("option \"queue_bytes\": must be > 0");
+  std::unique_ptr<LogImpl> log(new LogImpl(options));
+  Env* env = log->env_;
+  STELE_RETURN_IF_ERROR(env->CreateDir(options.dir));
+  auto lock = env->LockFile(options.dir + "/" + std::string(format::kLockFile));
+  if (!lock.ok()) return lock.status();
+  log->lock_ = std::move(lock).value();
+  STELE_RETURN_IF_ERROR(env->CreateDir(log->segment_dir_));
+
+  auto recovered = RecoverSegments(env, log->segment_dir_, options.zstd_level);
+  if (!recovered.ok()) return recovered.status();
+  log->segment_ = std::move(recovered->active);
+  log->recovery_ = recovered->info;
+  {
+    MutexLock l(&log->mu_);
+    const uint64_t last = log->segment_->last_seq();
+    log->next_seq_ = last + 1;
+    log->written_seq_ = last;
+    log->durable_seq_ = last;
+    log->stats_.written_seq = last;
+    log->stats_.durable_seq = last;
+    // Reserved, not touched: pages become resident only as the queue fills.
+    log->pending_.reserve(options.queue_bytes);
+  }
+  log->recovery_.last_seq = log->segment_->last_seq();
+  log->batch_.reserve(options.queue_bytes);
+  log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  return log;
+}
+
+LogImpl::~LogImpl() { (void)Shutdown(); }
+
+Status LogImpl::RefusalLocked() const {
+  if (!error_.ok()) return error_;
+  if (closing_) return Status::Closed("the log is shut down");
+  return Status::Ok();
+}
+
+Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.enqueue_deadline;
+  MutexLock l(&mu_);
+  while (true) {
+    STELE_RETURN_IF_ERROR(RefusalLocked());
+    // A batch bigger than the whole queue is admitted alone into an empty
+    // queue, so it cannot wait for ever; memory stays bounded by the larger
+    // of the two.
+    if (queued_bytes_ == 0 || queued_bytes_ + records->size() <= options_.queue_bytes) break;
+    if (!space_cv_.WaitUntil(&mu_, deadline) && std::chrono::steady_clock::now() >= deadline) {
+      ++stats_.busy_rejects;
+      return Status::Busy("write queue full (" + std::to_string(queued_bytes_) + " of " +
+                          std::to_string(options_.queue_bytes) + " bytes) past the " +
+                          std::to_string(options_.enqueue_deadline.count()) + " ms deadline; retry later");
+    }
+  }
+  const uint64_t first = next_seq_;
+  char* p = records->data();
+  char* end = p + records->size();
+  for (uint64_t seq = first; p < end; ++seq) {
+    PutU64(p + 4 + kRecordSeqOffset, seq);
+    p += 4 + GetU32(p);
+  }
+  next_seq_ += n;
+  const bool was_idle = pending_.empty();
+  pending_.append(*records);
+  queued_bytes_ += records->size();
+  stats_.appended += n;
+  stats_.queue_peak_bytes = std::max<uint64_t>(stats_.queue_peak_bytes, queued_bytes_);
+  if (was_idle) work_cv_.Signal();
+  return first;
+}
+
+Status LogImpl::WaitDurable(uint64_t seq) {
+  MutexLock l(&mu_);
+  while (durable_seq_ < seq) {
+    if (!error_.ok()) return error_;
+    if (writer_exited_) return Status::Closed("the log shut down before the event was durable");
+    done_cv_.Wait(&mu_);
+  }
+  return Status::Ok();
+}
+
+Status LogImpl::WaitWritten(uint64_t seq) {
+  MutexLock l(&mu_);
+  while (written_seq_ < seq) {
+    if (!error_.ok()) return error_;
+    if (writer_exited_) return Status::Closed("the log shut down before the event was written");
+    done_cv_.Wait(&mu_);
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> LogImpl::Append(std::string_view json) {
+  EventView event;
+  STELE_RETURN_IF_ERROR(ThreadValidator().Validate(json, NowNanos(), limits_, &event));
+  std::string& buf = ThreadRecordBuffer();
+  buf.clear();
+  AppendFramedRecord(event, &buf);
+  auto seq = Enqueue(&buf, 1);
+  if (!seq.ok()) return seq;
+  if (options_.sync == SyncMode::kAlways) STELE_RETURN_IF_ERROR(WaitDurable(*seq));
+  return seq;
+}
+
+Result<BatchResult> LogImpl::AppendBatch(std::string_view ndjson, uint64_t first_line) {
+  BatchResult result;
+  std::string& buf = ThreadRecordBuffer();
+  buf.clear();
+  EventValidator& validator = ThreadValidator();
+  const int64_t now = NowNanos();
+  uint64_t line_no = first_line;
+  uint64_t good = 0;
+  while (!ndjson.empty()) {
+    const size_t nl = ndjson.find('\n');
+    std::string_view line = ndjson.substr(0, nl);
+    ndjson.remove_prefix(nl == std::string_view::npos ? ndjson.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const uint64_t this_line = line_no++;
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    EventView event;
+    Status s = validator.Validate(line, now, limits_, &event);
+    if (!s.ok()) {
+      result.rejected.push_back({this_line, std::move(s)});
+      continue;
+    }
+    AppendFramedRecord(event, &buf);
+    ++good;
+  }
+  if (good == 0) return result;
+  auto first = Enqueue(&buf, good);
+  if (!first.ok()) return first.status();
+  result.appended = good;
+  result.first_seq = *first;
+  result.last_seq = *first + good - 1;
+  if (options_.sync == SyncMode::kAlways) STELE_RETURN_IF_ERROR(WaitDurable(result.last_seq));
+  return result;
+}
+
+Status LogImpl::Flush() {
+  uint64_t target;
+  {
+    MutexLock l(&mu_);
+    if (!error_.ok()) return error_;
+    target = next_seq_ - 1;
+    if (durable_seq_ >= target) return Status::Ok();
+    sync_wanted_seq_ = std::max(sync_wanted_seq_, target);
+    work_cv_.Signal();
+  }
+  return WaitDurable(target);
+}
+
+Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query) {
+  uint64_t target;
+  {
+    MutexLock l(&mu_);
+    target = next_seq_ - 1;
+  }
+  Status s = WaitWritten(target);
+  // A read-only log still serves what it has.
+  if (!s.ok() && s.code() != StatusCode::kReadOnly && s.code() != StatusCode::kClosed) return s;
+  auto it = ScanIterator::Open(env_, options_.dir, query);
+  if (!it.ok()) return it.status();
+  return std::unique_ptr<EventIterator>(std::move(it).value());
+}
+
+Status LogImpl::Shutdown() {
+  std::lock_guard<std::mutex> g(shutdown_mu_);
+  if (shut_down_) return shutdown_status_;
+  {
+    MutexLock l(&mu_);
+    closing_ = true;
+    work_cv_.Signal();
+    space_cv_.SignalAll();
+  }
+  if (writer_.joinable()) writer_.join();
+  Status s;
+  {
+    MutexLock l(&mu_);
+    s = error_;
+  }
+  segment_.reset();
+  lock_.reset();
+  shut_down_ = true;
+  shutdown_status_ = s;
+  return s;
+}
+
+LogStats LogImpl::stats() const {
+  MutexLock l(&mu_);
+  LogStats s = stats_;
+  s.written_seq = written_seq_;
+  s.durable_seq = durable_seq_;
+  s.queue_bytes = queued_bytes_;
+  return s;
+}
+
+Status LogImpl::health() const {
+  MutexLock l(&mu_);
+  return error_;
+}
+
+Status LogImpl::MaybeRotate(int64_t now_ns) {
+  if (segment_->frame_count() == 0) return Status::Ok();
+  const bool full = segment_->size() >= options_.segment_max_bytes;
+  const bool old = now_ns - segment_->created_ns() >=
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(options_.segment_max_age).count();
+  if (!full && !old) return Status::Ok();
+  const uint64_t next_first = segment_->last_seq() + 1;
+  STELE_RETURN_IF_ERROR(segment_->Seal());
+  segment_.reset();
+  auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, options_.zstd_level);
+  if (!w.ok()) return w.status();
+  segment_ = std::move(w).value();
+  MutexLock l(&mu_);
+  ++stats_.segments_sealed;
+  return Status::Ok();
+}
+
+Status LogImpl::WriteBatch(bool sync) {
+  if (!batch_.empty()) STELE_RETURN_IF_ERROR(segment_->AppendRecords(batch_, options_.frame_target_bytes));
+  if (sync) STELE_RETURN_IF_ERROR(segment_->Sync());
+  return MaybeRotate(NowNanos());
+}
+
+void LogImpl::WriterLoop() {
+  // Wake at least this often to rotate a segment by age while idle.
+  const auto age_tick = std::chrono::milliseconds(
+      std::min<int64_t>(1000, std::chrono::duration_cast<std::chrono::milliseconds>(options_.segment_max_age).count()));
+  MutexLock l(&mu_);
+  while (true) {
+    while (pending_.empty() && !closing_ && sync_wanted_seq_ <= durable_seq_) {
+      if (!work_cv_.WaitUntil(&mu_, std::chrono::steady_clock::now() + age_tick) && error_.ok()) {
+        mu_.Unlock();
+        Status s = MaybeRotate(NowNanos());
+        mu_.Lock();
+        if (!s.ok() && error_.ok()) {
+          error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
+          done_cv_.SignalAll();
+          space_cv_.SignalAll();
+        }
+      }
+    }
+    if (!error_.ok()) {
+      // Read-only: nothing more is written.  Drop the queue (its events were
+      // never acknowledged as durable) and wait for Shutdown().
+      queued_bytes_ -= pending_.size();
+      pending_.clear();
+      done_cv_.SignalAll();
+      space_cv_.SignalAll();
+      if (closing_) break;
+      work_cv_.Wait(&mu_);
+      continue;
+    }
+    const bool nothing_to_do = pending_.empty() && sync_wanted_seq_ <= durable_seq_;
+    if (closing_ && nothing_to_do && durable_seq_ == written_seq_) break;
+
+    batch_.swap(pending_);
+    const uint64_t last = next_seq_ - 1;
+    const bool sync = options_.sync != SyncMode::kNone || sync_wanted_seq_ > durable_seq_ || closing_;
+    mu_.Unlock();
+    Status s = WriteBatch(sync);
+    mu_.Lock();
+    queued_bytes_ -= batch_.size();
+    batch_.clear();
+    ++stats_.batches;
+    if (s.ok()) {
+      written_seq_ = last;
+      if (sync) {
+        durable_seq_ = last;
+        ++stats_.syncs;
+      }
+    } else {
+      error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
+    }
+    done_cv_.SignalAll();
+    space_cv_.SignalAll();
+  }
+  writer_exited_ = true;
+  done_cv_.SignalAll();
+}
+
+}  // namespace stele

@@ -1,0 +1,90 @@
+// LogImpl: the write path behind stele::Log.
+//
+// Owns the directory lock, the bounded write queue (records waiting for the
+// writer, counted in bytes with the batch in flight), and the single writer
+// thread that drains the queue in group-committed batches into the active
+// segment, syncs per SyncMode, and rotates/seals segments.
+//
+// Seqs are assigned at enqueue, under mu_, in queue order; the writer takes
+// batches in the same order, so seq order is commit order with no gaps.
+// A failed write or sync is never retried: error_ becomes sticky, every
+// waiter is woken with it, and the log refuses writes until reopened.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "event/validator.h"
+#include "stele/log.h"
+#include "storage/segment_writer.h"
+#include "util/env.h"
+#include "util/mutex.h"
+
+namespace stele {
+
+class LogImpl {
+ public:
+  static Result<std::unique_ptr<LogImpl>> Open(const Options& options);
+  ~LogImpl();
+
+  Result<uint64_t> Append(std::string_view json);
+  Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
+  Status Flush();
+  Status Shutdown();
+  Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
+
+  const RecoveryInfo& recovery() const { return recovery_; }
+  LogStats stats() const;
+  Status health() const;
+
+ private:
+  explicit LogImpl(const Options& options);
+
+  // Moves `records` (n framed records with seq placeholders) into the queue,
+  // assigning seqs; waits up to the enqueue deadline for space.
+  Result<uint64_t> Enqueue(std::string* records, uint64_t n) EXCLUDES(mu_);
+  // Waits until durable_seq_ >= seq (or an error).
+  Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
+  Status WaitWritten(uint64_t seq) EXCLUDES(mu_);
+  Status RefusalLocked() const REQUIRES(mu_);
+
+  void WriterLoop() EXCLUDES(mu_);
+  // Writer thread only: write + sync + rotate one batch.
+  Status WriteBatch(bool sync);
+  Status MaybeRotate(int64_t now_ns);
+
+  const Options options_;
+  Env* const env_;
+  const std::string segment_dir_;
+  ValidationLimits limits_;
+  std::unique_ptr<FileLock> lock_;
+  RecoveryInfo recovery_;
+
+  mutable Mutex mu_;
+  CondVar work_cv_;   // writer waits for work
+  CondVar space_cv_;  // producers wait for queue space
+  CondVar done_cv_;   // flush/sync waiters wait for progress
+  std::string pending_ GUARDED_BY(mu_);  // framed records not yet taken by the writer
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  uint64_t queued_bytes_ GUARDED_BY(mu_) = 0;  // pending_ + batch in flight
+  uint64_t written_seq_ GUARDED_BY(mu_) = 0;
+  uint64_t durable_seq_ GUARDED_BY(mu_) = 0;
+  uint64_t sync_wanted_seq_ GUARDED_BY(mu_) = 0;  // Flush() target under kNone
+  Status error_ GUARDED_BY(mu_);                  // sticky
+  bool closing_ GUARDED_BY(mu_) = false;
+  bool writer_exited_ GUARDED_BY(mu_) = false;
+  LogStats stats_ GUARDED_BY(mu_);
+
+  std::mutex shutdown_mu_;  // serializes Shutdown()
+  bool shut_down_ = false;  // guarded by shutdown_mu_
+  Status shutdown_status_;
+
+  // Writer thread state.
+  std::unique_ptr<SegmentWriter> segment_;
+  std::string batch_;
+  std::thread writer_;
+};
+
+}  // namespace stele

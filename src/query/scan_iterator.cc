@@ -1,0 +1,129 @@
+#include "query/scan_iterator.h"
+
+#include <algorithm>
+
+#include "event/record.h"
+#include "storage/format.h"
+#include "util/coding.h"
+
+namespace stele {
+
+Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::string& dir, const Query& query) {
+  const std::string segment_dir = dir + "/" + std::string(format::kSegmentsDir);
+  auto names = env->ListDir(segment_dir);
+  if (!names.ok()) {
+    if (names.status().code() == StatusCode::kNotFound) return Status::NotFound(dir + ": no stele log here");
+    return names.status();
+  }
+  std::vector<uint64_t> segments;
+  for (const std::string& name : *names) {
+    uint64_t first;
+    if (format::ParseSegmentFileName(name, &first)) segments.push_back(first);
+  }
+  std::sort(segments.begin(), segments.end());
+  return std::unique_ptr<ScanIterator>(new ScanIterator(env, segment_dir, query, std::move(segments)));
+}
+
+ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query, std::vector<uint64_t> segments)
+    : env_(env), segment_dir_(std::move(segment_dir)), query_(query), filter_(query), segments_(std::move(segments)) {}
+
+bool ScanIterator::Fail(Status s) {
+  status_ = std::move(s);
+  done_ = true;
+  segment_.reset();
+  return false;
+}
+
+bool ScanIterator::OpenNextSegment() {
+  segment_.reset();
+  while (segments_done_ < segments_.size()) {
+    const size_t k = segments_done_++;
+    const size_t i = query_.descending ? segments_.size() - 1 - k : k;
+    const uint64_t first = segments_[i];
+    const bool is_last = i + 1 == segments_.size();
+    // Bounds from the names alone: segment i holds [first, next_first - 1].
+    const uint64_t last_bound = is_last ? UINT64_MAX : segments_[i + 1] - 1;
+    if (!filter_.MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
+    auto reader = SegmentReader::Open(env_, segment_dir_ + "/" + format::SegmentFileName(first), first);
+    if (!reader.ok()) {
+      // Removed by retention after we listed it: nothing to read.
+      if (reader.status().code() == StatusCode::kNotFound) continue;
+      // The newest segment may still be having its header written.
+      if (is_last && reader.status().code() == StatusCode::kCorruption) {
+        auto f = env_->OpenReadable(segment_dir_ + "/" + format::SegmentFileName(first));
+        if (f.ok() && (*f)->Size().ok() && *(*f)->Size() < format::kSegmentHeaderSize) continue;
+      }
+      return Fail(reader.status());
+    }
+    if ((*reader)->frames().empty()) continue;
+    if (!filter_.MayMatchRange((*reader)->first_seq(), (*reader)->last_seq(), (*reader)->min_ts(),
+                               (*reader)->max_ts())) {
+      continue;
+    }
+    segment_ = std::move(reader).value();
+    frames_done_ = 0;
+    return true;
+  }
+  done_ = true;
+  return false;
+}
+
+bool ScanIterator::LoadNextFrame() {
+  const auto& frames = segment_->frames();
+  while (frames_done_ < frames.size()) {
+    const size_t k = frames_done_++;
+    const size_t i = query_.descending ? frames.size() - 1 - k : k;
+    const format::FrameIndexEntry& f = frames[i];
+    if (!filter_.MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
+    Status s = segment_->ReadFrame(i, &frame_);
+    if (!s.ok()) return Fail(std::move(s));
+    offsets_.clear();
+    size_t pos = 0;
+    while (pos + 4 <= frame_.size()) {
+      offsets_.push_back(static_cast<uint32_t>(pos));
+      pos += 4 + GetU32(frame_.data() + pos);
+    }
+    if (pos != frame_.size() || offsets_.size() != f.count) {
+      return Fail(Status::Corruption(segment_->path() + ": frame " + std::to_string(i) +
+                                     " record lengths do not add up"));
+    }
+    if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
+    next_record_ = 0;
+    return true;
+  }
+  return false;
+}
+
+bool ScanIterator::Next(EventView* event) {
+  if (done_) return false;
+  if (query_.limit != 0 && emitted_ >= query_.limit) {
+    done_ = true;
+    return false;
+  }
+  while (true) {
+    while (next_record_ < offsets_.size()) {
+      const uint32_t off = offsets_[next_record_++];
+      const uint32_t len = GetU32(frame_.data() + off);
+      if (!DecodeRecord(std::string_view(frame_.data() + off + 4, len), event)) {
+        return Fail(Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum"));
+      }
+      if (filter_.Matches(*event)) {
+        ++emitted_;
+        return true;
+      }
+    }
+    offsets_.clear();
+    next_record_ = 0;
+    if (segment_ && LoadNextFrame()) continue;
+    if (done_) return false;
+    if (!OpenNextSegment()) return false;
+  }
+}
+
+Result<std::unique_ptr<EventIterator>> QueryDirectory(const std::string& dir, const Query& query) {
+  auto it = ScanIterator::Open(Env::Default(), dir, query);
+  if (!it.ok()) return it.status();
+  return std::unique_ptr<EventIterator>(std::move(it).value());
+}
+
+}  // namespace stele

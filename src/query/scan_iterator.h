@@ -1,0 +1,51 @@
+// ScanIterator: streams the events of a directory that match a Query, in seq
+// order (either direction), holding one decompressed frame at a time.
+//
+// Owns a snapshot of the segment list taken at construction and one open
+// SegmentReader.  Segments and frames whose seq/ts range cannot match are
+// skipped without being read.  A frame failing its checksum ends the stream
+// with kCorruption.  Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "query/filter.h"
+#include "stele/query.h"
+#include "storage/segment_reader.h"
+#include "util/env.h"
+
+namespace stele {
+
+class ScanIterator final : public EventIterator {
+ public:
+  // Lists the segments of `dir` now; kNotFound if dir holds no stele log.
+  static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query);
+
+  bool Next(EventView* event) override;
+  const Status& status() const override { return status_; }
+
+ private:
+  ScanIterator(Env* env, std::string segment_dir, const Query& query, std::vector<uint64_t> segments);
+  bool OpenNextSegment();  // false at the end or on error
+  bool LoadNextFrame();    // false when the current segment is exhausted or on error
+  bool Fail(Status s);
+
+  Env* env_;
+  std::string segment_dir_;
+  Query query_;
+  EventFilter filter_;
+  std::vector<uint64_t> segments_;  // first seqs, ascending
+  size_t segments_done_ = 0;        // how many of segments_ were visited
+  std::unique_ptr<SegmentReader> segment_;
+  size_t frames_done_ = 0;
+  std::string frame_;                 // decompressed records of the current frame
+  std::vector<uint32_t> offsets_;     // record offsets in frame_, in output order
+  size_t next_record_ = 0;
+  uint64_t emitted_ = 0;
+  Status status_;
+  bool done_ = false;
+};
+
+}  // namespace stele

@@ -1,0 +1,67 @@
+#include "storage/recovery.h"
+
+#include <algorithm>
+
+#include "storage/format.h"
+#include "storage/segment_reader.h"
+#include "util/time.h"
+
+namespace stele {
+
+Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, int zstd_level) {
+  auto names = env->ListDir(segment_dir);
+  if (!names.ok()) return names.status();
+  std::vector<uint64_t> firsts;
+  for (const std::string& name : *names) {
+    uint64_t first;
+    if (format::ParseSegmentFileName(name, &first)) firsts.push_back(first);
+  }
+  std::sort(firsts.begin(), firsts.end());
+
+  RecoveredLog out;
+  out.info.segments = firsts.size();
+  if (firsts.empty()) {
+    auto w = SegmentWriter::Create(env, segment_dir, 1, NowNanos(), zstd_level);
+    if (!w.ok()) return w.status();
+    out.active = std::move(w).value();
+    out.info.segments = 1;
+    return out;
+  }
+
+  const uint64_t first = firsts.back();
+  const std::string path = segment_dir + "/" + format::SegmentFileName(first);
+  auto reader = SegmentReader::Open(env, path, first, SegmentReader::ScanMode::kVerifyPayloads);
+  if (!reader.ok()) {
+    // A crash while creating the segment can leave it shorter than its
+    // header; it never held an event, so it is recreated.
+    auto f = env->OpenReadable(path);
+    if (f.ok() && (*f)->Size().ok() && *(*f)->Size() < format::kSegmentHeaderSize) {
+      out.info.dropped_bytes = *(*f)->Size();
+      auto w = SegmentWriter::Create(env, segment_dir, first, NowNanos(), zstd_level);
+      if (!w.ok()) return w.status();
+      out.active = std::move(w).value();
+      out.info.last_seq = first - 1;
+      return out;
+    }
+    return reader.status();
+  }
+  SegmentReader& r = **reader;
+  out.info.last_seq = r.last_seq();
+  if (r.sealed()) {
+    auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), zstd_level);
+    if (!w.ok()) return w.status();
+    out.active = std::move(w).value();
+    ++out.info.segments;
+    return out;
+  }
+  if (r.valid_end() < r.file_size()) {
+    out.info.dropped_bytes = r.file_size() - r.valid_end();
+    STELE_RETURN_IF_ERROR(env->Truncate(path, r.valid_end()));
+  }
+  auto w = SegmentWriter::Resume(env, path, r.header(), r.frames(), r.valid_end(), zstd_level);
+  if (!w.ok()) return w.status();
+  out.active = std::move(w).value();
+  return out;
+}
+
+}  // namespace stele

@@ -1,0 +1,26 @@
+// Recovery: brings a data directory to a consistent state at writer open.
+//
+// Sealed segments are trusted from their trailers and not rescanned.  The
+// newest segment, if unsealed, is scanned with payload checksums, and any
+// torn tail (an incomplete or checksum-failing frame and everything after
+// it) is truncated away.  If the newest segment is sealed, a new active
+// segment is created after it.  Requires the directory lock.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "stele/log.h"
+#include "storage/segment_writer.h"
+#include "util/env.h"
+
+namespace stele {
+
+struct RecoveredLog {
+  std::unique_ptr<SegmentWriter> active;
+  RecoveryInfo info;
+};
+
+Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, int zstd_level);
+
+}  // namespace stele

@@ -1,0 +1,70 @@
+// SegmentReader: read access to one segment file, sealed or active.
+//
+// A sealed segment is opened from its trailer and frame index alone (O(1) in
+// the number of events: nothing is rescanned).  An unsealed (active) segment
+// is scanned header by header up to the file size seen at Open(): that size
+// is the reader's snapshot.  The scan stops at the first frame that is
+// incomplete or whose header fails its checksum (a torn tail, or a frame
+// still being written); with ScanMode::kVerifyPayloads it also checks every
+// payload checksum, which is what writer recovery uses to find the point to
+// truncate to.
+//
+// Immutable after Open(); ReadFrame() may be called from several threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/format.h"
+#include "util/env.h"
+
+namespace stele {
+
+class SegmentReader {
+ public:
+  enum class ScanMode { kHeadersOnly, kVerifyPayloads };
+
+  static Result<std::unique_ptr<SegmentReader>> Open(Env* env, const std::string& path, uint64_t expected_first_seq,
+                                                     ScanMode mode = ScanMode::kHeadersOnly);
+
+  bool sealed() const { return sealed_; }
+  const std::string& path() const { return path_; }
+  const format::SegmentHeader& header() const { return header_; }
+  uint64_t first_seq() const { return header_.first_seq; }
+  // Highest seq in the segment, or first_seq - 1 when it holds no frame.
+  uint64_t last_seq() const { return frames_.empty() ? header_.first_seq - 1 : frames_.back().last_seq(); }
+  int64_t min_ts() const { return min_ts_; }
+  int64_t max_ts() const { return max_ts_; }
+  const std::vector<format::FrameIndexEntry>& frames() const { return frames_; }
+  // End of the last good frame: where an unsealed segment may be truncated.
+  uint64_t valid_end() const { return valid_end_; }
+  uint64_t file_size() const { return file_size_; }
+
+  // Reads frame i, checks its header against the index and its payload
+  // checksum, and decompresses it into *raw.  kCorruption names the segment,
+  // the frame and its seq range.
+  Status ReadFrame(size_t i, std::string* raw) const;
+
+ private:
+  SegmentReader() = default;
+  Status LoadSealedIndex(const format::Trailer& trailer);
+  Status ScanFrames(ScanMode mode);
+  Status CorruptFrame(size_t i, const std::string& why) const;
+
+  std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
+  format::SegmentHeader header_;
+  bool sealed_ = false;
+  uint64_t file_size_ = 0;
+  uint64_t valid_end_ = format::kSegmentHeaderSize;
+  int64_t min_ts_ = INT64_MAX;
+  int64_t max_ts_ = INT64_MIN;
+  std::vector<format::FrameIndexEntry> frames_;
+};
+
+// Decompresses (or copies, for kCodecNone) a frame payload.
+Status DecodeFramePayload(const format::FrameHeader& h, std::string_view stored, std::string* raw);
+
+}  // namespace stele

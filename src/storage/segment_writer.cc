@@ -1,0 +1,144 @@
+#include "storage/segment_writer.h"
+
+#include <algorithm>
+
+#include "util/coding.h"
+#include "util/hash.h"
+
+namespace stele {
+
+using format::FrameHeader;
+using format::FrameIndexEntry;
+
+SegmentWriter::SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header, int zstd_level)
+    : file_(std::move(file)),
+      header_(header),
+      next_seq_(header.first_seq),
+      pending_offset_(0),
+      zstd_level_(zstd_level),
+      cctx_(ZSTD_createCCtx()) {}
+
+SegmentWriter::~SegmentWriter() {
+  ZSTD_freeCCtx(cctx_);
+  if (file_) (void)file_->Close();
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std::string& dir, uint64_t first_seq,
+                                                             int64_t now_ns, int zstd_level) {
+  const std::string path = dir + "/" + format::SegmentFileName(first_seq);
+  if (env->Exists(path)) {
+    // A header-only leftover of a crash during creation; recovery decided it
+    // holds no events.
+    STELE_RETURN_IF_ERROR(env->Remove(path));
+  }
+  auto file = env->OpenAppendable(path);
+  if (!file.ok()) return file.status();
+  format::SegmentHeader header{first_seq, now_ns};
+  char buf[format::kSegmentHeaderSize];
+  format::EncodeSegmentHeader(header, buf);
+  STELE_RETURN_IF_ERROR((*file)->Append(std::string_view(buf, sizeof buf)));
+  STELE_RETURN_IF_ERROR((*file)->Sync());
+  STELE_RETURN_IF_ERROR(env->SyncDir(dir));
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, zstd_level));
+  w->pending_offset_ = format::kSegmentHeaderSize;
+  return w;
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Resume(Env* env, const std::string& path,
+                                                             const format::SegmentHeader& header,
+                                                             std::vector<FrameIndexEntry> frames, uint64_t valid_end,
+                                                             int zstd_level) {
+  auto file = env->OpenAppendable(path);
+  if (!file.ok()) return file.status();
+  if ((*file)->Size() != valid_end) {
+    return Status::IOError(path + ": size " + std::to_string((*file)->Size()) + " differs from recovered end " +
+                           std::to_string(valid_end));
+  }
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, zstd_level));
+  w->frames_ = std::move(frames);
+  w->next_seq_ = w->frames_.empty() ? header.first_seq : w->frames_.back().last_seq() + 1;
+  w->pending_offset_ = valid_end;
+  return w;
+}
+
+void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t first_seq, int64_t min_ts,
+                                int64_t max_ts) {
+  const size_t header_at = out_.size();
+  const size_t bound = ZSTD_compressBound(raw.size());
+  out_.resize(header_at + format::kFrameHeaderSize + bound);
+  char* payload = out_.data() + header_at + format::kFrameHeaderSize;
+  FrameHeader h;
+  h.raw_len = static_cast<uint32_t>(raw.size());
+  h.count = count;
+  h.first_seq = first_seq;
+  h.min_ts = min_ts;
+  h.max_ts = max_ts;
+  size_t n = ZSTD_compressCCtx(cctx_, payload, bound, raw.data(), raw.size(), zstd_level_);
+  if (ZSTD_isError(n) || n >= raw.size()) {  // incompressible (or zstd refused): store as is
+    h.codec = format::kCodecNone;
+    std::memcpy(payload, raw.data(), raw.size());
+    n = raw.size();
+  } else {
+    h.codec = format::kCodecZstd;
+  }
+  h.stored_len = static_cast<uint32_t>(n);
+  h.payload_checksum = Checksum(payload, n);
+  format::EncodeFrameHeader(h, out_.data() + header_at);
+  out_.resize(header_at + format::kFrameHeaderSize + n);
+  frames_.push_back({pending_offset_ + header_at, h.stored_len, count, first_seq, min_ts, max_ts});
+}
+
+Status SegmentWriter::AppendRecords(std::string_view records, size_t frame_target) {
+  out_.clear();
+  const char* p = records.data();
+  const char* end = p + records.size();
+  while (p < end) {
+    const char* frame_start = p;
+    uint32_t count = 0;
+    int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
+    const uint64_t first = next_seq_;
+    while (p < end && (count == 0 || static_cast<size_t>(p - frame_start) < frame_target)) {
+      const uint32_t len = GetU32(p);
+      const int64_t ts = static_cast<int64_t>(GetU64(p + 4 + 8));
+      min_ts = std::min(min_ts, ts);
+      max_ts = std::max(max_ts, ts);
+      p += 4 + len;
+      ++count;
+    }
+    next_seq_ += count;
+    EncodeFrame(std::string_view(frame_start, static_cast<size_t>(p - frame_start)), count, first, min_ts, max_ts);
+  }
+  Status s = file_->Append(out_);
+  pending_offset_ += out_.size();
+  return s;
+}
+
+Status SegmentWriter::Sync() { return file_->Sync(); }
+
+Status SegmentWriter::Seal() {
+  std::string footer;
+  footer.reserve(frames_.size() * format::kIndexEntrySize + format::kTrailerSize);
+  format::Trailer t;
+  t.index_offset = pending_offset_;
+  t.frame_count = static_cast<uint32_t>(frames_.size());
+  t.last_seq = last_seq();
+  t.min_ts = INT64_MAX;
+  t.max_ts = INT64_MIN;
+  for (const FrameIndexEntry& e : frames_) {
+    format::AppendIndexEntry(e, &footer);
+    t.min_ts = std::min(t.min_ts, e.min_ts);
+    t.max_ts = std::max(t.max_ts, e.max_ts);
+  }
+  t.index_checksum = Checksum(footer);
+  char tbuf[format::kTrailerSize];
+  format::EncodeTrailer(t, tbuf);
+  footer.append(tbuf, sizeof tbuf);
+  STELE_RETURN_IF_ERROR(file_->Append(footer));
+  pending_offset_ += footer.size();
+  STELE_RETURN_IF_ERROR(file_->Sync());
+  Status s = file_->Close();
+  file_.reset();
+  return s;
+}
+
+}  // namespace stele

@@ -1,0 +1,71 @@
+// SegmentWriter: appends frames to the active segment and seals it.
+//
+// Owns the segment's WritableFile, a zstd compression context and the frame
+// index of the segment (kept in memory, written as the footer on Seal()).
+// Used by the single writer thread only.
+//
+// Crash behaviour: frames are written with one write() per batch; a crash
+// mid-write leaves a torn tail that SegmentReader's scan stops at and
+// recovery truncates.  Seal() writes index + trailer and syncs; a crash
+// before the trailer is complete leaves an unsealed segment, which recovery
+// treats as active (the partial index is a torn tail).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zstd.h>
+
+#include "storage/format.h"
+#include "util/env.h"
+
+namespace stele {
+
+class SegmentWriter {
+ public:
+  // Creates segment file `path` for first_seq, writes and syncs its header,
+  // and syncs the directory so the file survives a crash.
+  static Result<std::unique_ptr<SegmentWriter>> Create(Env* env, const std::string& dir, uint64_t first_seq,
+                                                       int64_t now_ns, int zstd_level);
+  // Continues an unsealed segment that recovery has scanned (and truncated
+  // to its last good frame).
+  static Result<std::unique_ptr<SegmentWriter>> Resume(Env* env, const std::string& path,
+                                                       const format::SegmentHeader& header,
+                                                       std::vector<format::FrameIndexEntry> frames,
+                                                       uint64_t valid_end, int zstd_level);
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // Appends `records` ((u32 len | canonical record)*, seqs contiguous and
+  // starting at last_seq()+1) as frames cut near frame_target bytes, with a
+  // single write.  Does not sync.
+  Status AppendRecords(std::string_view records, size_t frame_target);
+  Status Sync();
+  // Writes the frame index and trailer, syncs and closes.  The segment must
+  // hold at least one frame.
+  Status Seal();
+
+  uint64_t first_seq() const { return header_.first_seq; }
+  uint64_t last_seq() const { return next_seq_ - 1; }
+  int64_t created_ns() const { return header_.created_ns; }
+  uint64_t size() const { return file_->Size(); }
+  size_t frame_count() const { return frames_.size(); }
+
+ private:
+  SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header, int zstd_level);
+  void EncodeFrame(std::string_view raw, uint32_t count, uint64_t first_seq, int64_t min_ts, int64_t max_ts);
+
+  std::unique_ptr<WritableFile> file_;
+  format::SegmentHeader header_;
+  uint64_t next_seq_;
+  uint64_t pending_offset_;  // file offset where out_ will land
+  int zstd_level_;
+  ZSTD_CCtx* cctx_;
+  std::string out_;  // frames being assembled for one write
+  std::vector<format::FrameIndexEntry> frames_;
+};
+
+}  // namespace stele

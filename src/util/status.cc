@@ -1,0 +1,49 @@
+#include "stele/options.h"
+#include "stele/status.h"
+
+namespace stele {
+
+std::string_view StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "ok";
+    case StatusCode::kInvalidArgument: return "invalid argument";
+    case StatusCode::kBusy: return "busy";
+    case StatusCode::kRateLimited: return "rate limited";
+    case StatusCode::kCorruption: return "corruption";
+    case StatusCode::kIOError: return "I/O error";
+    case StatusCode::kReadOnly: return "read-only";
+    case StatusCode::kLocked: return "locked";
+    case StatusCode::kNotFound: return "not found";
+    case StatusCode::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  return std::string(StatusCodeName(code_)) + ": " + message_;
+}
+
+bool ParseSyncMode(std::string_view text, SyncMode* out) {
+  if (text == "always") {
+    *out = SyncMode::kAlways;
+  } else if (text == "batch") {
+    *out = SyncMode::kBatch;
+  } else if (text == "none") {
+    *out = SyncMode::kNone;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view SyncModeName(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::kAlways: return "always";
+    case SyncMode::kBatch: return "batch";
+    case SyncMode::kNone: return "none";
+  }
+  return "?";
+}
+
+}  // namespace stele

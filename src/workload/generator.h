@@ -1,0 +1,40 @@
+// WorkloadGenerator: the reference workload of SPEC §8 — orchestrator-like
+// events of about 250 bytes, lead ids Zipf-distributed over 1M leads.
+// Deterministic for a given seed, so tests and benchmarks can regenerate the
+// exact lines they appended.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace stele {
+
+class WorkloadGenerator {
+ public:
+  struct Config {
+    uint64_t seed = 42;
+    uint32_t leads = 1'000'000;
+    double zipf_s = 1.0;
+    int64_t start_ns = 1'767'225'600'000'000'000;  // 2026-01-01T00:00:00Z
+    int64_t step_ns = 1'000'000;                    // 1 ms between events
+  };
+
+  explicit WorkloadGenerator(const Config& config);
+
+  // The i-th event of the stream as one JSON line (no newline).
+  std::string Event(uint64_t i);
+  // Lead id of the i-th event ("L0001234").
+  uint32_t LeadOf(uint64_t i);
+
+  static const std::vector<std::string>& Types();
+
+ private:
+  uint32_t ZipfRank(std::mt19937_64& rng);
+
+  Config config_;
+  std::vector<double> cdf_;  // cumulative Zipf weights over ranks 1..leads
+};
+
+}  // namespace stele

@@ -1,0 +1,192 @@
+// The `stele` binary, run as a real process.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "test_util.h"
+
+namespace stele {
+namespace {
+
+using test::TempDir;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the stele binary with args, feeding `input` on stdin.
+RunResult RunStele(const std::vector<std::string>& args, const std::string& input = "") {
+  TempDir io;
+  test::WriteFileBytes(io.Sub("in"), input);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(io.Sub("in").c_str(), O_RDONLY);
+    int out = open(io.Sub("out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(io.Sub("err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(STELE_BINARY));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(STELE_BINARY, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = test::ReadFileBytes(io.Sub("out"));
+  r.err = test::ReadFileBytes(io.Sub("err"));
+  return r;
+}
+
+size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string input =
+        R"({"type":"lead.created","actor":"alice","lead_id":"L1","ts":"2026-01-01T00:00:00Z","data":{"n":1}})" "\n"
+        R"({"type":"lead.updated","actor":"bob","lead_id":"L1","ts":"2026-01-01T00:01:00Z","data":{"n":2}})" "\n"
+        R"({"type":"email.sent","actor":"alice","lead_id":"L2","ts":"2026-01-01T00:02:00Z","workflow_id":"wf-1"})" "\n"
+        R"({"type":"step.done","source":"n8n","workflow_id":"wf-1","ts":"2026-01-01T00:03:00Z"})" "\n";
+    RunResult r = RunStele({"--dir", dir_.path(), "append"}, input);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(r.out, "{\"appended\":4,\"first_seq\":1,\"last_seq\":4,\"rejected\":0}\n");
+  }
+  TempDir dir_;
+};
+
+TEST_F(Cli, AppendReportsRejectedLinesAndStillLandsTheRest) {
+  const std::string input = "{\"type\":\"a\"}\n{\"type\":\"a\",\"bogus\":1}\n\n{\"type\":\"b\"}\n[1]\n";
+  RunResult r = RunStele({"append", "--dir", dir_.path(), "--sync", "always"}, input);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "{\"appended\":2,\"first_seq\":5,\"last_seq\":6,\"rejected\":2}\n");
+  EXPECT_NE(r.err.find("line 2: field \"bogus\": unknown top-level key"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 5: event: must be a JSON object"), std::string::npos) << r.err;
+  EXPECT_EQ(Lines(r.err), 2u);
+}
+
+TEST_F(Cli, AppendOfLongInputStreamsInChunksWithCorrectLineNumbers) {
+  std::string input;
+  for (int i = 0; i < 30000; ++i) {
+    input += i == 25000 ? std::string("{\"type\":\"Bad\"}\n")
+                        : R"({"type":"bulk","data":{"i":)" + std::to_string(i) + R"(,"pad":")" + std::string(150, 'x') + "\"}}\n";
+  }
+  RunResult r = RunStele({"append", "--dir", dir_.path()}, input);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "{\"appended\":29999,\"first_seq\":5,\"last_seq\":30003,\"rejected\":1}\n");
+  EXPECT_EQ(r.err.rfind("line 25001: field \"type\"", 0), 0u) << r.err;
+}
+
+TEST_F(Cli, QueryFiltersAndFormats) {
+  RunResult r = RunStele({"query", "--dir", dir_.path(), "--type", "lead.*"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out,
+            R"({"seq":1,"ts":"2026-01-01T00:00:00.000000000Z","type":"lead.created","actor":"alice","lead_id":"L1","data":{"n":1}})" "\n"
+            R"({"seq":2,"ts":"2026-01-01T00:01:00.000000000Z","type":"lead.updated","actor":"bob","lead_id":"L1","data":{"n":2}})" "\n");
+  EXPECT_EQ(RunStele({"--dir", dir_.path(), "query", "--actor", "alice", "--format", "count"}).out, "2\n");
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--workflow", "wf-1", "--format", "count"}).out, "2\n");
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--source", "n8n", "--format", "count"}).out, "1\n");
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--lead", "L1", "--format", "count"}).out, "2\n");
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--since", "2026-01-01T00:01:00Z", "--until",
+                 "2026-01-01T00:03:00Z", "--format", "count"}).out, "2\n");
+  RunResult desc = RunStele({"query", "--dir", dir_.path(), "--desc", "--limit", "2"});
+  EXPECT_EQ(desc.out.substr(0, 9), "{\"seq\":4,");
+  EXPECT_NE(desc.out.find("\n{\"seq\":3,"), std::string::npos);
+  EXPECT_EQ(Lines(desc.out), 2u);
+  RunResult after = RunStele({"query", "--dir", dir_.path(), "--after", "2", "--format", "count"});
+  EXPECT_EQ(after.out, "2\n");
+  RunResult table = RunStele({"query", "--dir", dir_.path(), "--format", "table"});
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_EQ(table.out.substr(0, 3), "SEQ");
+  EXPECT_NE(table.out.find("lead.created"), std::string::npos);
+  EXPECT_EQ(Lines(table.out), 5u);
+}
+
+TEST_F(Cli, BadFlagsAreUsageErrors) {
+  RunResult r = RunStele({"query", "--dir", dir_.path(), "--since", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--since"), std::string::npos);
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--format", "xml"}).exit_code, 2);
+  EXPECT_EQ(RunStele({"append", "--dir", dir_.path(), "--sync", "sometimes"}).exit_code, 2);
+  EXPECT_EQ(RunStele({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path() + "/missing"}).exit_code, 3);
+}
+
+TEST_F(Cli, HelpWorksForEveryCommand) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"append", "--help"}, {"query", "--help"}, {"tail", "--help"}, {"bench", "ingest", "--help"}}) {
+    RunResult r = RunStele(args);
+    EXPECT_EQ(r.exit_code, 0) << args[0];
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << args[0];
+  }
+  EXPECT_NE(RunStele({"--help"}).out.find("Exit codes"), std::string::npos);
+}
+
+TEST_F(Cli, SecondWriterProcessGetsAClearError) {
+  Options o;
+  o.dir = dir_.path();
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  RunResult r = RunStele({"append", "--dir", dir_.path()}, "{\"type\":\"a\"}\n");
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("another writer"), std::string::npos) << r.err;
+  // Readers are not blocked by the writer.
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--format", "count"}).out, "4\n");
+}
+
+TEST_F(Cli, TailPrintsTheLastEventsOldestFirst) {
+  RunResult r = RunStele({"tail", "--dir", dir_.path(), "-n", "2"});
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(Lines(r.out), 2u);
+  EXPECT_EQ(r.out.substr(0, 9), "{\"seq\":3,");
+  r = RunStele({"tail", "--dir", dir_.path(), "-n", "5", "--actor", "alice"});
+  EXPECT_EQ(Lines(r.out), 2u);
+}
+
+TEST_F(Cli, TailFollowPrintsNewEvents) {
+  TempDir io;
+  const std::string out_path = io.Sub("out");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, 1);
+    execl(STELE_BINARY, STELE_BINARY, "tail", "-f", "-n", "1", "--poll-ms", "20", "--dir", dir_.path().c_str(),
+          nullptr);
+    _exit(127);
+  }
+  Options o;
+  o.dir = dir_.path();
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE((*log)->Append(R"({"type":"followed","data":{"k":1}})").ok());
+    ASSERT_TRUE((*log)->Append(R"({"type":"followed","data":{"k":2}})").ok());
+    ASSERT_TRUE((*log)->Flush().ok());
+  }
+  std::string out;
+  for (int i = 0; i < 100 && Lines(out) < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    out = test::ReadFileBytes(out_path);
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  ASSERT_EQ(Lines(out), 3u) << out;
+  EXPECT_EQ(out.substr(0, 9), "{\"seq\":4,");
+  EXPECT_NE(out.find("{\"seq\":5,"), std::string::npos);
+  EXPECT_NE(out.find("{\"seq\":6,"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stele

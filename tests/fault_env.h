@@ -1,0 +1,70 @@
+// FaultEnv: an Env that forwards to the POSIX one and injects the failures
+// storage engines must survive: a failed fdatasync, a write refused after N
+// bytes (a full disk), and a slow sync.  Thread-safe knobs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "util/env.h"
+
+namespace stele::test {
+
+class FaultEnv final : public Env {
+ public:
+  std::atomic<bool> fail_sync{false};
+  // Bytes that may still be written before writes fail with ENOSPC (-1 = no limit).
+  std::atomic<int64_t> write_budget{-1};
+  std::atomic<int> sync_delay_ms{0};
+  std::atomic<uint64_t> syncs{0};
+
+  Result<std::unique_ptr<WritableFile>> OpenAppendable(const std::string& path) override {
+    auto f = base_->OpenAppendable(path);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<WritableFile>(new File(this, std::move(f).value()));
+  }
+  Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& p) override { return base_->OpenReadable(p); }
+  Status Truncate(const std::string& p, uint64_t n) override { return base_->Truncate(p, n); }
+  Status CreateDir(const std::string& p) override { return base_->CreateDir(p); }
+  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& p) override { return base_->ListDir(p); }
+  Status Remove(const std::string& p) override { return base_->Remove(p); }
+  bool Exists(const std::string& p) override { return base_->Exists(p); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override { return base_->LockFile(p); }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(FaultEnv* env, std::unique_ptr<WritableFile> base) : env_(env), base_(std::move(base)) {}
+    Status Append(std::string_view data) override {
+      int64_t budget = env_->write_budget.load();
+      if (budget >= 0) {
+        if (static_cast<int64_t>(data.size()) > budget) {
+          // A short write, as a full disk gives, then the error.
+          (void)base_->Append(data.substr(0, static_cast<size_t>(budget)));
+          env_->write_budget = 0;
+          return Status::IOError("write: No space left on device (injected)");
+        }
+        env_->write_budget = budget - static_cast<int64_t>(data.size());
+      }
+      return base_->Append(data);
+    }
+    Status Sync() override {
+      if (int ms = env_->sync_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      if (env_->fail_sync) return Status::IOError("fdatasync: Input/output error (injected)");
+      ++env_->syncs;
+      return base_->Sync();
+    }
+    Status Close() override { return base_->Close(); }
+    uint64_t Size() const override { return base_->Size(); }
+
+   private:
+    FaultEnv* env_;
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  Env* base_ = Env::Default();
+};
+
+}  // namespace stele::test

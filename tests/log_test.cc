@@ -1,0 +1,225 @@
+// Basic contract of stele::Log: append, query, flush, shutdown, reopen,
+// locking, rotation and sync modes.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fault_env.h"
+#include "test_util.h"
+
+namespace stele {
+namespace {
+
+using test::QueryAll;
+using test::Seqs;
+using test::TempDir;
+
+std::unique_ptr<Log> OpenOrDie(const Options& o) {
+  auto log = Log::Open(o);
+  EXPECT_TRUE(log.ok()) << log.status().ToString();
+  return log.ok() ? std::move(log).value() : nullptr;
+}
+
+TEST(Log, AppendAssignsContiguousSeqsAndQueryReturnsThem) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = OpenOrDie(o);
+  for (int i = 1; i <= 5; ++i) {
+    auto seq = log->Append(R"({"type":"step.done","actor":"bot","data":{"i":)" + std::to_string(i) + "}}");
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    EXPECT_EQ(*seq, static_cast<uint64_t>(i));
+  }
+  auto it = log->Query({});
+  ASSERT_TRUE(it.ok());
+  auto events = test::Collect(it->get());
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[2].data, R"({"i":3})");
+  EXPECT_EQ(events[2].actor, "bot");
+}
+
+TEST(Log, RejectedAppendLeavesNoTrace) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = OpenOrDie(o);
+  ASSERT_TRUE(log->Append(R"({"type":"a"})").ok());
+  auto bad = log->Append(R"({"type":"a","nope":1})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  auto seq = log->Append(R"({"type":"b"})");
+  ASSERT_TRUE(seq.ok());
+  EXPECT_EQ(*seq, 2u);
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(Log, BatchLandsGoodLinesContiguouslyAndReportsBadOnes) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = OpenOrDie(o);
+  ASSERT_TRUE(log->Append(R"({"type":"first"})").ok());
+  auto r = log->AppendBatch("{\"type\":\"a\"}\n{\"type\":\"BAD\"}\n\n{\"type\":\"b\"}\r\nnot json\n{\"type\":\"c\"}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->appended, 3u);
+  EXPECT_EQ(r->first_seq, 2u);
+  EXPECT_EQ(r->last_seq, 4u);
+  ASSERT_EQ(r->rejected.size(), 2u);
+  EXPECT_EQ(r->rejected[0].line, 2u);
+  EXPECT_NE(r->rejected[0].status.message().find("\"type\""), std::string::npos);
+  EXPECT_EQ(r->rejected[1].line, 5u);
+  ASSERT_TRUE(log->Shutdown().ok());
+  auto events = QueryAll(dir.path(), {});
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1].type, "a");
+  EXPECT_EQ(events[2].type, "b");
+  EXPECT_EQ(events[3].type, "c");
+}
+
+TEST(Log, ReopenContinuesTheSequence) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  for (int round = 0; round < 3; ++round) {
+    auto log = OpenOrDie(o);
+    EXPECT_EQ(log->recovery().last_seq, static_cast<uint64_t>(round * 2));
+    EXPECT_EQ(log->recovery().dropped_bytes, 0u);
+    ASSERT_TRUE(log->Append(R"({"type":"a"})").ok());
+    ASSERT_TRUE(log->Append(R"({"type":"b"})").ok());
+    ASSERT_TRUE(log->Shutdown().ok());
+  }
+  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(Log, SecondWriterGetsAClearLockedError) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = OpenOrDie(o);
+  auto second = Log::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kLocked);
+  EXPECT_NE(second.status().message().find("another writer"), std::string::npos);
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_TRUE(Log::Open(o).ok()) << "the lock is released by Shutdown";
+}
+
+TEST(Log, ShutdownIsIdempotentAndLaterAppendsFailClosed) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = OpenOrDie(o);
+  ASSERT_TRUE(log->Append(R"({"type":"a"})").ok());
+  std::thread other([&] { EXPECT_TRUE(log->Shutdown().ok()); });
+  EXPECT_TRUE(log->Shutdown().ok());
+  other.join();
+  EXPECT_TRUE(log->Shutdown().ok());
+  auto late = log->Append(R"({"type":"a"})");
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), StatusCode::kClosed);
+  EXPECT_TRUE(log->Flush().ok()) << "nothing is pending, so flush has nothing to fail on";
+  EXPECT_EQ(QueryAll(dir.path(), {}).size(), 1u);
+}
+
+TEST(Log, RotatesBySizeAndSealsWithAnIndexFooter) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.segment_max_bytes = 8 << 10;
+  o.frame_target_bytes = 2 << 10;
+  auto log = OpenOrDie(o);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string pad = std::to_string(std::hash<int>()(i) * 0x9E3779B97F4A7C15ull);
+    ASSERT_TRUE(log->Append(R"({"type":"a","data":{"i":)" + std::to_string(i) + R"(,"pad":")" + pad + R"("}})").ok());
+    if (i % 100 == 0) {
+      ASSERT_TRUE(log->Flush().ok());
+    }
+  }
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_GT(log->stats().segments_sealed, 2u);
+  auto files = test::SegmentFiles(dir.path());
+  EXPECT_GT(files.size(), 2u);
+  for (size_t i = 0; i + 1 < files.size(); ++i) {
+    std::string bytes = test::ReadFileBytes(files[i]);
+    EXPECT_EQ(bytes.substr(bytes.size() - 64, 8), "STELEIDX") << files[i];
+  }
+  auto events = QueryAll(dir.path(), {});
+  ASSERT_EQ(events.size(), 2000u);
+  for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].seq, i + 1);
+  // A reopened log continues after the last sealed segment.
+  auto again = OpenOrDie(o);
+  EXPECT_EQ(*again->Append(R"({"type":"z"})"), 2001u);
+}
+
+TEST(Log, RotatesByAgeEvenWhenIdle) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.segment_max_age = std::chrono::seconds(1);
+  auto log = OpenOrDie(o);
+  ASSERT_TRUE(log->Append(R"({"type":"a"})").ok());
+  ASSERT_TRUE(log->Flush().ok());
+  for (int i = 0; i < 50 && log->stats().segments_sealed == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(log->stats().segments_sealed, 1u);
+  ASSERT_TRUE(log->Append(R"({"type":"b"})").ok());
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_EQ(test::SegmentFiles(dir.path()).size(), 2u);
+  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(Log, SyncNoneDefersSyncUntilFlush) {
+  TempDir dir;
+  test::FaultEnv env;
+  Options o;
+  o.dir = dir.path();
+  o.env = &env;
+  o.sync = SyncMode::kNone;
+  auto log = OpenOrDie(o);
+  const uint64_t syncs_at_open = env.syncs;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(log->Append(R"({"type":"a"})").ok());
+  auto q = log->Query({});  // waits until written, not synced
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(test::Collect(q->get()).size(), 100u);
+  EXPECT_EQ(env.syncs, syncs_at_open);
+  EXPECT_LT(log->stats().durable_seq, 100u);
+  ASSERT_TRUE(log->Flush().ok());
+  EXPECT_EQ(log->stats().durable_seq, 100u);
+  EXPECT_GT(env.syncs, syncs_at_open);
+}
+
+TEST(Log, SyncAlwaysReturnsOnlyWhenDurable) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.sync = SyncMode::kAlways;
+  auto log = OpenOrDie(o);
+  for (int i = 0; i < 20; ++i) {
+    auto seq = log->Append(R"({"type":"a"})");
+    ASSERT_TRUE(seq.ok());
+    EXPECT_GE(log->stats().durable_seq, *seq);
+  }
+}
+
+TEST(Log, QueryFromAnotherHandleSeesFlushedEventsWhileTheWriterRuns) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = OpenOrDie(o);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(log->Append(R"({"type":"a","lead_id":"L1"})").ok());
+  ASSERT_TRUE(log->Flush().ok());
+  Query q;
+  q.lead_id = "L1";
+  EXPECT_EQ(QueryAll(dir.path(), q).size(), 1000u);
+}
+
+TEST(Log, QueryOfAMissingDirectoryIsNotFound) {
+  auto it = QueryDirectory("/nonexistent/stele", {});
+  ASSERT_FALSE(it.ok());
+  EXPECT_EQ(it.status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace stele

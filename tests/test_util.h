@@ -1,0 +1,43 @@
+// Helpers shared by the tests: scratch directories, collecting query results.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "stele/stele.h"
+
+namespace stele::test {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// An owned copy of an EventView.
+struct StoredEvent {
+  uint64_t seq = 0;
+  int64_t ts_ns = 0;
+  std::string type, actor, source, lead_id, workflow_id, data;
+  bool operator==(const StoredEvent&) const = default;
+};
+StoredEvent Own(const EventView& e);
+
+// Runs the query to the end; fails the test on a non-OK status.
+std::vector<StoredEvent> Collect(EventIterator* it);
+std::vector<StoredEvent> QueryAll(const std::string& dir, const Query& q);
+std::vector<uint64_t> Seqs(const std::vector<StoredEvent>& events);
+
+// Segment files of a data directory, oldest first (full paths).
+std::vector<std::string> SegmentFiles(const std::string& dir);
+uint64_t FileSize(const std::string& path);
+std::string ReadFileBytes(const std::string& path);
+void WriteFileBytes(const std::string& path, const std::string& bytes);
+
+}  // namespace stele::test

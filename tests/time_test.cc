@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include "util/time.h"
+
+namespace stele {
+namespace {
+
+int64_t Parse(const char* s) {
+  std::string why;
+  auto v = ParseRfc3339(s, &why);
+  EXPECT_TRUE(v.has_value()) << s << ": " << why;
+  return v.value_or(-1);
+}
+
+TEST(Time, ParsesUtcAndOffsetsToTheSameInstant) {
+  EXPECT_EQ(Parse("2026-11-27T04:12:40Z"), 1795752760LL * 1'000'000'000);
+  EXPECT_EQ(Parse("2026-11-27T05:12:40+01:00"), Parse("2026-11-27T04:12:40Z"));
+  EXPECT_EQ(Parse("2026-11-26T23:42:40-04:30"), Parse("2026-11-27T04:12:40Z"));
+  EXPECT_EQ(Parse("2026-11-27t04:12:40z"), Parse("2026-11-27T04:12:40Z"));
+}
+
+TEST(Time, KeepsFractionsUpToNanoseconds) {
+  EXPECT_EQ(Parse("1970-01-01T00:00:00.5Z"), 500'000'000);
+  EXPECT_EQ(Parse("1970-01-01T00:00:00.000000001Z"), 1);
+  EXPECT_EQ(Parse("1970-01-01T00:00:01.123456789Z"), 1'123'456'789);
+}
+
+TEST(Time, FormatsNineFractionalDigitsUtc) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000000000Z");
+  EXPECT_EQ(FormatRfc3339(1'123'456'789), "1970-01-01T00:00:01.123456789Z");
+  EXPECT_EQ(FormatRfc3339(Parse("2024-02-29T23:59:59.999Z")), "2024-02-29T23:59:59.999000000Z");
+}
+
+TEST(Time, RoundTripsAcrossCenturies) {
+  for (const char* s : {"2000-02-29T12:00:00.000000000Z", "2100-03-01T00:00:00.000000001Z",
+                        "2262-04-11T23:47:16.854775807Z", "1999-12-31T23:59:59.999999999Z"}) {
+    EXPECT_EQ(FormatRfc3339(Parse(s)), s);
+  }
+}
+
+TEST(Time, RejectsMalformedTimestampsWithAReason) {
+  for (const char* s : {"", "2026-11-27", "2026-11-27T04:12:40", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                        "2025-02-29T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T04:12:40.Z",
+                        "2026-11-27T04:12:40.1234567891Z", "2026-11-27T04:12:40+0100", "2026-11-27T04:12:40Zjunk",
+                        "1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "abcd-11-27T04:12:40Z"}) {
+    std::string why;
+    EXPECT_FALSE(ParseRfc3339(s, &why).has_value()) << s;
+    EXPECT_FALSE(why.empty()) << s;
+  }
+}
+
+TEST(Time, TimeArgumentsAcceptIntegerNanoseconds) {
+  std::string why;
+  EXPECT_EQ(ParseTimeArg("1500", &why), 1500);
+  EXPECT_EQ(ParseTimeArg("1970-01-01T00:00:01Z", &why), 1'000'000'000);
+  EXPECT_FALSE(ParseTimeArg("99999999999999999999999", &why).has_value());
+  EXPECT_FALSE(ParseTimeArg("-5", &why).has_value());
+}
+
+}  // namespace
+}  // namespace stele
