@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -34,12 +35,13 @@ struct BenchFlags {
   int zstd_level = 3;
 };
 
-// Peak RSS since the last ResetPeakRss(), in KiB (Linux VmHWM).
-long PeakRssKiB() {
+// A /proc/self/status figure in KiB: VmHWM (peak RSS since the last
+// ResetPeakRss()) or VmRSS (now).
+long StatusKiB(const char* key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key)));
   }
   return -1;
 }
@@ -60,7 +62,7 @@ uint64_t DirBytes(const std::string& dir) {
 struct PhaseResult {
   double seconds = 0;
   uint64_t disk_bytes = 0;
-  long peak_rss_kib = 0;
+  long peak_rss_kib = 0;  // peak RSS of the phase above the RSS before it (the generated lines)
   std::string error;
 };
 
@@ -87,6 +89,7 @@ PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines,
   options.sync = sync;
   options.zstd_level = f.zstd_level;
   ResetPeakRss();
+  const long rss_before = StatusKiB("VmRSS:");
   const auto start = std::chrono::steady_clock::now();
   auto log = Log::Open(options);
   if (!log.ok()) {
@@ -104,7 +107,7 @@ PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines,
   if (s.ok()) s = (*log)->Shutdown();
   if (!s.ok()) r.error = s.ToString();
   if (failures > 0) r.error = std::to_string(failures.load()) + " appends failed, first: " + first_error;
-  r.peak_rss_kib = PeakRssKiB();
+  r.peak_rss_kib = StatusKiB("VmHWM:") - rss_before;
   r.disk_bytes = DirBytes(dir);
   return r;
 }
@@ -114,6 +117,7 @@ PhaseResult RunSpdlog(const BenchFlags& f, const std::vector<std::string>& lines
   const std::string path = f.work_dir + "/spdlog.log";
   std::filesystem::remove(path);
   ResetPeakRss();
+  const long rss_before = StatusKiB("VmRSS:");
   const auto start = std::chrono::steady_clock::now();
   spdlog::init_thread_pool(8192, 1);
   auto logger = spdlog::basic_logger_mt<spdlog::async_factory>("bench", path, true);
@@ -125,7 +129,7 @@ PhaseResult RunSpdlog(const BenchFlags& f, const std::vector<std::string>& lines
   logger.reset();
   spdlog::shutdown();  // drains the async queue and joins its thread
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.peak_rss_kib = PeakRssKiB();
+  r.peak_rss_kib = StatusKiB("VmHWM:") - rss_before;
   r.disk_bytes = DirBytes(f.work_dir) - DirBytes(f.work_dir + "/stele");
   return r;
 }
@@ -165,7 +169,7 @@ int RunBenchIngest(const BenchFlags& f) {
   std::printf("workload: %llu events, %.1f MB raw NDJSON (%.0f B/event), %u producers, sync=%s, zstd %d\n",
               static_cast<unsigned long long>(f.events), mb, static_cast<double>(raw_bytes) / n, f.producers,
               f.sync.c_str(), f.zstd_level);
-  std::printf("%-22s %14s %10s %14s %12s\n", "engine", "events/s", "MB/s", "disk/raw", "peak RSS MiB");
+  std::printf("%-22s %14s %10s %14s %12s\n", "engine", "events/s", "MB/s", "disk/raw", "+RSS MiB");
   auto row = [&](const char* name, const PhaseResult& r) {
     std::printf("%-22s %14.0f %10.1f %14.3f %12.1f\n", name, n / r.seconds, mb / r.seconds,
                 static_cast<double>(r.disk_bytes) / static_cast<double>(raw_bytes), r.peak_rss_kib / 1024.0);

@@ -31,18 +31,18 @@ WorkloadGenerator::WorkloadGenerator(const Config& config) : config_(config) {
   for (double& c : cdf_) c /= sum;
 }
 
-uint32_t WorkloadGenerator::ZipfRank(std::mt19937_64& rng) {
-  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+uint32_t WorkloadGenerator::ZipfRank(Rng& rng) {
+  const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;  // uniform in [0, 1)
   return static_cast<uint32_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
 }
 
 uint32_t WorkloadGenerator::LeadOf(uint64_t i) {
-  std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ull + i);
+  Rng rng{config_.seed * 0x9E3779B97F4A7C15ull + i};
   return ZipfRank(rng);
 }
 
 std::string WorkloadGenerator::Event(uint64_t i) {
-  std::mt19937_64 rng(config_.seed * 0x9E3779B97F4A7C15ull + i);
+  Rng rng{config_.seed * 0x9E3779B97F4A7C15ull + i};
   const uint32_t lead = ZipfRank(rng);
   const auto& types = Types();
   const uint64_t r = rng();

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,18 @@ class WorkloadGenerator {
   static const std::vector<std::string>& Types();
 
  private:
-  uint32_t ZipfRank(std::mt19937_64& rng);
+  // SplitMix64: a tiny, seedable, well-mixed PRNG; one per event keeps
+  // Event(i) a pure function of (seed, i) without std::mt19937's costly seeding.
+  struct Rng {
+    uint64_t state;
+    uint64_t operator()() {
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      return z ^ (z >> 31);
+    }
+  };
+  uint32_t ZipfRank(Rng& rng);
 
   Config config_;
   std::vector<double> cdf_;  // cumulative Zipf weights over ranks 1..leads
