@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -32,7 +33,8 @@ struct BenchFlags {
   std::string work_dir = "./stele-bench";
   bool keep = false;
   bool no_baseline = false;
-  int zstd_level = 3;
+  int zstd_level = 1;
+  unsigned repeat = 3;
 };
 
 // A /proc/self/status figure in KiB: VmHWM (peak RSS since the last
@@ -140,8 +142,8 @@ int RunBenchIngest(const BenchFlags& f) {
     std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", f.sync.c_str());
     return kExitUsage;
   }
-  if (f.producers == 0 || f.events == 0) {
-    std::fprintf(stderr, "stele: --events and --producers must be > 0\n");
+  if (f.producers == 0 || f.events == 0 || f.repeat == 0) {
+    std::fprintf(stderr, "stele: --events, --producers and --repeat must be > 0\n");
     return kExitUsage;
   }
   std::filesystem::create_directories(f.work_dir);
@@ -153,22 +155,34 @@ int RunBenchIngest(const BenchFlags& f) {
     lines[i] = gen.Event(i);
     raw_bytes += lines[i].size() + 1;  // as NDJSON
   }
-  std::fprintf(stderr, "running stele (sync=%s, %u producers)...\n", f.sync.c_str(), f.producers);
-  PhaseResult stele = RunStele(f, lines, sync);
-  if (!stele.error.empty()) {
-    std::fprintf(stderr, "stele: bench failed: %s\n", stele.error.c_str());
-    return kExitIOError;
+  // Alternate the engines `repeat` times and keep each one's median run, so
+  // a burst of noise on the shared machine does not decide the ratio.
+  std::vector<PhaseResult> stele_runs, base_runs;
+  for (unsigned k = 0; k < f.repeat; ++k) {
+    std::fprintf(stderr, "run %u/%u: stele (sync=%s, %u producers)...\n", k + 1, f.repeat, f.sync.c_str(),
+                 f.producers);
+    stele_runs.push_back(RunStele(f, lines, sync));
+    if (!stele_runs.back().error.empty()) {
+      std::fprintf(stderr, "stele: bench failed: %s\n", stele_runs.back().error.c_str());
+      return kExitIOError;
+    }
+    if (!f.no_baseline) {
+      std::fprintf(stderr, "run %u/%u: spdlog async file logger (same lines)...\n", k + 1, f.repeat);
+      base_runs.push_back(RunSpdlog(f, lines));
+    }
   }
-  PhaseResult base;
-  if (!f.no_baseline) {
-    std::fprintf(stderr, "running spdlog async file logger (same lines, %u producers)...\n", f.producers);
-    base = RunSpdlog(f, lines);
-  }
+  auto median = [](std::vector<PhaseResult> runs) {
+    std::sort(runs.begin(), runs.end(), [](const PhaseResult& a, const PhaseResult& b) { return a.seconds < b.seconds; });
+    return runs[runs.size() / 2];
+  };
+  const PhaseResult stele = median(stele_runs);
+  const PhaseResult base = f.no_baseline ? PhaseResult{} : median(base_runs);
   const double n = static_cast<double>(f.events);
   const double mb = static_cast<double>(raw_bytes) / 1e6;
-  std::printf("workload: %llu events, %.1f MB raw NDJSON (%.0f B/event), %u producers, sync=%s, zstd %d\n",
-              static_cast<unsigned long long>(f.events), mb, static_cast<double>(raw_bytes) / n, f.producers,
-              f.sync.c_str(), f.zstd_level);
+  std::printf(
+      "workload: %llu events, %.1f MB raw NDJSON (%.0f B/event), %u producers, sync=%s, zstd %d, median of %u\n",
+      static_cast<unsigned long long>(f.events), mb, static_cast<double>(raw_bytes) / n, f.producers, f.sync.c_str(),
+      f.zstd_level, f.repeat);
   std::printf("%-22s %14s %10s %14s %12s\n", "engine", "events/s", "MB/s", "disk/raw", "+RSS MiB");
   auto row = [&](const char* name, const PhaseResult& r) {
     std::printf("%-22s %14.0f %10.1f %14.3f %12.1f\n", name, n / r.seconds, mb / r.seconds,
@@ -189,6 +203,22 @@ int RunBenchIngest(const BenchFlags& f) {
   return kExitOk;
 }
 
+int RunGenerate(uint64_t events, uint64_t seed) {
+  WorkloadGenerator::Config config;
+  config.seed = seed;
+  WorkloadGenerator gen(config);
+  std::string buf;
+  for (uint64_t i = 0; i < events; ++i) {
+    buf += gen.Event(i);
+    buf.push_back('\n');
+    if (buf.size() >= (1u << 20) || i + 1 == events) {
+      if (std::fwrite(buf.data(), 1, buf.size(), stdout) != buf.size()) return kExitIOError;
+      buf.clear();
+    }
+  }
+  return std::fflush(stdout) == 0 ? kExitOk : kExitIOError;
+}
+
 }  // namespace
 
 Command RegisterBench(CLI::App& app, const GlobalFlags& /*global*/) {
@@ -201,10 +231,20 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& /*global*/) {
   ingest->add_option("--sync", flags->sync, "always | batch | none")->default_str("batch");
   ingest->add_option("--work-dir", flags->work_dir, "scratch directory (removed afterwards)")
       ->default_str("./stele-bench");
-  ingest->add_option("--zstd-level", flags->zstd_level, "zstd level for frames")->default_str("3");
+  ingest->add_option("--zstd-level", flags->zstd_level, "zstd level for frames")->default_str("1");
+  ingest->add_option("--repeat", flags->repeat, "alternating runs per engine; the median is reported")
+      ->default_str("3");
   ingest->add_flag("--keep", flags->keep, "keep the scratch directory");
   ingest->add_flag("--no-baseline", flags->no_baseline, "skip the spdlog run");
-  return {sub, [flags] { return RunBenchIngest(*flags); }};
+  auto gen_events = std::make_shared<uint64_t>(100000);
+  auto gen_seed = std::make_shared<uint64_t>(42);
+  CLI::App* generate = sub->add_subcommand("generate", "print the reference workload as NDJSON (pipe it to append)");
+  generate->add_option("--events", *gen_events, "events to print")->default_str("100000");
+  generate->add_option("--seed", *gen_seed, "generator seed")->default_str("42");
+  return {sub, [flags, generate, gen_events, gen_seed] {
+            if (generate->parsed()) return RunGenerate(*gen_events, *gen_seed);
+            return RunBenchIngest(*flags);
+          }};
 }
 
 }  // namespace stele::cli
