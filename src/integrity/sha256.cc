@@ -1,0 +1,101 @@
+#include "integrity/sha256.h"
+
+#include <openssl/evp.h>
+
+#include <cstdlib>
+
+namespace stele {
+namespace {
+
+const EVP_MD* Sha256Md() {
+  // Fetched once: an implicit fetch per digest costs more than the digest.
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+}  // namespace
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || Sha256Md() == nullptr) std::abort();  // OpenSSL without SHA-256: nothing to do
+}
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+Hash Sha256::Finish(std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
+  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  Hash out;
+  unsigned len = 0;
+  EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr);
+  for (std::string_view part : {a, b, c, d}) {
+    if (!part.empty()) EVP_DigestUpdate(ctx, part.data(), part.size());
+  }
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  return out;
+}
+
+Hash Sha256::Digest(std::string_view data) { return Finish(data, {}, {}, {}); }
+Hash Sha256::LeafHash(std::string_view leaf) { return Finish(std::string_view("\x00", 1), leaf, {}, {}); }
+Hash Sha256::NodeHash(const Hash& l, const Hash& r) {
+  return Finish(std::string_view("\x01", 1), AsBytes(l), AsBytes(r), {});
+}
+
+Sha256& ThreadSha256() {
+  thread_local Sha256 sha;
+  return sha;
+}
+
+std::string ToHex(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    s.push_back(kHex[(static_cast<uint8_t>(c) >> 4) & 0xf]);
+    s.push_back(kHex[static_cast<uint8_t>(c) & 0xf]);
+  }
+  return s;
+}
+std::string ToHex(const Hash& h) { return ToHex(AsBytes(h)); }
+
+bool FromHex(std::string_view hex, Hash* out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+bool Base64Decode(std::string_view text, std::string* out) {
+  if (text.empty() || text.size() % 4 != 0) return false;
+  for (char c : text) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+          c == '=')) {
+      return false;
+    }
+  }
+  const size_t pad = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
+  if (text.substr(0, text.size() - pad).find('=') != std::string_view::npos) return false;
+  out->assign(3 * text.size() / 4, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return false;
+  out->resize(static_cast<size_t>(n) - pad);
+  // Canonical encodings only: re-encoding must give the same text.
+  return Base64Encode(*out) == text;
+}
+
+}  // namespace stele

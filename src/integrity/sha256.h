@@ -1,0 +1,47 @@
+// SHA-256 and the RFC 6962 hashing rules, on OpenSSL's EVP interface (which
+// uses the SHA-NI instructions where the CPU has them).
+//
+//   leaf hash = SHA-256(0x00 || canonical record)
+//   node hash = SHA-256(0x01 || left || right)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace stele {
+
+using Hash = std::array<uint8_t, 32>;
+
+// A reusable hashing context.  Not thread-safe: one per thread.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  Hash Digest(std::string_view data);
+  Hash LeafHash(std::string_view leaf);
+  Hash NodeHash(const Hash& left, const Hash& right);
+
+ private:
+  Hash Finish(std::string_view a, std::string_view b, std::string_view c, std::string_view d);
+  void* ctx_;  // EVP_MD_CTX
+};
+
+// Per-thread context for callers without their own.
+Sha256& ThreadSha256();
+
+std::string ToHex(const Hash& h);
+std::string ToHex(std::string_view bytes);
+// Parses 64 hex digits; false on anything else.
+bool FromHex(std::string_view hex, Hash* out);
+std::string Base64Encode(std::string_view bytes);
+// Strict standard base64 with padding; false on anything else.
+bool Base64Decode(std::string_view text, std::string* out);
+
+inline std::string_view AsBytes(const Hash& h) { return {reinterpret_cast<const char*>(h.data()), h.size()}; }
+
+}  // namespace stele
