@@ -30,6 +30,7 @@ class FaultEnv final : public Env {
   Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
   Result<std::vector<std::string>> ListDir(const std::string& p) override { return base_->ListDir(p); }
   Status Remove(const std::string& p) override { return base_->Remove(p); }
+  Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
   bool Exists(const std::string& p) override { return base_->Exists(p); }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override { return base_->LockFile(p); }
 

@@ -44,6 +44,17 @@ struct Options {
   size_t frame_target_bytes = 256u << 10;
   int zstd_level = 1;  // on the reference workload level 1 is both faster and smaller than 3 with 256 KiB frames
 
+  // Integrity (SPEC §3): a Merkle leaf per event and signed checkpoints.
+  // Turn off only to measure its cost.
+  bool integrity = true;
+  // A checkpoint is written once this many events or this much time have
+  // been added since the last one (and at every seal and at shutdown).
+  uint64_t checkpoint_every_events = 100'000;
+  std::chrono::milliseconds checkpoint_interval{10'000};
+  // The checkpoint signing key (a signed-note "PRIVATE+KEY+..." file).  Empty:
+  // <dir>/keys/checkpoint.key, generated (mode 0600) on first open.
+  std::string signing_key_path;
+
   // I/O seam (see src/util/env.h); nullptr means the POSIX file system.
   Env* env = nullptr;
 };

@@ -1,6 +1,7 @@
 #include "ingest/log_impl.h"
 
 #include "event/record.h"
+#include "integrity/checkpoint.h"
 #include "query/scan_iterator.h"
 #include "storage/format.h"
 #include "storage/recovery.h"
@@ -52,6 +53,18 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
   if (!recovered.ok()) return recovered.status();
   log->segment_ = std::move(recovered->active);
   log->recovery_ = recovered->info;
+  if (options.integrity) {
+    auto signer = LoadOrCreateSigner(env, options.dir, options.signing_key_path, true);
+    if (!signer.ok()) return signer.status();
+    log->signer_ = std::move(signer).value();
+    auto hashes = HashStoreWriter::Open(env, options.dir, log->segment_->last_seq(), DirectoryLeafLoader(env, options.dir));
+    if (!hashes.ok()) return hashes.status();
+    log->hashes_ = std::move(hashes).value();
+    auto checkpoints = ListCheckpoints(env, options.dir);
+    if (!checkpoints.ok()) return checkpoints.status();
+    if (!checkpoints->empty()) log->last_checkpoint_size_ = checkpoints->back();
+    log->last_checkpoint_ns_ = NowNanos();
+  }
   {
     MutexLock l(&log->mu_);
     const uint64_t last = log->segment_->last_seq();
@@ -239,6 +252,27 @@ Status LogImpl::health() const {
   return error_;
 }
 
+bool LogImpl::CheckpointDue(int64_t now_ns) const {
+  if (!hashes_ || hashes_->size() <= last_checkpoint_size_) return false;
+  return hashes_->size() - last_checkpoint_size_ >= options_.checkpoint_every_events ||
+         now_ns - last_checkpoint_ns_ >=
+             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.checkpoint_interval).count();
+}
+
+// Signs the current root.  Callers have synced the segment, so the
+// checkpoint never covers an event a crash could take back.
+Status LogImpl::WriteCheckpoint() {
+  if (!hashes_ || hashes_->size() == last_checkpoint_size_) return Status::Ok();
+  STELE_RETURN_IF_ERROR(hashes_->Sync());
+  Checkpoint c{signer_.name, hashes_->size(), hashes_->Root(), NowNanos()};
+  auto note = SignNote(FormatCheckpointBody(c), signer_);
+  if (!note.ok()) return note.status();
+  STELE_RETURN_IF_ERROR(WriteCheckpointFile(env_, options_.dir, c.size, *note));
+  last_checkpoint_size_ = c.size;
+  last_checkpoint_ns_ = c.time_ns;
+  return Status::Ok();
+}
+
 Status LogImpl::MaybeRotate(int64_t now_ns) {
   if (segment_->frame_count() == 0) return Status::Ok();
   const bool full = segment_->size() >= options_.segment_max_bytes;
@@ -246,8 +280,9 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
                    std::chrono::duration_cast<std::chrono::nanoseconds>(options_.segment_max_age).count();
   if (!full && !old) return Status::Ok();
   const uint64_t next_first = segment_->last_seq() + 1;
-  STELE_RETURN_IF_ERROR(segment_->Seal());
+  STELE_RETURN_IF_ERROR(segment_->Seal());  // syncs: everything in it is durable
   segment_.reset();
+  STELE_RETURN_IF_ERROR(WriteCheckpoint());
   auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, options_.zstd_level);
   if (!w.ok()) return w.status();
   segment_ = std::move(w).value();
@@ -256,10 +291,39 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
   return Status::Ok();
 }
 
-Status LogImpl::WriteBatch(bool sync) {
-  if (!batch_.empty()) STELE_RETURN_IF_ERROR(segment_->AppendRecords(batch_, options_.frame_target_bytes));
-  if (sync) STELE_RETURN_IF_ERROR(segment_->Sync());
-  return MaybeRotate(NowNanos());
+Status LogImpl::WriteBatch(bool sync, bool* synced) {
+  *synced = false;
+  if (!batch_.empty()) {
+    STELE_RETURN_IF_ERROR(segment_->AppendRecords(batch_, options_.frame_target_bytes));
+    if (hashes_) {
+      Sha256& sha = ThreadSha256();
+      for (const char* p = batch_.data(); p < batch_.data() + batch_.size();) {
+        const uint32_t len = GetU32(p);
+        hashes_->AddLeaf(sha.LeafHash(std::string_view(p + 4, len)));
+        p += 4 + len;
+      }
+      STELE_RETURN_IF_ERROR(hashes_->Flush());
+    }
+  }
+  const int64_t now = NowNanos();
+  const bool checkpoint = CheckpointDue(now);
+  if (sync || checkpoint) {
+    STELE_RETURN_IF_ERROR(segment_->Sync());
+    *synced = true;
+  }
+  if (checkpoint) STELE_RETURN_IF_ERROR(WriteCheckpoint());
+  return MaybeRotate(now);
+}
+
+Status LogImpl::IdleWork(bool* synced) {
+  *synced = false;
+  const int64_t now = NowNanos();
+  if (CheckpointDue(now)) {
+    STELE_RETURN_IF_ERROR(segment_->Sync());
+    *synced = true;
+    STELE_RETURN_IF_ERROR(WriteCheckpoint());
+  }
+  return MaybeRotate(now);
 }
 
 void LogImpl::WriterLoop() {
@@ -270,13 +334,18 @@ void LogImpl::WriterLoop() {
   while (true) {
     while (pending_.empty() && !closing_ && sync_wanted_seq_ <= durable_seq_) {
       if (!work_cv_.WaitUntil(&mu_, std::chrono::steady_clock::now() + age_tick) && error_.ok()) {
+        const uint64_t written = written_seq_;
+        bool synced = false;
         mu_.Unlock();
-        Status s = MaybeRotate(NowNanos());
+        Status s = IdleWork(&synced);
         mu_.Lock();
         if (!s.ok() && error_.ok()) {
           error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
           done_cv_.SignalAll();
           space_cv_.SignalAll();
+        } else if (synced) {
+          durable_seq_ = std::max(durable_seq_, written);
+          done_cv_.SignalAll();
         }
       }
     }
@@ -298,14 +367,15 @@ void LogImpl::WriterLoop() {
     const uint64_t last = next_seq_ - 1;
     const bool sync = options_.sync != SyncMode::kNone || sync_wanted_seq_ > durable_seq_ || closing_;
     mu_.Unlock();
-    Status s = WriteBatch(sync);
+    bool synced = false;
+    Status s = WriteBatch(sync, &synced);
     mu_.Lock();
     queued_bytes_ -= batch_.size();
     batch_.clear();
     ++stats_.batches;
     if (s.ok()) {
       written_seq_ = last;
-      if (sync) {
+      if (synced) {
         durable_seq_ = last;
         ++stats_.syncs;
       }
@@ -314,6 +384,13 @@ void LogImpl::WriterLoop() {
     }
     done_cv_.SignalAll();
     space_cv_.SignalAll();
+  }
+  if (error_.ok()) {
+    // Shutdown: everything is written and synced; sign the final root.
+    mu_.Unlock();
+    Status s = WriteCheckpoint();
+    mu_.Lock();
+    if (!s.ok()) error_ = Status::ReadOnly("final checkpoint failed: " + s.message());
   }
   writer_exited_ = true;
   done_cv_.SignalAll();

@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "event/validator.h"
+#include "integrity/hash_store.h"
+#include "integrity/note.h"
 #include "stele/log.h"
 #include "storage/segment_writer.h"
 #include "util/env.h"
@@ -51,9 +53,14 @@ class LogImpl {
   Status RefusalLocked() const REQUIRES(mu_);
 
   void WriterLoop() EXCLUDES(mu_);
-  // Writer thread only: write + sync + rotate one batch.
-  Status WriteBatch(bool sync);
+  // Writer thread only: write (+ hash) + sync + checkpoint + rotate one
+  // batch.  *synced says whether the segment was fdatasync'd.
+  Status WriteBatch(bool sync, bool* synced);
+  // Writer thread only, when idle: age rotation and time-based checkpoints.
+  Status IdleWork(bool* synced);
   Status MaybeRotate(int64_t now_ns);
+  bool CheckpointDue(int64_t now_ns) const;
+  Status WriteCheckpoint();
 
   const Options options_;
   Env* const env_;
@@ -81,8 +88,12 @@ class LogImpl {
   bool shut_down_ = false;  // guarded by shutdown_mu_
   Status shutdown_status_;
 
-  // Writer thread state.
+  // Writer thread state (set up by Open before the thread starts).
   std::unique_ptr<SegmentWriter> segment_;
+  std::unique_ptr<HashStoreWriter> hashes_;  // null when integrity is off
+  NoteSigner signer_;
+  uint64_t last_checkpoint_size_ = 0;
+  int64_t last_checkpoint_ns_ = 0;
   std::string batch_;
   std::thread writer_;
 };

@@ -51,6 +51,7 @@ class Env {
   virtual Status SyncDir(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
   virtual Status Remove(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual bool Exists(const std::string& path) = 0;
   // Exclusive, non-blocking advisory lock (flock).  kLocked if held elsewhere.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;

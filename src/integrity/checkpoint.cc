@@ -1,0 +1,157 @@
+#include "integrity/checkpoint.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "util/time.h"
+
+namespace stele {
+namespace {
+
+Result<std::string> ReadWholeFile(Env* env, const std::string& path, size_t limit) {
+  auto f = env->OpenReadable(path);
+  if (!f.ok()) return f.status();
+  auto size = (*f)->Size();
+  if (!size.ok()) return size.status();
+  if (*size > limit) return Status::Corruption(path + ": larger than " + std::to_string(limit) + " bytes");
+  std::string data(*size, '\0');
+  size_t got = 0;
+  STELE_RETURN_IF_ERROR((*f)->Read(0, data.size(), data.data(), &got));
+  data.resize(got);
+  return data;
+}
+
+}  // namespace
+
+std::string FormatCheckpointBody(const Checkpoint& c) {
+  return c.origin + "\n" + std::to_string(c.size) + "\n" + Base64Encode(AsBytes(c.root)) + "\ntime " +
+         FormatRfc3339(c.time_ns) + "\n";
+}
+
+Result<Checkpoint> ParseCheckpointBody(std::string_view body) {
+  std::vector<std::string_view> lines;
+  while (!body.empty()) {
+    const size_t nl = body.find('\n');
+    if (nl == std::string_view::npos) return Status::Corruption("checkpoint: last line has no newline");
+    lines.push_back(body.substr(0, nl));
+    body.remove_prefix(nl + 1);
+  }
+  if (lines.size() < 3) return Status::Corruption("checkpoint: want origin, size and root lines");
+  Checkpoint c;
+  c.origin = std::string(lines[0]);
+  if (c.origin.empty()) return Status::Corruption("checkpoint: empty origin");
+  const std::string_view size = lines[1];
+  auto [p, ec] = std::from_chars(size.data(), size.data() + size.size(), c.size);
+  if (size.empty() || ec != std::errc() || p != size.data() + size.size() || (size.size() > 1 && size[0] == '0')) {
+    return Status::Corruption("checkpoint: tree size is not a decimal number");
+  }
+  std::string root;
+  if (!Base64Decode(lines[2], &root) || root.size() != 32) {
+    return Status::Corruption("checkpoint: root hash is not base64 of 32 bytes");
+  }
+  std::copy(root.begin(), root.end(), c.root.begin());
+  for (size_t i = 3; i < lines.size(); ++i) {
+    if (lines[i].starts_with("time ")) {
+      std::string why;
+      auto t = ParseRfc3339(lines[i].substr(5), &why);
+      if (!t) return Status::Corruption("checkpoint: time line: " + why);
+      c.time_ns = *t;
+    }
+  }
+  return c;
+}
+
+Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& verifier) {
+  auto text = OpenNote(note, verifier);
+  if (!text.ok()) return text.status();
+  auto c = ParseCheckpointBody(*text);
+  if (!c.ok()) return c;
+  if (c->origin != verifier.name) {
+    return Status::Corruption("checkpoint: origin \"" + c->origin + "\" is not the key's name \"" + verifier.name + "\"");
+  }
+  return c;
+}
+
+Result<NoteSigner> LoadOrCreateSigner(Env* env, const std::string& dir, const std::string& key_path, bool create) {
+  const std::string path = key_path.empty() ? dir + "/" + std::string(kKeysDir) + "/" + std::string(kSignerKeyFile)
+                                            : key_path;
+  if (env->Exists(path)) {
+    auto text = ReadWholeFile(env, path, 4096);
+    if (!text.ok()) return text.status();
+    auto s = ParseNoteSigner(*text);
+    if (!s.ok()) return Status::InvalidArgument(path + ": " + s.status().message());
+    return s;
+  }
+  if (!key_path.empty() || !create) return Status::NotFound(path + ": no signing key");
+  unsigned char id[8];
+  if (RAND_bytes(id, sizeof id) != 1) return Status::IOError("the OS random generator failed");
+  auto s = GenerateNoteSigner("stele-" + ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id)));
+  if (!s.ok()) return s;
+  STELE_RETURN_IF_ERROR(env->CreateDir(dir + "/" + std::string(kKeysDir)));
+  const std::string tmp = path + ".tmp";
+  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
+  {
+    auto f = env->OpenAppendable(tmp);  // mode 0600
+    if (!f.ok()) return f.status();
+    STELE_RETURN_IF_ERROR((*f)->Append(s->ToString() + "\n"));
+    STELE_RETURN_IF_ERROR((*f)->Sync());
+    STELE_RETURN_IF_ERROR((*f)->Close());
+  }
+  STELE_RETURN_IF_ERROR(env->Rename(tmp, path));
+  STELE_RETURN_IF_ERROR(env->SyncDir(dir + "/" + std::string(kKeysDir)));
+  return s;
+}
+
+Result<NoteVerifier> LoadVerifier(Env* env, const std::string& dir, const std::string& key_path) {
+  auto s = LoadOrCreateSigner(env, dir, key_path, false);
+  if (!s.ok()) return s.status();
+  return s->Verifier();
+}
+
+std::string CheckpointFileName(uint64_t size) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu.cp", static_cast<unsigned long long>(size));
+  return buf;
+}
+
+Status WriteCheckpointFile(Env* env, const std::string& dir, uint64_t size, const std::string& note) {
+  const std::string cdir = dir + "/" + std::string(kCheckpointsDir);
+  STELE_RETURN_IF_ERROR(env->CreateDir(cdir));
+  const std::string path = cdir + "/" + CheckpointFileName(size);
+  const std::string tmp = path + ".tmp";
+  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
+  {
+    auto f = env->OpenAppendable(tmp);
+    if (!f.ok()) return f.status();
+    STELE_RETURN_IF_ERROR((*f)->Append(note));
+    STELE_RETURN_IF_ERROR((*f)->Sync());
+    STELE_RETURN_IF_ERROR((*f)->Close());
+  }
+  STELE_RETURN_IF_ERROR(env->Rename(tmp, path));
+  return env->SyncDir(cdir);
+}
+
+Result<std::vector<uint64_t>> ListCheckpoints(Env* env, const std::string& dir) {
+  auto names = env->ListDir(dir + "/" + std::string(kCheckpointsDir));
+  if (!names.ok()) {
+    if (names.status().code() == StatusCode::kNotFound) return std::vector<uint64_t>{};
+    return names.status();
+  }
+  std::vector<uint64_t> sizes;
+  for (const std::string& n : *names) {
+    uint64_t size;
+    if (n.size() != 23 || !n.ends_with(".cp")) continue;
+    auto [p, ec] = std::from_chars(n.data(), n.data() + 20, size);
+    if (ec == std::errc() && p == n.data() + 20) sizes.push_back(size);
+  }
+  std::sort(sizes.begin(), sizes.end());
+  return sizes;
+}
+
+Result<std::string> ReadCheckpointFile(Env* env, const std::string& dir, uint64_t size) {
+  return ReadWholeFile(env, dir + "/" + std::string(kCheckpointsDir) + "/" + CheckpointFileName(size), 64 << 10);
+}
+
+}  // namespace stele
