@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/format.h"
+
 namespace stele::test {
 
 TempDir::TempDir() {
@@ -79,6 +81,19 @@ std::string ReadFileBytes(const std::string& path) {
 void WriteFileBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<FrameLoc> FramesOf(const std::string& bytes) {
+  std::vector<FrameLoc> out;
+  size_t off = format::kSegmentHeaderSize;
+  while (off + format::kFrameHeaderSize <= bytes.size()) {
+    format::FrameHeader h;
+    if (!format::DecodeFrameHeader(bytes.data() + off, &h)) break;
+    const size_t size = format::kFrameHeaderSize + h.stored_len;
+    out.push_back({off, size, h.first_seq, h.count});
+    off += size;
+  }
+  return out;
 }
 
 }  // namespace stele::test

@@ -40,4 +40,14 @@ uint64_t FileSize(const std::string& path);
 std::string ReadFileBytes(const std::string& path);
 void WriteFileBytes(const std::string& path, const std::string& bytes);
 
+// Frame headers of a segment file, walked from the segment header until the
+// first bytes that are not a frame (the index of a sealed segment, or EOF).
+struct FrameLoc {
+  size_t offset = 0;  // of the frame header
+  size_t size = 0;    // header + payload
+  uint64_t first_seq = 0;
+  uint32_t count = 0;
+};
+std::vector<FrameLoc> FramesOf(const std::string& segment_bytes);
+
 }  // namespace stele::test

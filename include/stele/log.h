@@ -80,6 +80,10 @@ class Log {
   // that feed a long stream in chunks).
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line = 1);
 
+  // Appends an event of a reserved "security.*" type, written by stele itself
+  // (the type prefix is refused from producers).  `data_json` is an object.
+  Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
+
   // Returns once every event appended before the call is durable.
   Status Flush();
   // Drains the queue, flushes, closes files and releases the lock.  Later

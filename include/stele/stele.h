@@ -2,6 +2,7 @@
 #pragma once
 
 #include "stele/event.h"
+#include "stele/integrity.h"
 #include "stele/log.h"
 #include "stele/options.h"
 #include "stele/query.h"

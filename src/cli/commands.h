@@ -46,5 +46,8 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global);
 Command RegisterQuery(CLI::App& app, const GlobalFlags& global);
 Command RegisterTail(CLI::App& app, const GlobalFlags& global);
 Command RegisterBench(CLI::App& app, const GlobalFlags& global);
+Command RegisterVerify(CLI::App& app, const GlobalFlags& global);
+Command RegisterCheckpoint(CLI::App& app, const GlobalFlags& global);
+Command RegisterProve(CLI::App& app, const GlobalFlags& global);
 
 }  // namespace stele::cli

@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
       RegisterQuery(app, global),
       RegisterTail(app, global),
       RegisterBench(app, global),
+      RegisterVerify(app, global),
+      RegisterCheckpoint(app, global),
+      RegisterProve(app, global),
   };
   try {
     app.parse(argc, argv);

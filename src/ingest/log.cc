@@ -18,6 +18,9 @@ Result<uint64_t> Log::Append(std::string_view json) { return impl_->Append(json)
 Result<BatchResult> Log::AppendBatch(std::string_view ndjson, uint64_t first_line) {
   return impl_->AppendBatch(ndjson, first_line);
 }
+Result<uint64_t> Log::RecordSecurityEvent(std::string_view type, std::string_view data_json) {
+  return impl_->RecordSecurityEvent(type, data_json);
+}
 Status Log::Flush() { return impl_->Flush(); }
 Status Log::Shutdown() { return impl_->Shutdown(); }
 Result<std::unique_ptr<EventIterator>> Log::Query(const stele::Query& query) { return impl_->Query(query); }

@@ -143,9 +143,9 @@ Status LogImpl::WaitWritten(uint64_t seq) {
   return Status::Ok();
 }
 
-Result<uint64_t> LogImpl::Append(std::string_view json) {
+Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const ValidationLimits& limits) {
   EventView event;
-  STELE_RETURN_IF_ERROR(ThreadValidator().Validate(json, NowNanos(), limits_, &event));
+  STELE_RETURN_IF_ERROR(ThreadValidator().Validate(json, NowNanos(), limits, &event));
   std::string& buf = ThreadRecordBuffer();
   buf.clear();
   AppendFramedRecord(event, &buf);
@@ -153,6 +153,19 @@ Result<uint64_t> LogImpl::Append(std::string_view json) {
   if (!seq.ok()) return seq;
   if (options_.sync == SyncMode::kAlways) STELE_RETURN_IF_ERROR(WaitDurable(*seq));
   return seq;
+}
+
+Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated(json, limits_); }
+
+Result<uint64_t> LogImpl::RecordSecurityEvent(std::string_view type, std::string_view data_json) {
+  if (!type.starts_with("security.")) {
+    return Status::InvalidArgument("field \"type\": security events must use the security. prefix");
+  }
+  ValidationLimits limits = limits_;
+  limits.allow_reserved_types = true;
+  return AppendValidated("{\"type\":\"" + std::string(type) + "\",\"source\":\"stele\",\"data\":" +
+                             std::string(data_json) + "}",
+                         limits);
 }
 
 Result<BatchResult> LogImpl::AppendBatch(std::string_view ndjson, uint64_t first_line) {

@@ -33,6 +33,7 @@ class LogImpl {
 
   Result<uint64_t> Append(std::string_view json);
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
+  Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
   Status Flush();
   Status Shutdown();
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
@@ -47,6 +48,7 @@ class LogImpl {
   // Moves `records` (n framed records with seq placeholders) into the queue,
   // assigning seqs; waits up to the enqueue deadline for space.
   Result<uint64_t> Enqueue(std::string* records, uint64_t n) EXCLUDES(mu_);
+  Result<uint64_t> AppendValidated(std::string_view json, const ValidationLimits& limits);
   // Waits until durable_seq_ >= seq (or an error).
   Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);

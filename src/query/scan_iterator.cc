@@ -55,7 +55,7 @@ bool ScanIterator::OpenNextSegment() {
       }
       return Fail(reader.status());
     }
-    if ((*reader)->frames().empty()) continue;
+    if ((*reader)->frames().empty() && (*reader)->tail_error().ok()) continue;
     if (!filter_.MayMatchRange((*reader)->first_seq(), (*reader)->last_seq(), (*reader)->min_ts(),
                                (*reader)->max_ts())) {
       continue;
@@ -91,6 +91,7 @@ bool ScanIterator::LoadNextFrame() {
     next_record_ = 0;
     return true;
   }
+  if (!segment_->tail_error().ok()) return Fail(segment_->tail_error());
   return false;
 }
 

@@ -46,6 +46,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
     return reader.status();
   }
   SegmentReader& r = **reader;
+  if (!r.tail_error().ok()) return r.tail_error();
   out.info.last_seq = r.last_seq();
   if (r.sealed()) {
     auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), zstd_level);

@@ -101,9 +101,17 @@ Status SegmentReader::ScanFrames(ScanMode mode) {
     STELE_RETURN_IF_ERROR(file_->Read(offset, sizeof hbuf, hbuf, &got));
     FrameHeader h;
     if (got != sizeof hbuf || !format::DecodeFrameHeader(hbuf, &h)) break;
-    if (h.first_seq != expect_seq) break;
     const uint64_t end = offset + format::kFrameHeaderSize + h.stored_len;
     if (end > file_size_) break;
+    if (h.first_seq != expect_seq) {
+      // A complete frame with a valid header is not a torn write: frames were
+      // reordered, inserted or removed.
+      tail_error_ = Status::Corruption(path_ + ": frame at offset " + std::to_string(offset) + " holds seq " +
+                                       std::to_string(h.first_seq) + ".." + std::to_string(h.first_seq + h.count - 1) +
+                                       " where seq " + std::to_string(expect_seq) +
+                                       " belongs (frames reordered, inserted or removed)");
+      break;
+    }
     if (mode == ScanMode::kVerifyPayloads) {
       payload.resize(h.stored_len);
       STELE_RETURN_IF_ERROR(file_->Read(offset + format::kFrameHeaderSize, h.stored_len, payload.data(), &got));

@@ -41,6 +41,10 @@ class SegmentReader {
   // End of the last good frame: where an unsealed segment may be truncated.
   uint64_t valid_end() const { return valid_end_; }
   uint64_t file_size() const { return file_size_; }
+  // Set when an unsealed segment's scan stopped at a complete, well-formed
+  // frame holding the wrong seqs: damage, not a torn tail.  frames() holds
+  // the good frames before it.
+  const Status& tail_error() const { return tail_error_; }
 
   // Reads frame i, checks its header against the index and its payload
   // checksum, and decompresses it into *raw.  kCorruption names the segment,
@@ -62,6 +66,7 @@ class SegmentReader {
   int64_t min_ts_ = INT64_MAX;
   int64_t max_ts_ = INT64_MIN;
   std::vector<format::FrameIndexEntry> frames_;
+  Status tail_error_;
 };
 
 // Decompresses (or copies, for kCodecNone) a frame payload.

@@ -1,0 +1,53 @@
+// Integrity: verify a log end to end, print and check Merkle proofs, read
+// checkpoints (SPEC §3).  All functions read a data directory without taking
+// the writer lock, so they run beside a live writer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "stele/status.h"
+
+namespace stele {
+
+struct VerifyOptions {
+  // A checkpoint note kept elsewhere that the log must extend.
+  std::string against_file;
+  // Verifier key (signed-note "name+id+base64") to trust instead of the one
+  // derived from the directory's own key file.
+  std::string verifier_key;
+  unsigned threads = 0;  // 0 = one per core
+  // Called now and then with events and raw bytes verified so far.
+  std::function<void(uint64_t events, uint64_t bytes)> progress;
+};
+
+struct VerifyReport {
+  bool ok = false;
+  uint64_t events = 0;
+  uint64_t raw_bytes = 0;        // canonical record bytes hashed
+  uint64_t checkpoints = 0;      // signed checkpoints checked
+  double seconds = 0;
+  uint64_t first_bad_seq = 0;    // when !ok: the first seq where the log diverges
+  std::string reason;            // when !ok: what diverges, in one line
+  std::string root_hex;          // root of the whole log as verified
+};
+
+// Re-derives every leaf and node hash from the stored events and checks every
+// stored checkpoint (size, root, signature), and `against_file` if given.
+// A non-OK Result means verification could not run (no log, no key); an
+// altered log gives an OK Result with report.ok == false.
+Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& options);
+
+// JSON proofs, as `stele prove` prints them (docs/integrity.md).  size 0 =
+// the log's current size.
+Result<std::string> ProveInclusionJson(const std::string& dir, uint64_t seq, uint64_t size);
+Result<std::string> ProveConsistencyJson(const std::string& dir, uint64_t old_size, uint64_t new_size);
+// Checks a proof JSON offline (RFC 9162 verification); no log needed.
+Status VerifyProofJson(std::string_view json);
+
+// The newest signed checkpoint note, and the verifier key of the directory.
+Result<std::string> LatestCheckpointNote(const std::string& dir);
+Result<std::string> VerifierKeyOf(const std::string& dir);
+
+}  // namespace stele

@@ -1,0 +1,307 @@
+// VerifyLog: the end-to-end check behind `stele verify`.
+//
+// Worker threads read, check and decompress frames and hash their records
+// (the expensive part, parallel); the calling thread consumes the results in
+// seq order and does the cheap sequential part: seq continuity, the compact
+// range, stored hashes and checkpoint roots.  Memory is bounded by a window of
+// frames in flight.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "event/record.h"
+#include "integrity/checkpoint.h"
+#include "integrity/hash_store.h"
+#include "stele/integrity.h"
+#include "storage/format.h"
+#include "storage/segment_reader.h"
+#include "util/coding.h"
+
+namespace stele {
+namespace {
+
+struct FrameJob {
+  const SegmentReader* segment = nullptr;  // null: `error` describes a segment that cannot be read
+  size_t frame = 0;
+  uint64_t first_seq = 0;
+  Status error;
+};
+
+struct FrameResult {
+  Status status;
+  std::vector<uint64_t> seqs;
+  std::vector<Hash> leaves;
+  uint64_t raw_bytes = 0;
+  bool ready = false;
+};
+
+void RunJob(const FrameJob& job, FrameResult* out) {
+  out->seqs.clear();
+  out->leaves.clear();
+  out->raw_bytes = 0;
+  if (job.segment == nullptr) {
+    out->status = job.error;
+    return;
+  }
+  std::string raw;
+  out->status = job.segment->ReadFrame(job.frame, &raw);
+  if (!out->status.ok()) return;
+  Sha256& sha = ThreadSha256();
+  EventView e;
+  for (size_t pos = 0; pos < raw.size();) {
+    if (pos + 4 > raw.size()) {
+      out->status = Status::Corruption("record lengths do not add up");
+      return;
+    }
+    const uint32_t len = GetU32(raw.data() + pos);
+    std::string_view rec(raw.data() + pos + 4, std::min<size_t>(len, raw.size() - pos - 4));
+    if (rec.size() != len || !DecodeRecord(rec, &e)) {
+      out->status = Status::Corruption("malformed record in a frame that passed its checksum");
+      return;
+    }
+    out->seqs.push_back(e.seq);
+    out->leaves.push_back(sha.LeafHash(rec));
+    out->raw_bytes += len;
+    pos += 4 + len;
+  }
+}
+
+// Runs jobs on worker threads, handing results back in job order.
+class FramePipeline {
+ public:
+  FramePipeline(const std::vector<FrameJob>& jobs, unsigned threads) : jobs_(jobs), slots_(kWindow) {
+    for (unsigned t = 0; t < threads; ++t) workers_.emplace_back([this] { Work(); });
+  }
+  ~FramePipeline() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  // Blocks until job j (consumed in order) is done; valid until Release().
+  FrameResult& Take(size_t j) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return slots_[j % kWindow].ready; });
+    return slots_[j % kWindow];
+  }
+  void Release(size_t j) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      slots_[j % kWindow].ready = false;
+      consumed_ = j + 1;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  static constexpr size_t kWindow = 16;
+
+  void Work() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      cv_.wait(l, [&] { return stop_ || (next_ < jobs_.size() && next_ < consumed_ + kWindow); });
+      if (stop_) return;
+      const size_t j = next_++;
+      l.unlock();
+      FrameResult result;
+      RunJob(jobs_[j], &result);
+      l.lock();
+      result.ready = true;
+      slots_[j % kWindow] = std::move(result);
+      cv_.notify_all();
+    }
+  }
+
+  const std::vector<FrameJob>& jobs_;
+  std::vector<FrameResult> slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t next_ = 0, consumed_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+struct SignedCheckpoint {
+  Checkpoint cp;
+  std::string source;  // "checkpoint 00..042.cp" or "--against file"
+};
+
+}  // namespace
+
+Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& options) {
+  Env* env = Env::Default();
+  const auto start = std::chrono::steady_clock::now();
+  VerifyReport report;
+  auto fail = [&](uint64_t seq, std::string reason) -> Result<VerifyReport> {
+    report.ok = false;
+    report.first_bad_seq = seq;
+    report.reason = std::move(reason);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  };
+
+  // 1. The key, and every checkpoint's signature.
+  Result<NoteVerifier> verifier = options.verifier_key.empty() ? LoadVerifier(env, dir, "")
+                                                                : ParseNoteVerifier(options.verifier_key);
+  if (!verifier.ok()) return verifier.status();
+  auto sizes = ListCheckpoints(env, dir);
+  if (!sizes.ok()) return sizes.status();
+  std::vector<SignedCheckpoint> checkpoints;
+  for (uint64_t size : *sizes) {
+    auto note = ReadCheckpointFile(env, dir, size);
+    if (!note.ok()) return note.status();
+    auto cp = OpenCheckpoint(*note, *verifier);
+    if (!cp.ok()) return fail(size, "checkpoint " + CheckpointFileName(size) + ": " + cp.status().message());
+    if (cp->size != size) {
+      return fail(size, "checkpoint " + CheckpointFileName(size) + " claims tree size " + std::to_string(cp->size));
+    }
+    checkpoints.push_back({*cp, "checkpoint " + CheckpointFileName(size)});
+  }
+  if (!options.against_file.empty()) {
+    auto f = env->OpenReadable(options.against_file);
+    if (!f.ok()) return f.status();
+    std::string note(64 << 10, '\0');
+    size_t got = 0;
+    STELE_RETURN_IF_ERROR((*f)->Read(0, note.size(), note.data(), &got));
+    note.resize(got);
+    auto cp = OpenCheckpoint(note, *verifier);
+    if (!cp.ok()) return fail(0, "--against " + options.against_file + ": " + cp.status().message());
+    checkpoints.push_back({*cp, "--against " + options.against_file});
+  }
+  std::multimap<uint64_t, const SignedCheckpoint*> by_size;
+  for (const auto& c : checkpoints) by_size.emplace(c.cp.size, &c);
+  report.checkpoints = checkpoints.size();
+
+  // 2. Every frame, in seq order.
+  const std::string seg_dir = dir + "/" + std::string(format::kSegmentsDir);
+  auto names = env->ListDir(seg_dir);
+  if (!names.ok()) return names.status();
+  std::vector<uint64_t> firsts;
+  for (const auto& n : *names) {
+    uint64_t first;
+    if (format::ParseSegmentFileName(n, &first)) firsts.push_back(first);
+  }
+  std::sort(firsts.begin(), firsts.end());
+  std::vector<std::unique_ptr<SegmentReader>> segments;
+  std::vector<FrameJob> jobs;
+  for (size_t i = 0; i < firsts.size(); ++i) {
+    auto r = SegmentReader::Open(env, seg_dir + "/" + format::SegmentFileName(firsts[i]), firsts[i]);
+    if (!r.ok()) {
+      jobs.push_back({nullptr, 0, firsts[i], r.status()});
+      break;  // nothing after an unreadable segment can be placed in order
+    }
+    for (size_t f = 0; f < (*r)->frames().size(); ++f) jobs.push_back({r->get(), f, (*r)->frames()[f].first_seq, {}});
+    if (!(*r)->tail_error().ok()) {
+      jobs.push_back({nullptr, 0, (*r)->last_seq() + 1, (*r)->tail_error()});
+      break;
+    }
+    segments.push_back(std::move(r).value());
+  }
+
+  HashStoreReader stored(env, dir, nullptr);
+  Sha256& sha = ThreadSha256();
+  CompactRange range;
+  uint64_t expect = 1;
+  Status stored_mismatch;
+  uint64_t stored_mismatch_seq = 0;
+  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  FramePipeline pipeline(jobs, threads);
+  auto last_progress = std::chrono::steady_clock::now();
+  uint64_t last_good_checkpoint = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    FrameResult& r = pipeline.Take(j);
+    if (!r.status.ok()) {
+      std::string why = r.status.message();
+      pipeline.Release(j);
+      return fail(jobs[j].first_seq, "corrupt frame: " + why);
+    }
+    for (size_t k = 0; k < r.seqs.size(); ++k) {
+      const uint64_t seq = r.seqs[k];
+      if (seq != expect) {
+        pipeline.Release(j);
+        if (seq > expect) {
+          return fail(expect, "events " + std::to_string(expect) + ".." + std::to_string(seq - 1) +
+                                  " are missing (deleted or truncated)");
+        }
+        return fail(expect, "event seq " + std::to_string(seq) + " found where seq " + std::to_string(expect) +
+                                " belongs (events inserted or reordered)");
+      }
+      const uint64_t index = seq - 1;
+      uint32_t fp;
+      const Hash& leaf = r.leaves[k];
+      if (stored.Fingerprint(index, &fp) &&
+          fp != (uint32_t{leaf[0]} << 24 | uint32_t{leaf[1]} << 16 | uint32_t{leaf[2]} << 8 | leaf[3])) {
+        pipeline.Release(j);
+        return fail(seq, "event seq " + std::to_string(seq) +
+                             " was modified: its hash differs from the one recorded when it was written");
+      }
+      range.Append(leaf, sha, [&](int height, uint64_t idx, const Hash& hash) {
+        if (height % kStoredLevelStep != 0 || !stored_mismatch.ok()) return;
+        Hash want;
+        if (stored.StoredNode(height / kStoredLevelStep, idx, &want) && want != hash) {
+          stored_mismatch_seq = (idx << height) + 1;
+          stored_mismatch = Status::Corruption("events " + std::to_string(stored_mismatch_seq) + ".." +
+                                               std::to_string((idx + 1) << height) +
+                                               " hash differently than the stored Merkle hash h" +
+                                               std::to_string(height) + "[" + std::to_string(idx) + "]");
+        }
+      });
+      ++expect;
+      auto [lo, hi] = by_size.equal_range(range.size());
+      for (auto it = lo; it != hi; ++it) {
+        const Hash root = range.Root(sha);
+        if (root != it->second->cp.root) {
+          pipeline.Release(j);
+          if (stored_mismatch_seq != 0) return fail(stored_mismatch_seq, stored_mismatch.message());
+          return fail(last_good_checkpoint + 1,
+                      "root of the first " + std::to_string(range.size()) + " events differs from " +
+                          it->second->source + ": history between seq " + std::to_string(last_good_checkpoint + 1) +
+                          " and " + std::to_string(range.size()) + " was rewritten");
+        }
+        last_good_checkpoint = range.size();
+      }
+    }
+    report.raw_bytes += r.raw_bytes;
+    report.events = range.size();
+    pipeline.Release(j);
+    if (options.progress && std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(200)) {
+      options.progress(report.events, report.raw_bytes);
+      last_progress = std::chrono::steady_clock::now();
+    }
+  }
+  if (!stored_mismatch.ok()) return fail(stored_mismatch_seq, stored_mismatch.message());
+  // 3. Checkpoints beyond the end: the log lost events it had signed.
+  if (!by_size.empty() && by_size.rbegin()->first > range.size()) {
+    const auto* c = by_size.rbegin()->second;
+    return fail(range.size() + 1, "log ends at seq " + std::to_string(range.size()) + " but " + c->source +
+                                      " covers " + std::to_string(c->cp.size) + " events (truncated)");
+  }
+  report.ok = true;
+  report.root_hex = ToHex(range.Root(sha));
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.progress) options.progress(report.events, report.raw_bytes);
+  return report;
+}
+
+Result<std::string> LatestCheckpointNote(const std::string& dir) {
+  Env* env = Env::Default();
+  auto sizes = ListCheckpoints(env, dir);
+  if (!sizes.ok()) return sizes.status();
+  if (sizes->empty()) return Status::NotFound(dir + ": no checkpoint yet");
+  return ReadCheckpointFile(env, dir, sizes->back());
+}
+
+Result<std::string> VerifierKeyOf(const std::string& dir) {
+  auto v = LoadVerifier(Env::Default(), dir, "");
+  if (!v.ok()) return v.status();
+  return v->ToString();
+}
+
+}  // namespace stele
