@@ -188,5 +188,71 @@ TEST_F(Cli, TailFollowPrintsNewEvents) {
   EXPECT_NE(out.find("{\"seq\":6,"), std::string::npos);
 }
 
+// Runs a command line through the shell; returns its exit code and stdout.
+RunResult Shell(const std::string& cmd) {
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST_F(Cli, VerifyCheckpointAndProofsWorkFromTheCommandLine) {
+  RunResult v = RunStele({"verify", "--dir", dir_.path()});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("{\"ok\":true,\"events\":4,", 0), 0u) << v.out;
+
+  RunResult cp = RunStele({"checkpoint", "--dir", dir_.path()});
+  EXPECT_EQ(cp.exit_code, 0);
+  RunResult key = RunStele({"checkpoint", "--public-key", "--dir", dir_.path()});
+  EXPECT_EQ(key.exit_code, 0);
+  const std::string name = key.out.substr(0, key.out.find('+'));
+  EXPECT_EQ(cp.out.rfind(name + "\n4\n", 0), 0u) << cp.out;  // origin, size
+  EXPECT_NE(cp.out.find("\n\n\xe2\x80\x94 " + name + " "), std::string::npos) << cp.out;
+
+  TempDir io;
+  for (auto args : std::vector<std::vector<std::string>>{{"prove", "inclusion", "3", "--dir", dir_.path()},
+                                                         {"prove", "inclusion", "1", "--size", "2", "--dir", dir_.path()},
+                                                         {"prove", "consistency", "1", "4", "--dir", dir_.path()},
+                                                         {"prove", "consistency", "3", "4", "--dir", dir_.path()}}) {
+    RunResult p = RunStele(args);
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    test::WriteFileBytes(io.Sub("proof.json"), p.out);
+    EXPECT_EQ(RunStele({"prove", "verify", io.Sub("proof.json")}).exit_code, 0) << p.out;
+    // An independent RFC 9162 verifier (Python, hashlib) accepts it too.
+    RunResult py = Shell("python3 " STELE_SOURCE_DIR "/tests/tools/rfc9162_verify.py " + io.Sub("proof.json"));
+    EXPECT_EQ(py.exit_code, 0) << p.out << py.out;
+    // And both reject it once one hash changes.
+    std::string bad = p.out;
+    const size_t at = bad.find("\"proof\":[\"") + 10;
+    if (bad[at] != ']') {
+      bad[at] = bad[at] == '0' ? '1' : '0';
+      test::WriteFileBytes(io.Sub("bad.json"), bad);
+      EXPECT_EQ(RunStele({"prove", "verify", io.Sub("bad.json")}).exit_code, 1);
+      EXPECT_EQ(Shell("python3 " STELE_SOURCE_DIR "/tests/tools/rfc9162_verify.py " + io.Sub("bad.json")).exit_code, 1);
+    }
+  }
+  EXPECT_EQ(RunStele({"prove", "inclusion", "9", "--dir", dir_.path()}).exit_code, 2);
+}
+
+TEST_F(Cli, VerifyFailureNamesTheSeqAndIsRecordedAsASecurityEvent) {
+  // Truncate the log below its last checkpoint.
+  const std::string seg = test::SegmentFiles(dir_.path()).back();
+  std::string bytes = test::ReadFileBytes(seg);
+  auto frames = test::FramesOf(bytes);
+  test::WriteFileBytes(seg, bytes.substr(0, frames.back().offset));
+  const uint64_t kept = frames.back().first_seq - 1;
+  RunResult v = RunStele({"verify", "--dir", dir_.path()});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.err.find("verify FAILED at seq " + std::to_string(kept + 1) + ":"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("truncated"), std::string::npos) << v.err;
+  RunResult sec = RunStele({"query", "--dir", dir_.path(), "--type", "security.*"});
+  EXPECT_NE(sec.out.find("\"type\":\"security.integrity_failed\""), std::string::npos) << sec.out << v.err;
+  EXPECT_NE(sec.out.find("\"first_bad_seq\":" + std::to_string(kept + 1)), std::string::npos) << sec.out;
+}
+
 }  // namespace
 }  // namespace stele
