@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "stele/integrity.h"
 #include "stele/log.h"
 #include "workload/generator.h"
 
@@ -33,6 +34,7 @@ struct BenchFlags {
   std::string work_dir = "./stele-bench";
   bool keep = false;
   bool no_baseline = false;
+  bool integrity_row = false;  // also run stele with Merkle + checkpoints off
   int zstd_level = 1;
   unsigned repeat = 3;
 };
@@ -82,12 +84,13 @@ double RunProducers(unsigned producers, uint64_t n, Fn fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines, SyncMode sync) {
+PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines, SyncMode sync, bool integrity) {
   PhaseResult r;
-  const std::string dir = f.work_dir + "/stele";
+  const std::string dir = f.work_dir + (integrity ? "/stele" : "/stele-no-integrity");
   std::filesystem::remove_all(dir);
   Options options;
   options.dir = dir;
+  options.integrity = integrity;
   options.sync = sync;
   options.zstd_level = f.zstd_level;
   ResetPeakRss();
@@ -111,6 +114,7 @@ PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines,
   if (failures > 0) r.error = std::to_string(failures.load()) + " appends failed, first: " + first_error;
   r.peak_rss_kib = StatusKiB("VmHWM:") - rss_before;
   r.disk_bytes = DirBytes(dir);
+  if (!integrity) std::filesystem::remove_all(dir);
   return r;
 }
 
@@ -157,14 +161,18 @@ int RunBenchIngest(const BenchFlags& f) {
   }
   // Alternate the engines `repeat` times and keep each one's median run, so
   // a burst of noise on the shared machine does not decide the ratio.
-  std::vector<PhaseResult> stele_runs, base_runs;
+  std::vector<PhaseResult> stele_runs, base_runs, plain_runs;
   for (unsigned k = 0; k < f.repeat; ++k) {
     std::fprintf(stderr, "run %u/%u: stele (sync=%s, %u producers)...\n", k + 1, f.repeat, f.sync.c_str(),
                  f.producers);
-    stele_runs.push_back(RunStele(f, lines, sync));
+    stele_runs.push_back(RunStele(f, lines, sync, true));
     if (!stele_runs.back().error.empty()) {
       std::fprintf(stderr, "stele: bench failed: %s\n", stele_runs.back().error.c_str());
       return kExitIOError;
+    }
+    if (f.integrity_row) {
+      std::fprintf(stderr, "run %u/%u: stele with Merkle tree and checkpoints off...\n", k + 1, f.repeat);
+      plain_runs.push_back(RunStele(f, lines, sync, false));
     }
     if (!f.no_baseline) {
       std::fprintf(stderr, "run %u/%u: spdlog async file logger (same lines)...\n", k + 1, f.repeat);
@@ -189,6 +197,11 @@ int RunBenchIngest(const BenchFlags& f) {
                 static_cast<double>(r.disk_bytes) / static_cast<double>(raw_bytes), r.peak_rss_kib / 1024.0);
   };
   row("stele", stele);
+  if (f.integrity_row) {
+    const PhaseResult plain = median(plain_runs);
+    row("stele, integrity off", plain);
+    std::printf("integrity cost: %.1f%% of ingest throughput\n", 100.0 * (1.0 - plain.seconds / stele.seconds));
+  }
   if (!f.no_baseline) {
     row("spdlog async (no fsync)", base);
     std::printf("ratio stele/spdlog events/s: %.2fx\n", base.seconds / stele.seconds);
@@ -200,6 +213,40 @@ int RunBenchIngest(const BenchFlags& f) {
       static_cast<double>(stele.disk_bytes) / static_cast<double>(raw_bytes), stele.peak_rss_kib,
       f.no_baseline ? 0.0 : n / base.seconds, f.no_baseline ? 0.0 : base.seconds / stele.seconds);
   if (!f.keep) std::filesystem::remove_all(f.work_dir);
+  return kExitOk;
+}
+
+// Latency of inclusion and consistency proofs for random seqs of a log.
+int RunBenchProve(const std::string& dir, unsigned samples) {
+  auto size_json = ProveInclusionJson(dir, 1, 0);
+  if (!size_json.ok()) return ReportError(size_json.status());
+  const size_t at = size_json->find("\"tree_size\":") + 12;
+  const uint64_t size = std::stoull(size_json->substr(at));
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 11;
+  };
+  std::vector<double> inclusion, consistency;
+  for (unsigned i = 0; i < samples; ++i) {
+    const uint64_t seq = 1 + next() % size;
+    auto t0 = std::chrono::steady_clock::now();
+    auto p = ProveInclusionJson(dir, seq, size);
+    auto t1 = std::chrono::steady_clock::now();
+    auto c = ProveConsistencyJson(dir, seq, size);
+    auto t2 = std::chrono::steady_clock::now();
+    if (!p.ok() || !c.ok()) return ReportError(p.ok() ? c.status() : p.status());
+    inclusion.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    consistency.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+  }
+  auto pct = [](std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+  };
+  std::printf("proofs on a log of %llu events, %u random seqs (each call opens the log from scratch)\n",
+              static_cast<unsigned long long>(size), samples);
+  std::printf("inclusion   p50 %8.0f us  p99 %8.0f us\n", pct(inclusion, 0.5), pct(inclusion, 0.99));
+  std::printf("consistency p50 %8.0f us  p99 %8.0f us\n", pct(consistency, 0.5), pct(consistency, 0.99));
   return kExitOk;
 }
 
@@ -221,7 +268,7 @@ int RunGenerate(uint64_t events, uint64_t seed) {
 
 }  // namespace
 
-Command RegisterBench(CLI::App& app, const GlobalFlags& /*global*/) {
+Command RegisterBench(CLI::App& app, const GlobalFlags& global) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* sub = app.add_subcommand("bench", "built-in workload generator and benchmarks");
   sub->require_subcommand(1);
@@ -236,13 +283,19 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& /*global*/) {
       ->default_str("3");
   ingest->add_flag("--keep", flags->keep, "keep the scratch directory");
   ingest->add_flag("--no-baseline", flags->no_baseline, "skip the spdlog run");
+  ingest->add_flag("--integrity-row", flags->integrity_row,
+                   "also run stele with the Merkle tree and checkpoints off, to show their cost");
   auto gen_events = std::make_shared<uint64_t>(100000);
   auto gen_seed = std::make_shared<uint64_t>(42);
   CLI::App* generate = sub->add_subcommand("generate", "print the reference workload as NDJSON (pipe it to append)");
   generate->add_option("--events", *gen_events, "events to print")->default_str("100000");
   generate->add_option("--seed", *gen_seed, "generator seed")->default_str("42");
-  return {sub, [flags, generate, gen_events, gen_seed] {
+  auto prove_samples = std::make_shared<unsigned>(1000);
+  CLI::App* prove = sub->add_subcommand("prove", "latency of inclusion and consistency proofs on the --dir log");
+  prove->add_option("--samples", *prove_samples, "random seqs to prove")->default_str("1000");
+  return {sub, [&global, flags, generate, gen_events, gen_seed, prove, prove_samples] {
             if (generate->parsed()) return RunGenerate(*gen_events, *gen_seed);
+            if (prove->parsed()) return RunBenchProve(global.dir, *prove_samples);
             return RunBenchIngest(*flags);
           }};
 }
