@@ -213,6 +213,9 @@ uint64_t ModifyLastEventWithValidChecksums(const std::string& path, bool also_fi
   format::EncodeFrameHeader(h, frame.data());
   frame += raw;
   test::WriteFileBytes(path, bytes.substr(0, f.offset) + frame);
+  // A careful attacker also drops the side index, whose stale entry would
+  // otherwise give the rewrite away as a corrupt frame.
+  fs::remove(format::SideIndexPath(path));
   const uint64_t seq = h.first_seq + 1;
   if (also_fix_fingerprint) {
     EventView e;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "stele/status.h"
@@ -39,8 +40,21 @@ struct VerifyReport {
 // altered log gives an OK Result with report.ok == false.
 Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& options);
 
-// JSON proofs, as `stele prove` prints them (docs/integrity.md).  size 0 =
-// the log's current size.
+// Proofs against one snapshot of a log (the events present when it was
+// opened).  Keep one to answer many proofs: it keeps the segments open and
+// the leaf groups it last used.  Not thread-safe.
+class Prover {
+ public:
+  static Result<std::unique_ptr<Prover>> Open(const std::string& dir);
+  virtual ~Prover() = default;
+  // JSON as `stele prove` prints it (docs/format.md, "Proofs").  size 0 = the
+  // snapshot's size.
+  virtual Result<std::string> InclusionJson(uint64_t seq, uint64_t size) = 0;
+  virtual Result<std::string> ConsistencyJson(uint64_t old_size, uint64_t new_size) = 0;
+  virtual uint64_t size() const = 0;
+};
+
+// One-shot forms of the Prover calls.
 Result<std::string> ProveInclusionJson(const std::string& dir, uint64_t seq, uint64_t size);
 Result<std::string> ProveConsistencyJson(const std::string& dir, uint64_t old_size, uint64_t new_size);
 // Checks a proof JSON offline (RFC 9162 verification); no log needed.

@@ -1,9 +1,9 @@
 #include "integrity/hash_store.h"
 
+#include <algorithm>
 #include <bit>
 
-#include "event/record.h"
-#include "query/scan_iterator.h"
+#include "storage/log_snapshot.h"
 
 namespace stele {
 namespace {
@@ -26,34 +26,32 @@ Hash Fold(std::vector<Hash> level, Sha256& sha) {
 }  // namespace
 
 LeafLoader DirectoryLeafLoader(Env* env, const std::string& dir) {
-  return [env, dir](uint64_t first, uint64_t count, std::vector<Hash>* out) -> Status {
+  // One snapshot shared by every call of this loader: the segment list is
+  // taken on the first call, so the loader sees the log as it was then.
+  auto snapshot = std::make_shared<std::unique_ptr<LogSnapshot>>();
+  return [env, dir, snapshot](uint64_t first, uint64_t count, std::vector<Hash>* out) -> Status {
     out->clear();
     if (count == 0) return Status::Ok();
-    Query q;
-    q.after = first;  // seq > first  <=>  leaf index >= first
-    q.limit = count;
-    auto it = ScanIterator::Open(env, dir, q);
-    if (!it.ok()) return it.status();
-    EventView e;
-    std::string record;
+    if (!*snapshot) {
+      auto s = LogSnapshot::Open(env, dir);
+      if (!s.ok()) return s.status();
+      *snapshot = std::move(s).value();
+    }
+    auto last = (*snapshot)->LastSeq();
+    if (!last.ok()) return last.status();
+    const uint64_t end = std::min(first + count, *last);  // leaves [first, end) exist
     Sha256& sha = ThreadSha256();
-    uint64_t expect = first + 1;
-    while ((*it)->Next(&e)) {
-      if (e.seq != expect) {
-        return Status::Corruption("event seq " + std::to_string(expect) + " is missing (found " +
-                                  std::to_string(e.seq) + ")");
-      }
-      record.clear();
-      AppendRecord(e, &record);
-      out->push_back(sha.LeafHash(record));
-      ++expect;
+    Status st;
+    if (end > first) {
+      st = (*snapshot)->ForEachRecord(first + 1, end, [&](uint64_t, std::string_view rec) {
+        out->push_back(sha.LeafHash(rec));
+      });
     }
-    STELE_RETURN_IF_ERROR((*it)->status());
-    if (out->size() != count) {
-      return Status::Corruption("events " + std::to_string(first + out->size() + 1) + ".." +
-                                std::to_string(first + count) + " are missing");
+    if (st.ok() && out->size() != count) {
+      st = Status::Corruption("events " + std::to_string(first + out->size() + 1) + ".." +
+                              std::to_string(first + count) + " are missing");
     }
-    return Status::Ok();
+    return st;
   };
 }
 
@@ -101,16 +99,20 @@ bool HashStoreReader::Fingerprint(uint64_t index, uint32_t* fp) {
 }
 
 Status HashStoreReader::LeafGroup(uint64_t group, const std::vector<Hash>** leaves) {
-  if (group != cached_group_) {
-    cached_group_ = UINT64_MAX;
-    // A partial last group holds fewer than 256 leaves; load what exists.
-    std::vector<Hash> got;
-    Status s = loader_(group * 256, 256, &got);
-    if (!s.ok() && got.empty()) return s;
-    cached_leaves_ = std::move(got);
-    cached_group_ = group;
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    if (groups_[i].first == group) {
+      std::rotate(groups_.begin() + static_cast<long>(i), groups_.begin() + static_cast<long>(i) + 1, groups_.end());
+      *leaves = &groups_.back().second;
+      return Status::Ok();
+    }
   }
-  *leaves = &cached_leaves_;
+  // A partial last group holds fewer than 256 leaves; load what exists.
+  std::vector<Hash> got;
+  Status s = loader_(group * 256, 256, &got);
+  if (!s.ok() && got.empty()) return s;
+  if (groups_.size() == 4) groups_.erase(groups_.begin());
+  groups_.emplace_back(group, std::move(got));
+  *leaves = &groups_.back().second;
   return Status::Ok();
 }
 

@@ -53,8 +53,9 @@ class HashStoreReader final : public NodeSource {
   LeafLoader loader_;
   std::vector<std::unique_ptr<RandomAccessFile>> files_;
   std::vector<bool> tried_;
-  uint64_t cached_group_ = UINT64_MAX;
-  std::vector<Hash> cached_leaves_;
+  // The few leaf groups a proof touches (the leaf's and the right edge's),
+  // most recently used last.
+  std::vector<std::pair<uint64_t, std::vector<Hash>>> groups_;
 };
 
 // Write side, owned by the writer thread: keeps the compact range of the

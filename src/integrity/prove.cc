@@ -3,24 +3,11 @@
 
 #include "integrity/hash_store.h"
 #include "integrity/merkle.h"
-#include "query/scan_iterator.h"
+#include "storage/log_snapshot.h"
 #include "stele/integrity.h"
 
 namespace stele {
 namespace {
-
-// Highest seq of the log as a reader sees it now.
-Result<uint64_t> CurrentSize(Env* env, const std::string& dir) {
-  Query q;
-  q.descending = true;
-  q.limit = 1;
-  auto it = ScanIterator::Open(env, dir, q);
-  if (!it.ok()) return it.status();
-  EventView e;
-  if ((*it)->Next(&e)) return e.seq;
-  STELE_RETURN_IF_ERROR((*it)->status());
-  return uint64_t{0};
-}
 
 std::string HashList(const std::vector<Hash>& proof) {
   std::string s = "[";
@@ -39,54 +26,92 @@ Status CheckSize(uint64_t size, uint64_t current) {
   return Status::Ok();
 }
 
+class ProverImpl final : public Prover {
+ public:
+  ProverImpl(Env* env, const std::string& dir, std::unique_ptr<LogSnapshot> snapshot, uint64_t size)
+      : snapshot_(std::move(snapshot)), size_(size), source_(env, dir, SnapshotLoader()) {}
+
+  uint64_t size() const override { return size_; }
+
+  Result<std::string> InclusionJson(uint64_t seq, uint64_t size) override {
+    if (size == 0) size = size_;
+    STELE_RETURN_IF_ERROR(CheckSize(size, size_));
+    if (seq == 0 || seq > size) {
+      return Status::InvalidArgument("seq " + std::to_string(seq) + " is not in a tree of size " +
+                                     std::to_string(size));
+    }
+    auto leaf = source_.FullNode(0, seq - 1);
+    if (!leaf.ok()) return leaf.status();
+    auto proof = InclusionProof(source_, seq - 1, size);
+    if (!proof.ok()) return proof.status();
+    auto root = source_.RangeHash(0, size);
+    if (!root.ok()) return root.status();
+    // Never hand out a proof that does not check (a damaged hash file would).
+    Status s = VerifyInclusion(*leaf, seq - 1, size, *proof, *root);
+    if (!s.ok()) return Status::Corruption("generated inclusion proof does not verify: " + s.message());
+    return "{\"seq\":" + std::to_string(seq) + ",\"leaf_index\":" + std::to_string(seq - 1) +
+           ",\"tree_size\":" + std::to_string(size) + ",\"leaf_hash\":\"" + ToHex(*leaf) + "\",\"root_hash\":\"" +
+           ToHex(*root) + "\",\"proof\":" + HashList(*proof) + "}";
+  }
+
+  Result<std::string> ConsistencyJson(uint64_t old_size, uint64_t new_size) override {
+    if (new_size == 0) new_size = size_;
+    STELE_RETURN_IF_ERROR(CheckSize(new_size, size_));
+    if (old_size > new_size) {
+      return Status::InvalidArgument("old size " + std::to_string(old_size) + " is larger than new size " +
+                                     std::to_string(new_size));
+    }
+    auto proof = ConsistencyProof(source_, old_size, new_size);
+    if (!proof.ok()) return proof.status();
+    auto old_root = source_.RangeHash(0, old_size);
+    if (!old_root.ok()) return old_root.status();
+    auto new_root = source_.RangeHash(0, new_size);
+    if (!new_root.ok()) return new_root.status();
+    Status s = VerifyConsistency(old_size, new_size, *old_root, *new_root, *proof);
+    if (!s.ok()) return Status::Corruption("generated consistency proof does not verify: " + s.message());
+    return "{\"old_size\":" + std::to_string(old_size) + ",\"new_size\":" + std::to_string(new_size) +
+           ",\"old_root\":\"" + ToHex(*old_root) + "\",\"new_root\":\"" + ToHex(*new_root) +
+           "\",\"proof\":" + HashList(*proof) + "}";
+  }
+
+ private:
+  LeafLoader SnapshotLoader() {
+    return [this](uint64_t first, uint64_t count, std::vector<Hash>* out) -> Status {
+      out->clear();
+      const uint64_t end = std::min(first + count, size_);
+      if (end <= first) return Status::Corruption("leaf " + std::to_string(first) + " is beyond the log");
+      Sha256& sha = ThreadSha256();
+      return snapshot_->ForEachRecord(first + 1, end,
+                                      [&](uint64_t, std::string_view rec) { out->push_back(sha.LeafHash(rec)); });
+    };
+  }
+
+  std::unique_ptr<LogSnapshot> snapshot_;
+  uint64_t size_;
+  HashStoreReader source_;
+};
+
 }  // namespace
 
-Result<std::string> ProveInclusionJson(const std::string& dir, uint64_t seq, uint64_t size) {
+Result<std::unique_ptr<Prover>> Prover::Open(const std::string& dir) {
   Env* env = Env::Default();
-  auto current = CurrentSize(env, dir);
-  if (!current.ok()) return current.status();
-  if (size == 0) size = *current;
-  STELE_RETURN_IF_ERROR(CheckSize(size, *current));
-  if (seq == 0 || seq > size) {
-    return Status::InvalidArgument("seq " + std::to_string(seq) + " is not in a tree of size " + std::to_string(size));
-  }
-  HashStoreReader source(env, dir, DirectoryLeafLoader(env, dir));
-  auto leaf = source.FullNode(0, seq - 1);
-  if (!leaf.ok()) return leaf.status();
-  auto proof = InclusionProof(source, seq - 1, size);
-  if (!proof.ok()) return proof.status();
-  auto root = source.RangeHash(0, size);
-  if (!root.ok()) return root.status();
-  // Never hand out a proof that does not check (a damaged hash file would).
-  Status s = VerifyInclusion(*leaf, seq - 1, size, *proof, *root);
-  if (!s.ok()) return Status::Corruption("generated inclusion proof does not verify: " + s.message());
-  return "{\"seq\":" + std::to_string(seq) + ",\"leaf_index\":" + std::to_string(seq - 1) +
-         ",\"tree_size\":" + std::to_string(size) + ",\"leaf_hash\":\"" + ToHex(*leaf) + "\",\"root_hash\":\"" +
-         ToHex(*root) + "\",\"proof\":" + HashList(*proof) + "}";
+  auto snapshot = LogSnapshot::Open(env, dir);
+  if (!snapshot.ok()) return snapshot.status();
+  auto size = (*snapshot)->LastSeq();
+  if (!size.ok()) return size.status();
+  return std::unique_ptr<Prover>(new ProverImpl(env, dir, std::move(snapshot).value(), *size));
+}
+
+Result<std::string> ProveInclusionJson(const std::string& dir, uint64_t seq, uint64_t size) {
+  auto prover = Prover::Open(dir);
+  if (!prover.ok()) return prover.status();
+  return (*prover)->InclusionJson(seq, size);
 }
 
 Result<std::string> ProveConsistencyJson(const std::string& dir, uint64_t old_size, uint64_t new_size) {
-  Env* env = Env::Default();
-  auto current = CurrentSize(env, dir);
-  if (!current.ok()) return current.status();
-  if (new_size == 0) new_size = *current;
-  STELE_RETURN_IF_ERROR(CheckSize(new_size, *current));
-  if (old_size > new_size) {
-    return Status::InvalidArgument("old size " + std::to_string(old_size) + " is larger than new size " +
-                                   std::to_string(new_size));
-  }
-  HashStoreReader source(env, dir, DirectoryLeafLoader(env, dir));
-  auto proof = ConsistencyProof(source, old_size, new_size);
-  if (!proof.ok()) return proof.status();
-  auto old_root = source.RangeHash(0, old_size);
-  if (!old_root.ok()) return old_root.status();
-  auto new_root = source.RangeHash(0, new_size);
-  if (!new_root.ok()) return new_root.status();
-  Status s = VerifyConsistency(old_size, new_size, *old_root, *new_root, *proof);
-  if (!s.ok()) return Status::Corruption("generated consistency proof does not verify: " + s.message());
-  return "{\"old_size\":" + std::to_string(old_size) + ",\"new_size\":" + std::to_string(new_size) +
-         ",\"old_root\":\"" + ToHex(*old_root) + "\",\"new_root\":\"" + ToHex(*new_root) +
-         "\",\"proof\":" + HashList(*proof) + "}";
+  auto prover = Prover::Open(dir);
+  if (!prover.ok()) return prover.status();
+  return (*prover)->ConsistencyJson(old_size, new_size);
 }
 
 Status VerifyProofJson(std::string_view json) {

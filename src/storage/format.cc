@@ -106,6 +106,10 @@ std::string SegmentFileName(uint64_t first_seq) {
   return std::string(buf) + std::string(kSegmentSuffix);
 }
 
+std::string SideIndexPath(const std::string& segment_path) {
+  return segment_path.substr(0, segment_path.size() - kSegmentSuffix.size()) + std::string(kSideIndexSuffix);
+}
+
 bool ParseSegmentFileName(std::string_view name, uint64_t* first_seq) {
   if (name.size() != 20 + kSegmentSuffix.size() || !name.ends_with(kSegmentSuffix)) return false;
   for (size_t i = 0; i < 20; ++i) {

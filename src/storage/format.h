@@ -87,6 +87,11 @@ inline constexpr std::string_view kLockFile = "LOCK";
 inline constexpr std::string_view kSegmentSuffix = ".seg";
 // "<first_seq as 20 digits>.seg"
 std::string SegmentFileName(uint64_t first_seq);
+// The active segment's side index: "<first_seq as 20 digits>.idx", frame
+// index entries (kIndexEntrySize each) appended as frames are written.  A
+// hint for readers, never trusted without the frame headers; removed at seal.
+inline constexpr std::string_view kSideIndexSuffix = ".idx";
+std::string SideIndexPath(const std::string& segment_path);
 bool ParseSegmentFileName(std::string_view name, uint64_t* first_seq);
 
 }  // namespace stele::format

@@ -54,8 +54,32 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
       return r;
     }
   }
+  if (mode == ScanMode::kHeadersOnly) r->LoadSideIndex(env);
   STELE_RETURN_IF_ERROR(r->ScanFrames(mode));
   return r;
+}
+
+void SegmentReader::LoadSideIndex(Env* env) {
+  auto f = env->OpenReadable(format::SideIndexPath(path_));
+  if (!f.ok()) return;
+  auto size = (*f)->Size();
+  if (!size.ok()) return;
+  std::string index(*size - *size % format::kIndexEntrySize, '\0');
+  size_t got = 0;
+  if (!(*f)->Read(0, index.size(), index.data(), &got).ok()) return;
+  // Accept the prefix that tiles the file from the header on, seq by seq;
+  // ScanFrames continues from its end.
+  uint64_t offset = format::kSegmentHeaderSize, seq = header_.first_seq;
+  for (size_t at = 0; at + format::kIndexEntrySize <= got; at += format::kIndexEntrySize) {
+    const FrameIndexEntry e = format::DecodeIndexEntry(index.data() + at);
+    const uint64_t end = e.offset + format::kFrameHeaderSize + e.stored_len;
+    if (e.offset != offset || e.first_seq != seq || e.count == 0 || end > file_size_ || e.min_ts > e.max_ts) break;
+    frames_.push_back(e);
+    min_ts_ = std::min(min_ts_, e.min_ts);
+    max_ts_ = std::max(max_ts_, e.max_ts);
+    offset = end;
+    seq += e.count;
+  }
 }
 
 Status SegmentReader::LoadSealedIndex(const format::Trailer& t) {
@@ -92,8 +116,9 @@ Status SegmentReader::LoadSealedIndex(const format::Trailer& t) {
 }
 
 Status SegmentReader::ScanFrames(ScanMode mode) {
-  uint64_t offset = format::kSegmentHeaderSize;
-  uint64_t expect_seq = header_.first_seq;
+  uint64_t offset = frames_.empty() ? format::kSegmentHeaderSize
+                                    : frames_.back().offset + format::kFrameHeaderSize + frames_.back().stored_len;
+  uint64_t expect_seq = frames_.empty() ? header_.first_seq : frames_.back().last_seq() + 1;
   char hbuf[format::kFrameHeaderSize];
   std::string payload;
   while (offset + format::kFrameHeaderSize <= file_size_) {
@@ -150,14 +175,15 @@ Status SegmentReader::CorruptFrame(size_t i, const std::string& why) const {
 
 Status SegmentReader::ReadFrame(size_t i, std::string* raw) const {
   const FrameIndexEntry& e = frames_[i];
-  std::string buf(format::kFrameHeaderSize + e.stored_len, '\0');
+  thread_local std::string buf;  // reused: frames are read in tight loops
+  buf.resize(format::kFrameHeaderSize + e.stored_len);
   size_t got = 0;
   STELE_RETURN_IF_ERROR(file_->Read(e.offset, buf.size(), buf.data(), &got));
   if (got != buf.size()) return CorruptFrame(i, "file ends inside the frame");
   FrameHeader h;
   if (!format::DecodeFrameHeader(buf.data(), &h)) return CorruptFrame(i, "frame header fails its checksum");
   if (h.first_seq != e.first_seq || h.count != e.count || h.stored_len != e.stored_len) {
-    return CorruptFrame(i, "frame header disagrees with the index");
+    return CorruptFrame(i, "frame header disagrees with the index (frames reordered, inserted or replaced)");
   }
   std::string_view stored(buf.data() + format::kFrameHeaderSize, e.stored_len);
   if (Checksum(stored) != h.payload_checksum) return CorruptFrame(i, "payload checksum mismatch");

@@ -7,7 +7,8 @@
 // incomplete or whose header fails its checksum (a torn tail, or a frame
 // still being written); with ScanMode::kVerifyPayloads it also checks every
 // payload checksum, which is what writer recovery uses to find the point to
-// truncate to.
+// truncate to.  In kHeadersOnly mode an active segment's side index (.idx)
+// saves the per-frame header reads for the frames it lists.
 //
 // Immutable after Open(); ReadFrame() may be called from several threads.
 #pragma once
@@ -55,6 +56,7 @@ class SegmentReader {
   SegmentReader() = default;
   Status LoadSealedIndex(const format::Trailer& trailer);
   Status ScanFrames(ScanMode mode);
+  void LoadSideIndex(Env* env);
   Status CorruptFrame(size_t i, const std::string& why) const;
 
   std::string path_;

@@ -21,6 +21,7 @@ SegmentWriter::SegmentWriter(std::unique_ptr<WritableFile> file, const format::S
 SegmentWriter::~SegmentWriter() {
   ZSTD_freeCCtx(cctx_);
   if (file_) (void)file_->Close();
+  if (side_index_) (void)side_index_->Close();
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std::string& dir, uint64_t first_seq,
@@ -41,6 +42,10 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std
   STELE_RETURN_IF_ERROR(env->SyncDir(dir));
   std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, zstd_level));
   w->pending_offset_ = format::kSegmentHeaderSize;
+  w->env_ = env;
+  w->path_ = path;
+  const std::string side = format::SideIndexPath(path);
+  if (env->Exists(side)) STELE_RETURN_IF_ERROR(env->Remove(side));
   return w;
 }
 
@@ -58,6 +63,12 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Resume(Env* env, const std
   w->frames_ = std::move(frames);
   w->next_seq_ = w->frames_.empty() ? header.first_seq : w->frames_.back().last_seq() + 1;
   w->pending_offset_ = valid_end;
+  w->env_ = env;
+  w->path_ = path;
+  // Rewrite the side index to exactly the recovered frames.
+  const std::string side = format::SideIndexPath(path);
+  if (env->Exists(side)) STELE_RETURN_IF_ERROR(env->Remove(side));
+  STELE_RETURN_IF_ERROR(w->AppendSideIndex(0));
   return w;
 }
 
@@ -88,8 +99,20 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   frames_.push_back({pending_offset_ + header_at, h.stored_len, count, first_seq, min_ts, max_ts});
 }
 
+Status SegmentWriter::AppendSideIndex(size_t from_frame) {
+  if (!side_index_) {
+    auto f = env_->OpenAppendable(format::SideIndexPath(path_));
+    if (!f.ok()) return f.status();
+    side_index_ = std::move(f).value();
+  }
+  std::string entries;
+  for (size_t i = from_frame; i < frames_.size(); ++i) format::AppendIndexEntry(frames_[i], &entries);
+  return entries.empty() ? Status::Ok() : side_index_->Append(entries);
+}
+
 Status SegmentWriter::AppendRecords(std::string_view records, size_t frame_target) {
   out_.clear();
+  const size_t frames_before = frames_.size();
   const char* p = records.data();
   const char* end = p + records.size();
   while (p < end) {
@@ -110,7 +133,10 @@ Status SegmentWriter::AppendRecords(std::string_view records, size_t frame_targe
   }
   Status s = file_->Append(out_);
   pending_offset_ += out_.size();
-  return s;
+  STELE_RETURN_IF_ERROR(s);
+  // After the frames, so a reader never finds an entry for a frame not yet
+  // written.  Not synced: recovery rebuilds it.
+  return AppendSideIndex(frames_before);
 }
 
 Status SegmentWriter::Sync() { return file_->Sync(); }
@@ -138,6 +164,11 @@ Status SegmentWriter::Seal() {
   STELE_RETURN_IF_ERROR(file_->Sync());
   Status s = file_->Close();
   file_.reset();
+  if (side_index_) {
+    (void)side_index_->Close();
+    side_index_.reset();
+    (void)env_->Remove(format::SideIndexPath(path_));  // the footer has it now; a leftover is ignored
+  }
   return s;
 }
 

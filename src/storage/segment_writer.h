@@ -58,7 +58,12 @@ class SegmentWriter {
   SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header, int zstd_level);
   void EncodeFrame(std::string_view raw, uint32_t count, uint64_t first_seq, int64_t min_ts, int64_t max_ts);
 
+  Status AppendSideIndex(size_t from_frame);
+
+  Env* env_ = nullptr;
+  std::string path_;
   std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<WritableFile> side_index_;  // <segment>.idx, see format.h
   format::SegmentHeader header_;
   uint64_t next_seq_;
   uint64_t pending_offset_;  // file offset where out_ will land
