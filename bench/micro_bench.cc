@@ -4,6 +4,7 @@
 
 #include "event/record.h"
 #include "event/validator.h"
+#include "integrity/sha256.h"
 #include "util/time.h"
 #include "workload/generator.h"
 
@@ -47,6 +48,28 @@ void BM_EncodeRecord(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_EncodeRecord);
+
+}  // namespace
+}  // namespace stele
+
+
+namespace stele {
+namespace {
+
+void BM_LeafHash(benchmark::State& state) {
+  const std::string record(static_cast<size_t>(state.range(0)), 'x');
+  Sha256 sha;
+  for (auto _ : state) benchmark::DoNotOptimize(sha.LeafHash(record));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_LeafHash)->Arg(64)->Arg(256)->Arg(1024);
+
+void BM_NodeHash(benchmark::State& state) {
+  Sha256 sha;
+  Hash a{}, b{};
+  for (auto _ : state) benchmark::DoNotOptimize(a = sha.NodeHash(a, b));
+}
+BENCHMARK(BM_NodeHash);
 
 }  // namespace
 }  // namespace stele

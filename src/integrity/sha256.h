@@ -1,5 +1,5 @@
-// SHA-256 and the RFC 6962 hashing rules, on OpenSSL's EVP interface (which
-// uses the SHA-NI instructions where the CPU has them).
+// SHA-256 and the RFC 6962 hashing rules, on OpenSSL (which uses the SHA-NI
+// instructions where the CPU has them).
 //
 //   leaf hash = SHA-256(0x00 || canonical record)
 //   node hash = SHA-256(0x01 || left || right)
@@ -14,21 +14,17 @@ namespace stele {
 
 using Hash = std::array<uint8_t, 32>;
 
-// A reusable hashing context.  Not thread-safe: one per thread.
+// The hashing entry points.  Stateless today (each call hashes from a fresh
+// context on the stack); kept as an object so callers can hold one per
+// thread if a future implementation needs state.
 class Sha256 {
  public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
   Hash Digest(std::string_view data);
   Hash LeafHash(std::string_view leaf);
   Hash NodeHash(const Hash& left, const Hash& right);
 
  private:
   Hash Finish(std::string_view a, std::string_view b, std::string_view c, std::string_view d);
-  void* ctx_;  // EVP_MD_CTX
 };
 
 // Per-thread context for callers without their own.
