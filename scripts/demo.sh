@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets everything up, then shows the main job until the server exists:
-# append generated events to ./stele-data, query them, and check them.
+# append events to ./stele-data, query them, verify them and prove one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,5 +20,12 @@ echo "== the last 2 events, as NDJSON"
 $STELE tail --dir "$DIR" -n 2
 echo "== count of lead.* events"
 $STELE query --dir "$DIR" --type 'lead.*' --format count
+echo "== verify: every hash re-derived, every signed checkpoint checked"
+$STELE verify --dir "$DIR"
+echo "== the latest signed checkpoint, and a proof that event 1 is in it"
+$STELE checkpoint --dir "$DIR"
+$STELE prove inclusion 1 --dir "$DIR" > /tmp/stele-demo-proof.json
+cat /tmp/stele-demo-proof.json
+$STELE prove verify /tmp/stele-demo-proof.json
 echo "== ingest benchmark (200k events, side by side with spdlog)"
 $STELE bench ingest --events 200000
