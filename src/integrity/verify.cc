@@ -20,6 +20,7 @@
 #include "integrity/hash_store.h"
 #include "stele/integrity.h"
 #include "storage/format.h"
+#include "storage/segment_list.h"
 #include "storage/segment_reader.h"
 #include "util/coding.h"
 
@@ -196,15 +197,10 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   report.checkpoints = checkpoints.size();
 
   // 2. Every frame, in seq order.
-  const std::string seg_dir = dir + "/" + std::string(format::kSegmentsDir);
-  auto names = env->ListDir(seg_dir);
-  if (!names.ok()) return names.status();
-  std::vector<uint64_t> firsts;
-  for (const auto& n : *names) {
-    uint64_t first;
-    if (format::ParseSegmentFileName(n, &first)) firsts.push_back(first);
-  }
-  std::sort(firsts.begin(), firsts.end());
+  const std::string seg_dir = SegmentDirOf(dir);
+  auto listed = ListSegments(env, seg_dir);
+  if (!listed.ok()) return listed.status();
+  const std::vector<uint64_t>& firsts = *listed;
   std::vector<std::unique_ptr<SegmentReader>> segments;
   std::vector<FrameJob> jobs;
   auto fp_file = env->OpenReadable(dir + "/" + std::string(kMerkleDir) + "/fp.bin");

@@ -4,24 +4,16 @@
 
 #include "event/record.h"
 #include "storage/format.h"
+#include "storage/segment_list.h"
 #include "util/coding.h"
 
 namespace stele {
 
 Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::string& dir, const Query& query) {
-  const std::string segment_dir = dir + "/" + std::string(format::kSegmentsDir);
-  auto names = env->ListDir(segment_dir);
-  if (!names.ok()) {
-    if (names.status().code() == StatusCode::kNotFound) return Status::NotFound(dir + ": no stele log here");
-    return names.status();
-  }
-  std::vector<uint64_t> segments;
-  for (const std::string& name : *names) {
-    uint64_t first;
-    if (format::ParseSegmentFileName(name, &first)) segments.push_back(first);
-  }
-  std::sort(segments.begin(), segments.end());
-  return std::unique_ptr<ScanIterator>(new ScanIterator(env, segment_dir, query, std::move(segments)));
+  const std::string segment_dir = SegmentDirOf(dir);
+  auto segments = ListSegments(env, segment_dir);
+  if (!segments.ok()) return segments.status();
+  return std::unique_ptr<ScanIterator>(new ScanIterator(env, segment_dir, query, std::move(segments).value()));
 }
 
 ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query, std::vector<uint64_t> segments)

@@ -3,24 +3,16 @@
 #include <algorithm>
 
 #include "storage/format.h"
+#include "storage/segment_list.h"
 #include "util/coding.h"
 
 namespace stele {
 
 Result<std::unique_ptr<LogSnapshot>> LogSnapshot::Open(Env* env, const std::string& dir) {
-  const std::string seg_dir = dir + "/" + std::string(format::kSegmentsDir);
-  auto names = env->ListDir(seg_dir);
-  if (!names.ok()) {
-    if (names.status().code() == StatusCode::kNotFound) return Status::NotFound(dir + ": no stele log here");
-    return names.status();
-  }
-  std::vector<uint64_t> firsts;
-  for (const auto& n : *names) {
-    uint64_t first;
-    if (format::ParseSegmentFileName(n, &first)) firsts.push_back(first);
-  }
-  std::sort(firsts.begin(), firsts.end());
-  return std::unique_ptr<LogSnapshot>(new LogSnapshot(env, seg_dir, std::move(firsts)));
+  const std::string seg_dir = SegmentDirOf(dir);
+  auto firsts = ListSegments(env, seg_dir);
+  if (!firsts.ok()) return firsts.status();
+  return std::unique_ptr<LogSnapshot>(new LogSnapshot(env, seg_dir, std::move(firsts).value()));
 }
 
 Result<SegmentReader*> LogSnapshot::Segment(size_t i) {

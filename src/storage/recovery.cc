@@ -3,20 +3,16 @@
 #include <algorithm>
 
 #include "storage/format.h"
+#include "storage/segment_list.h"
 #include "storage/segment_reader.h"
 #include "util/time.h"
 
 namespace stele {
 
 Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, int zstd_level) {
-  auto names = env->ListDir(segment_dir);
-  if (!names.ok()) return names.status();
-  std::vector<uint64_t> firsts;
-  for (const std::string& name : *names) {
-    uint64_t first;
-    if (format::ParseSegmentFileName(name, &first)) firsts.push_back(first);
-  }
-  std::sort(firsts.begin(), firsts.end());
+  auto listed = ListSegments(env, segment_dir);
+  if (!listed.ok()) return listed.status();
+  const std::vector<uint64_t>& firsts = *listed;
 
   RecoveredLog out;
   out.info.segments = firsts.size();
