@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "test_util.h"
@@ -252,6 +253,51 @@ TEST_F(Cli, VerifyFailureNamesTheSeqAndIsRecordedAsASecurityEvent) {
   RunResult sec = RunStele({"query", "--dir", dir_.path(), "--type", "security.*"});
   EXPECT_NE(sec.out.find("\"type\":\"security.integrity_failed\""), std::string::npos) << sec.out << v.err;
   EXPECT_NE(sec.out.find("\"first_bad_seq\":" + std::to_string(kept + 1)), std::string::npos) << sec.out;
+}
+
+TEST_F(Cli, VerifyFailureWhileAnotherProcessWritesIsQueuedForTheNextOpen) {
+  const std::string seg = test::SegmentFiles(dir_.path()).back();
+  std::string bytes = test::ReadFileBytes(seg);
+  test::WriteFileBytes(seg, bytes.substr(0, test::FramesOf(bytes).back().offset));
+  Options o;
+  o.dir = dir_.path();
+  {
+    auto writer = Log::Open(o);  // holds the lock while verify runs
+    ASSERT_TRUE(writer.ok());
+    RunResult v = RunStele({"verify", "--dir", dir_.path()});
+    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_NE(v.err.find("queued for the next writer"), std::string::npos) << v.err;
+    ASSERT_TRUE((*writer)->Shutdown().ok());
+  }
+  EXPECT_TRUE(test::ReadFileBytes(dir_.Sub("pending-security.ndjson")).find("security.integrity_failed") !=
+              std::string::npos);
+  {
+    auto writer = Log::Open(o);  // drains the queue
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Shutdown().ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("pending-security.ndjson")));
+  RunResult sec = RunStele({"query", "--dir", dir_.path(), "--type", "security.*"});
+  EXPECT_NE(sec.out.find("\"type\":\"security.integrity_failed\",\"source\":\"stele\""), std::string::npos)
+      << sec.out;
+  EXPECT_NE(sec.out.find("\"first_bad_seq\":1"), std::string::npos) << sec.out;
+}
+
+TEST(SecurityEvents, ProducersCannotWriteThemButSteleCan) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ((*log)->Append(R"({"type":"security.auth_failed"})").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*log)->RecordSecurityEvent("lead.created", "{}").status().code(), StatusCode::kInvalidArgument);
+  auto seq = (*log)->RecordSecurityEvent("security.auth_failed", R"({"key":"k1"})");
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  auto events = test::QueryAll(dir.path(), {});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "security.auth_failed");
+  EXPECT_EQ(events[0].source, "stele");
 }
 
 }  // namespace

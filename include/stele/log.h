@@ -84,6 +84,12 @@ class Log {
   // (the type prefix is refused from producers).  `data_json` is an object.
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
 
+  // For a process that found something to record but cannot open the log
+  // (another process writes it): queues the security event in
+  // <dir>/pending-security.ndjson; the next Log::Open() appends it (with
+  // the time it was queued) and removes the file.
+  static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);
+
   // Returns once every event appended before the call is durable.
   Status Flush();
   // Drains the queue, flushes, closes files and releases the lock.  Later

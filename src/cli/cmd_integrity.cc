@@ -38,14 +38,22 @@ std::string JsonString(std::string_view s) {
 void RecordFailure(const std::string& dir, const VerifyReport& r) {
   Options o;
   o.dir = dir;
+  const std::string data =
+      "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) + ",\"reason\":" + JsonString(r.reason) + "}";
   auto log = Log::Open(o);
   if (!log.ok()) {
-    std::fprintf(stderr, "stele: could not record security.integrity_failed: %s\n", log.status().ToString().c_str());
+    // Another process writes the log (or it cannot be opened now): queue the
+    // event for the next writer open.
+    Status q = Log::QueueSecurityEvent(dir, "security.integrity_failed", data);
+    if (q.ok()) {
+      std::fprintf(stderr, "stele: security.integrity_failed queued for the next writer (%s)\n",
+                   log.status().message().c_str());
+    } else {
+      std::fprintf(stderr, "stele: could not record security.integrity_failed: %s\n", q.ToString().c_str());
+    }
     return;
   }
-  auto seq = (*log)->RecordSecurityEvent(
-      "security.integrity_failed",
-      "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) + ",\"reason\":" + JsonString(r.reason) + "}");
+  auto seq = (*log)->RecordSecurityEvent("security.integrity_failed", data);
   Status s = (*log)->Shutdown();
   if (seq.ok() && s.ok()) {
     std::fprintf(stderr, "stele: recorded as security.integrity_failed at seq %llu\n",

@@ -21,6 +21,9 @@ Result<BatchResult> Log::AppendBatch(std::string_view ndjson, uint64_t first_lin
 Result<uint64_t> Log::RecordSecurityEvent(std::string_view type, std::string_view data_json) {
   return impl_->RecordSecurityEvent(type, data_json);
 }
+Status Log::QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json) {
+  return LogImpl::QueueSecurityEvent(dir, type, data_json);
+}
 Status Log::Flush() { return impl_->Flush(); }
 Status Log::Shutdown() { return impl_->Shutdown(); }
 Result<std::unique_ptr<EventIterator>> Log::Query(const stele::Query& query) { return impl_->Query(query); }

@@ -1,5 +1,7 @@
 #include "ingest/log_impl.h"
 
+#include <cstdio>
+
 #include "event/record.h"
 #include "integrity/checkpoint.h"
 #include "query/scan_iterator.h"
@@ -79,6 +81,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
   log->recovery_.last_seq = log->segment_->last_seq();
   log->batch_.reserve(options.queue_bytes);
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  STELE_RETURN_IF_ERROR(log->DrainPendingSecurityEvents());
   return log;
 }
 
@@ -156,6 +159,53 @@ Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const Validatio
 }
 
 Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated(json, limits_); }
+
+namespace {
+constexpr std::string_view kPendingSecurityFile = "pending-security.ndjson";
+}  // namespace
+
+Status LogImpl::QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json) {
+  if (!type.starts_with("security.")) {
+    return Status::InvalidArgument("field \"type\": security events must use the security. prefix");
+  }
+  std::string line = "{\"type\":\"" + std::string(type) + "\",\"ts\":" + std::to_string(NowNanos()) +
+                     ",\"source\":\"stele\",\"data\":" + std::string(data_json) + "}\n";
+  auto f = Env::Default()->OpenAppendable(dir + "/" + std::string(kPendingSecurityFile));
+  if (!f.ok()) return f.status();
+  STELE_RETURN_IF_ERROR((*f)->Append(line));  // one O_APPEND write: lines never interleave
+  STELE_RETURN_IF_ERROR((*f)->Sync());
+  return (*f)->Close();
+}
+
+Status LogImpl::DrainPendingSecurityEvents() {
+  const std::string path = options_.dir + "/" + std::string(kPendingSecurityFile);
+  if (!env_->Exists(path)) return Status::Ok();
+  auto f = env_->OpenReadable(path);
+  if (!f.ok()) return f.status();
+  auto size = (*f)->Size();
+  if (!size.ok()) return size.status();
+  std::string text(*size, '\0');
+  size_t got = 0;
+  STELE_RETURN_IF_ERROR((*f)->Read(0, text.size(), text.data(), &got));
+  text.resize(got);
+  ValidationLimits limits = limits_;
+  limits.allow_reserved_types = true;
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.empty()) continue;
+    // Only security events belong here; anything else is dropped, loudly.
+    if (line.find("\"type\":\"security.") == std::string_view::npos) {
+      std::fprintf(stderr, "stele: ignoring a non-security line in %s\n", path.c_str());
+      continue;
+    }
+    auto seq = AppendValidated(line, limits);
+    if (!seq.ok()) std::fprintf(stderr, "stele: pending security event rejected: %s\n", seq.status().ToString().c_str());
+  }
+  STELE_RETURN_IF_ERROR(Flush());
+  return env_->Remove(path);
+}
 
 Result<uint64_t> LogImpl::RecordSecurityEvent(std::string_view type, std::string_view data_json) {
   if (!type.starts_with("security.")) {

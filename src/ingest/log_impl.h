@@ -34,6 +34,7 @@ class LogImpl {
   Result<uint64_t> Append(std::string_view json);
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
+  static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);
   Status Flush();
   Status Shutdown();
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
@@ -53,6 +54,8 @@ class LogImpl {
   Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);
   Status RefusalLocked() const REQUIRES(mu_);
+  // Appends and removes <dir>/pending-security.ndjson (see QueueSecurityEvent).
+  Status DrainPendingSecurityEvents();
 
   void WriterLoop() EXCLUDES(mu_);
   // Writer thread only: write (+ hash) + sync + checkpoint + rotate one
