@@ -14,29 +14,6 @@ namespace {
 
 using test::StoredEvent;
 
-// The expected stored form of a generated line, parsed without the engine.
-StoredEvent Expected(uint64_t seq, const std::string& line) {
-  auto field = [&](const std::string& key) -> std::string {
-    const std::string k = "\"" + key + "\":\"";
-    const size_t at = line.find(k);
-    if (at == std::string::npos) return {};
-    const size_t start = at + k.size();
-    return line.substr(start, line.find('"', start) - start);
-  };
-  StoredEvent e;
-  e.seq = seq;
-  std::string why;
-  e.ts_ns = *ParseRfc3339(field("ts"), &why);
-  e.type = field("type");
-  e.actor = field("actor");
-  e.source = field("source");
-  e.lead_id = field("lead_id");
-  e.workflow_id = field("workflow_id");
-  const size_t d = line.find("\"data\":");
-  e.data = line.substr(d + 7, line.size() - 1 - (d + 7));
-  return e;
-}
-
 class RoundTrip : public ::testing::Test {
  protected:
   static constexpr uint64_t kEvents = 60'000;
@@ -54,7 +31,7 @@ class RoundTrip : public ::testing::Test {
     std::string batch;
     for (uint64_t i = 0; i < kEvents; ++i) {
       std::string line = gen.Event(i);
-      expected_->push_back(Expected(i + 1, line));
+      expected_->push_back(test::ExpectedFromLine(i + 1, line));
       if (i % 3 == 0) {
         auto seq = (*log)->Append(line);
         ASSERT_TRUE(seq.ok()) << seq.status().ToString();
@@ -81,38 +58,7 @@ class RoundTrip : public ::testing::Test {
     delete expected_;
   }
 
-  // Reference answer by brute force over the expected events.
-  static std::vector<uint64_t> Reference(const Query& q) {
-    std::vector<uint64_t> out;
-    auto match = [&](const StoredEvent& e) {
-      if (q.type && *q.type != "*") {
-        if (q.type->ends_with(".*")) {
-          if (e.type.rfind(q.type->substr(0, q.type->size() - 1), 0) != 0) return false;
-        } else if (e.type != *q.type) {
-          return false;
-        }
-      }
-      if (q.actor && e.actor != *q.actor) return false;
-      if (q.source && e.source != *q.source) return false;
-      if (q.lead_id && e.lead_id != *q.lead_id) return false;
-      if (q.workflow_id && e.workflow_id != *q.workflow_id) return false;
-      if (q.since_ns && e.ts_ns < *q.since_ns) return false;
-      if (q.until_ns && e.ts_ns >= *q.until_ns) return false;
-      if (q.after && (q.descending ? e.seq >= q.after : e.seq <= q.after)) return false;
-      return true;
-    };
-    if (q.descending) {
-      for (auto it = expected_->rbegin(); it != expected_->rend(); ++it) {
-        if (match(*it)) out.push_back(it->seq);
-      }
-    } else {
-      for (const auto& e : *expected_) {
-        if (match(e)) out.push_back(e.seq);
-      }
-    }
-    if (q.limit && out.size() > q.limit) out.resize(q.limit);
-    return out;
-  }
+  static std::vector<uint64_t> Reference(const Query& q) { return test::ReferenceQuery(*expected_, q); }
 
   static test::TempDir* dir_;
   static std::vector<StoredEvent>* expected_;

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/format.h"
+#include "util/time.h"
 
 namespace stele::test {
 
@@ -58,6 +59,60 @@ std::vector<uint64_t> Seqs(const std::vector<StoredEvent>& events) {
   std::vector<uint64_t> s;
   for (const auto& e : events) s.push_back(e.seq);
   return s;
+}
+
+std::vector<uint64_t> ReferenceQuery(const std::vector<StoredEvent>& events, const Query& q) {
+  auto match = [&](const StoredEvent& e) {
+    if (q.type && *q.type != "*") {
+      if (q.type->ends_with(".*")) {
+        if (e.type.rfind(q.type->substr(0, q.type->size() - 1), 0) != 0) return false;
+      } else if (e.type != *q.type) {
+        return false;
+      }
+    }
+    if (q.actor && e.actor != *q.actor) return false;
+    if (q.source && e.source != *q.source) return false;
+    if (q.lead_id && e.lead_id != *q.lead_id) return false;
+    if (q.workflow_id && e.workflow_id != *q.workflow_id) return false;
+    if (q.since_ns && e.ts_ns < *q.since_ns) return false;
+    if (q.until_ns && e.ts_ns >= *q.until_ns) return false;
+    if (q.after && (q.descending ? e.seq >= q.after : e.seq <= q.after)) return false;
+    return true;
+  };
+  std::vector<uint64_t> out;
+  if (q.descending) {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (match(*it)) out.push_back(it->seq);
+    }
+  } else {
+    for (const auto& e : events) {
+      if (match(e)) out.push_back(e.seq);
+    }
+  }
+  if (q.limit && out.size() > q.limit) out.resize(q.limit);
+  return out;
+}
+
+StoredEvent ExpectedFromLine(uint64_t seq, const std::string& line) {
+  auto field = [&](const std::string& key) -> std::string {
+    const std::string k = "\"" + key + "\":\"";
+    const size_t at = line.find(k);
+    if (at == std::string::npos) return {};
+    const size_t start = at + k.size();
+    return line.substr(start, line.find('"', start) - start);
+  };
+  StoredEvent e;
+  e.seq = seq;
+  std::string why;
+  e.ts_ns = *ParseRfc3339(field("ts"), &why);
+  e.type = field("type");
+  e.actor = field("actor");
+  e.source = field("source");
+  e.lead_id = field("lead_id");
+  e.workflow_id = field("workflow_id");
+  const size_t d = line.find("\"data\":");
+  e.data = line.substr(d + 7, line.size() - 1 - (d + 7));
+  return e;
 }
 
 std::vector<std::string> SegmentFiles(const std::string& dir) {

@@ -34,6 +34,12 @@ std::vector<StoredEvent> Collect(EventIterator* it);
 std::vector<StoredEvent> QueryAll(const std::string& dir, const Query& q);
 std::vector<uint64_t> Seqs(const std::vector<StoredEvent>& events);
 
+// The brute-force answer to q over events held in memory (ascending seq),
+// written from the Query contract independently of the engine.
+std::vector<uint64_t> ReferenceQuery(const std::vector<StoredEvent>& events, const Query& q);
+// The stored form of a generated workload line with the given seq.
+StoredEvent ExpectedFromLine(uint64_t seq, const std::string& line);
+
 // Segment files of a data directory, oldest first (full paths).
 std::vector<std::string> SegmentFiles(const std::string& dir);
 uint64_t FileSize(const std::string& path);

@@ -1,8 +1,10 @@
 #include "query/scan_iterator.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "event/record.h"
+#include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
 #include "util/coding.h"
@@ -54,19 +56,69 @@ bool ScanIterator::OpenNextSegment() {
     }
     segment_ = std::move(reader).value();
     frames_done_ = 0;
+    PlanFrames();
     return true;
   }
   done_ = true;
   return false;
 }
 
+namespace {
+
+std::vector<uint32_t> Intersect(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  std::vector<uint32_t> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+void ScanIterator::PlanFrames() {
+  const size_t n = segment_->frames().size();
+  frame_order_.clear();
+  bool planned = false;
+  const bool has_equality = query_.type || query_.actor || query_.source || query_.lead_id || query_.workflow_id;
+  if (segment_->sealed() && has_equality) {
+    auto index = SegmentIndex::Load(env_, segment_->path());
+    // No index (crash before it was written) or a damaged one: it is derived
+    // data, so the segment is scanned instead.
+    if (index.ok() && index->frame_count() == n) {
+      std::vector<uint32_t> candidates;
+      bool first = true;
+      auto narrow = [&](std::vector<uint32_t> list) {
+        candidates = first ? std::move(list) : Intersect(candidates, list);
+        first = false;
+      };
+      if (query_.type && query_.type->ends_with(".*")) {
+        narrow(index->FramesWithPrefix(IndexedField::kType, query_.type->substr(0, query_.type->size() - 1)));
+      } else if (query_.type && *query_.type != "*") {
+        narrow(index->Frames(IndexedField::kType, *query_.type));
+      }
+      if (query_.actor) narrow(index->Frames(IndexedField::kActor, *query_.actor));
+      if (query_.source) narrow(index->Frames(IndexedField::kSource, *query_.source));
+      if (query_.lead_id) narrow(index->Frames(IndexedField::kLeadId, *query_.lead_id));
+      if (query_.workflow_id) narrow(index->Frames(IndexedField::kWorkflowId, *query_.workflow_id));
+      if (!first) {
+        frame_order_ = std::move(candidates);
+        planned = true;
+      }
+    }
+  }
+  if (!planned) {
+    frame_order_.resize(n);
+    for (size_t i = 0; i < n; ++i) frame_order_[i] = static_cast<uint32_t>(i);
+  }
+  if (query_.descending) std::reverse(frame_order_.begin(), frame_order_.end());
+}
+
 bool ScanIterator::LoadNextFrame() {
   const auto& frames = segment_->frames();
-  while (frames_done_ < frames.size()) {
-    const size_t k = frames_done_++;
-    const size_t i = query_.descending ? frames.size() - 1 - k : k;
+  while (frames_done_ < frame_order_.size()) {
+    const size_t i = frame_order_[frames_done_++];
+    if (i >= frames.size()) continue;
     const format::FrameIndexEntry& f = frames[i];
     if (!filter_.MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
+    ++frames_read_;
     Status s = segment_->ReadFrame(i, &frame_);
     if (!s.ok()) return Fail(std::move(s));
     offsets_.clear();

@@ -2,9 +2,13 @@
 // order (either direction), holding one decompressed frame at a time.
 //
 // Owns a snapshot of the segment list taken at construction and one open
-// SegmentReader.  Segments and frames whose seq/ts range cannot match are
-// skipped without being read.  A frame failing its checksum ends the stream
-// with kCorruption.  Not thread-safe.
+// SegmentReader.  It plans per segment: segments and frames whose seq/ts
+// range cannot match are skipped without being read, and in a sealed segment
+// with a field index only the frames that the index lists for every
+// equality filter are read (the postings are intersected first).  Every
+// event is still checked against the whole filter, so the index only ever
+// removes frames that cannot match.  A frame failing its checksum ends the
+// stream with kCorruption.  Not thread-safe.
 #pragma once
 
 #include <memory>
@@ -25,10 +29,15 @@ class ScanIterator final : public EventIterator {
 
   bool Next(EventView* event) override;
   const Status& status() const override { return status_; }
+  // Frames decompressed so far (for tests and benchmarks of the planner).
+  uint64_t frames_read() const { return frames_read_; }
 
  private:
   ScanIterator(Env* env, std::string segment_dir, const Query& query, std::vector<uint64_t> segments);
   bool OpenNextSegment();  // false at the end or on error
+  // The frames of segment_ to visit, in output order: all of them, or those
+  // the segment's field index allows.
+  void PlanFrames();
   bool LoadNextFrame();    // false when the current segment is exhausted or on error
   bool Fail(Status s);
 
@@ -40,6 +49,8 @@ class ScanIterator final : public EventIterator {
   size_t segments_done_ = 0;        // how many of segments_ were visited
   std::unique_ptr<SegmentReader> segment_;
   size_t frames_done_ = 0;
+  std::vector<uint32_t> frame_order_;
+  uint64_t frames_read_ = 0;
   std::string frame_;                 // decompressed records of the current frame
   std::vector<uint32_t> offsets_;     // record offsets in frame_, in output order
   size_t next_record_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
 #include "storage/segment_reader.h"
@@ -45,6 +46,16 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
   if (!r.tail_error().ok()) return r.tail_error();
   out.info.last_seq = r.last_seq();
   if (r.sealed()) {
+    // A crash between sealing and writing the field index leaves it missing.
+    if (!env->Exists(SegmentIndexPath(path))) {
+      SegmentIndexBuilder index;
+      std::string raw;
+      for (size_t i = 0; i < r.frames().size(); ++i) {
+        STELE_RETURN_IF_ERROR(r.ReadFrame(i, &raw));
+        index.AddFrame(static_cast<uint32_t>(i), raw);
+      }
+      STELE_RETURN_IF_ERROR(WriteSegmentIndex(env, path, index.Finish()));
+    }
     auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), zstd_level);
     if (!w.ok()) return w.status();
     out.active = std::move(w).value();
@@ -57,6 +68,12 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
   }
   auto w = SegmentWriter::Resume(env, path, r.header(), r.frames(), r.valid_end(), zstd_level);
   if (!w.ok()) return w.status();
+  // Rebuild the active segment's field index (bounded by the segment size).
+  std::string raw;
+  for (size_t i = 0; i < r.frames().size(); ++i) {
+    STELE_RETURN_IF_ERROR(r.ReadFrame(i, &raw));
+    (*w)->IndexExistingFrame(static_cast<uint32_t>(i), raw);
+  }
   out.active = std::move(w).value();
   return out;
 }

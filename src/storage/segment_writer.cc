@@ -94,6 +94,7 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);
+  index_.AddFrame(static_cast<uint32_t>(frames_.size()), raw);
   format::EncodeFrameHeader(h, out_.data() + header_at);
   out_.resize(header_at + format::kFrameHeaderSize + n);
   frames_.push_back({pending_offset_ + header_at, h.stored_len, count, first_seq, min_ts, max_ts});
@@ -169,6 +170,9 @@ Status SegmentWriter::Seal() {
     side_index_.reset();
     (void)env_->Remove(format::SideIndexPath(path_));  // the footer has it now; a leftover is ignored
   }
+  STELE_RETURN_IF_ERROR(s);
+  s = WriteSegmentIndex(env_, path_, index_.Finish());
+  index_.Clear();
   return s;
 }
 

@@ -18,6 +18,7 @@
 
 #include <zstd.h>
 
+#include "index/segment_index.h"
 #include "storage/format.h"
 #include "util/env.h"
 
@@ -44,9 +45,13 @@ class SegmentWriter {
   // single write.  Does not sync.
   Status AppendRecords(std::string_view records, size_t frame_target);
   Status Sync();
-  // Writes the frame index and trailer, syncs and closes.  The segment must
-  // hold at least one frame.
+  // Writes the frame index and trailer, syncs and closes, then writes the
+  // segment's field index (<segment>.fidx).  The segment must hold at least
+  // one frame.
   Status Seal();
+  // Feeds a frame that was on disk before this writer (recovery) to the
+  // field index.
+  void IndexExistingFrame(uint32_t ordinal, std::string_view raw) { index_.AddFrame(ordinal, raw); }
 
   uint64_t first_seq() const { return header_.first_seq; }
   uint64_t last_seq() const { return next_seq_ - 1; }
@@ -71,6 +76,7 @@ class SegmentWriter {
   ZSTD_CCtx* cctx_;
   std::string out_;  // frames being assembled for one write
   std::vector<format::FrameIndexEntry> frames_;
+  SegmentIndexBuilder index_;  // the field index of this segment, written at seal
 };
 
 }  // namespace stele

@@ -1,0 +1,227 @@
+#include "index/segment_index.h"
+
+#include <algorithm>
+
+#include "event/record.h"
+#include "storage/format.h"
+#include "util/coding.h"
+#include "util/hash.h"
+
+namespace stele {
+namespace {
+
+constexpr std::string_view kMagic = "STELEFIX";
+constexpr uint32_t kVersion = 1;
+
+void PutVarint(std::string* out, uint32_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(const char*& p, const char* end, uint32_t* v) {
+  uint32_t result = 0;
+  for (int shift = 0; shift <= 28 && p < end; shift += 7) {
+    const uint8_t byte = static_cast<uint8_t>(*p++);
+    result |= static_cast<uint32_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view FieldOf(const EventView& e, IndexedField f) {
+  switch (f) {
+    case IndexedField::kType: return e.type;
+    case IndexedField::kActor: return e.actor;
+    case IndexedField::kSource: return e.source;
+    case IndexedField::kLeadId: return e.lead_id;
+    case IndexedField::kWorkflowId: return e.workflow_id;
+  }
+  return {};
+}
+
+void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
+  EventView e;
+  for (size_t pos = 0; pos + 4 <= raw.size();) {
+    const uint32_t len = GetU32(raw.data() + pos);
+    if (!DecodeRecord(raw.substr(pos + 4, len), &e)) break;  // the writer produced it: cannot happen
+    for (int f = 0; f < kIndexedFieldCount; ++f) {
+      const std::string_view v = FieldOf(e, static_cast<IndexedField>(f));
+      if (v.empty()) continue;
+      auto& list = values_[f][std::string(v)];
+      if (list.empty() || list.back() != ordinal) list.push_back(ordinal);
+    }
+    pos += 4 + len;
+  }
+}
+
+void SegmentIndexBuilder::Clear() {
+  for (auto& m : values_) m.clear();
+}
+
+size_t SegmentIndexBuilder::distinct_values() const {
+  size_t n = 0;
+  for (const auto& m : values_) n += m.size();
+  return n;
+}
+
+// Layout (little-endian):
+//   "STELEFIX" u32 version u32 frame_count
+//   5 x field: u32 count, u32 directory_offset
+//   per field: directory of count x (u32 value_offset, u32 postings_offset), sorted by value
+//   value heap: u16 len | bytes;  postings heap: varint n | varint first | varint deltas...
+//   u64 XXH3-64 of all the bytes before it
+std::string SegmentIndexBuilder::Finish() const {
+  std::string head, dirs, heap;
+  head.append(kMagic);
+  AppendU32(&head, kVersion);
+  uint32_t frames = 0;
+  for (const auto& m : values_) {
+    for (const auto& [v, list] : m) frames = std::max(frames, list.back() + 1);
+  }
+  AppendU32(&head, frames);
+  const size_t fixed = head.size() + kIndexedFieldCount * 8;
+  size_t dir_total = 0;
+  for (const auto& m : values_) dir_total += m.size() * 8;
+  for (int f = 0; f < kIndexedFieldCount; ++f) {
+    std::vector<const std::pair<const std::string, std::vector<uint32_t>>*> sorted;
+    sorted.reserve(values_[f].size());
+    for (const auto& kv : values_[f]) sorted.push_back(&kv);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    AppendU32(&head, static_cast<uint32_t>(sorted.size()));
+    AppendU32(&head, static_cast<uint32_t>(fixed + dirs.size()));
+    for (const auto* kv : sorted) {
+      const size_t heap_base = fixed + dir_total;
+      AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
+      AppendU16(&heap, static_cast<uint16_t>(kv->first.size()));
+      heap.append(kv->first);
+      AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
+      PutVarint(&heap, static_cast<uint32_t>(kv->second.size()));
+      uint32_t prev = 0;
+      for (uint32_t o : kv->second) {
+        PutVarint(&heap, o - prev);
+        prev = o;
+      }
+    }
+  }
+  std::string out = head + dirs + heap;
+  AppendU64(&out, Checksum(out));
+  return out;
+}
+
+Result<SegmentIndex> SegmentIndex::Parse(std::string bytes) {
+  const size_t fixed = kMagic.size() + 8 + kIndexedFieldCount * 8;
+  if (bytes.size() < fixed + 8 || bytes.compare(0, kMagic.size(), kMagic) != 0) {
+    return Status::Corruption("segment index: bad magic");
+  }
+  if (GetU64(bytes.data() + bytes.size() - 8) != Checksum(bytes.data(), bytes.size() - 8)) {
+    return Status::Corruption("segment index: checksum mismatch");
+  }
+  SegmentIndex idx;
+  if (GetU32(bytes.data() + 8) != kVersion) return Status::Corruption("segment index: unknown version");
+  idx.frame_count_ = GetU32(bytes.data() + 12);
+  const size_t body_end = bytes.size() - 8;
+  for (int f = 0; f < kIndexedFieldCount; ++f) {
+    idx.fields_[f].count = GetU32(bytes.data() + 16 + 8 * f);
+    idx.fields_[f].directory = GetU32(bytes.data() + 20 + 8 * f);
+    if (idx.fields_[f].directory + uint64_t{idx.fields_[f].count} * 8 > body_end) {
+      return Status::Corruption("segment index: directory out of bounds");
+    }
+    for (uint32_t i = 0; i < idx.fields_[f].count; ++i) {
+      const char* d = bytes.data() + idx.fields_[f].directory + 8 * i;
+      if (GetU32(d) + 2 > body_end || GetU32(d + 4) > body_end) return Status::Corruption("segment index: bad entry");
+      if (GetU32(d) + 2 + GetU16(bytes.data() + GetU32(d)) > body_end) {
+        return Status::Corruption("segment index: bad value");
+      }
+    }
+  }
+  idx.bytes_ = std::move(bytes);
+  return idx;
+}
+
+Result<SegmentIndex> SegmentIndex::Load(Env* env, const std::string& segment_path) {
+  auto f = env->OpenReadable(SegmentIndexPath(segment_path));
+  if (!f.ok()) return f.status();
+  auto size = (*f)->Size();
+  if (!size.ok()) return size.status();
+  std::string bytes(*size, '\0');
+  size_t got = 0;
+  STELE_RETURN_IF_ERROR((*f)->Read(0, bytes.size(), bytes.data(), &got));
+  bytes.resize(got);
+  return Parse(std::move(bytes));
+}
+
+std::string_view SegmentIndex::ValueAt(const FieldTable& t, uint32_t i) const {
+  const uint32_t off = GetU32(bytes_.data() + t.directory + 8 * i);
+  return std::string_view(bytes_.data() + off + 2, GetU16(bytes_.data() + off));
+}
+
+void SegmentIndex::AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out) const {
+  const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
+  const char* end = bytes_.data() + bytes_.size() - 8;
+  uint32_t n = 0, o = 0, delta = 0;
+  if (!GetVarint(p, end, &n)) return;
+  for (uint32_t k = 0; k < n && GetVarint(p, end, &delta); ++k) {
+    o += delta;
+    out->push_back(o);
+  }
+}
+
+uint32_t SegmentIndex::LowerBound(const FieldTable& t, std::string_view v) const {
+  uint32_t lo = 0, hi = t.count;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (ValueAt(t, mid) < v) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+std::vector<uint32_t> SegmentIndex::Frames(IndexedField f, std::string_view value) const {
+  const FieldTable& t = fields_[static_cast<int>(f)];
+  std::vector<uint32_t> out;
+  const uint32_t i = LowerBound(t, value);
+  if (i < t.count && ValueAt(t, i) == value) AppendPostings(t, i, &out);
+  return out;
+}
+
+std::vector<uint32_t> SegmentIndex::FramesWithPrefix(IndexedField f, std::string_view prefix) const {
+  const FieldTable& t = fields_[static_cast<int>(f)];
+  std::vector<uint32_t> out;
+  for (uint32_t i = LowerBound(t, prefix); i < t.count && ValueAt(t, i).starts_with(prefix); ++i) {
+    AppendPostings(t, i, &out);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string SegmentIndexPath(const std::string& segment_path) {
+  return segment_path.substr(0, segment_path.size() - format::kSegmentSuffix.size()) + ".fidx";
+}
+
+Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes) {
+  const std::string path = SegmentIndexPath(segment_path);
+  const std::string tmp = path + ".tmp";
+  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
+  {
+    auto f = env->OpenAppendable(tmp);
+    if (!f.ok()) return f.status();
+    STELE_RETURN_IF_ERROR((*f)->Append(bytes));
+    STELE_RETURN_IF_ERROR((*f)->Sync());
+    STELE_RETURN_IF_ERROR((*f)->Close());
+  }
+  return env->Rename(tmp, path);
+}
+
+}  // namespace stele

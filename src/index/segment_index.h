@@ -1,0 +1,75 @@
+// SegmentIndex: the per-segment inverted index of the indexed fields, at
+// frame granularity (docs/format.md, "Segment index").
+//
+// For each of type, actor, source, lead_id, workflow_id: the sorted distinct
+// values of the segment, each with the ascending list of frame ordinals that
+// hold it.  A query intersects these lists before it reads any frame.
+//
+// SegmentIndexBuilder is fed frame by frame by the writer thread (so sealing
+// costs no rescan); SegmentIndex reads the immutable file written at seal.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "stele/event.h"
+#include "stele/status.h"
+#include "util/env.h"
+
+namespace stele {
+
+enum class IndexedField : int { kType = 0, kActor, kSource, kLeadId, kWorkflowId };
+inline constexpr int kIndexedFieldCount = 5;
+std::string_view FieldOf(const EventView& e, IndexedField f);
+
+class SegmentIndexBuilder {
+ public:
+  // Adds the records of frame `ordinal` ((u32 len | record)* as in a frame).
+  // Frames must be added in ascending ordinal order.
+  void AddFrame(uint32_t ordinal, std::string_view raw_records);
+  // The file bytes.
+  std::string Finish() const;
+  void Clear();
+  size_t distinct_values() const;
+
+ private:
+  std::unordered_map<std::string, std::vector<uint32_t>> values_[kIndexedFieldCount];
+};
+
+class SegmentIndex {
+ public:
+  static Result<SegmentIndex> Parse(std::string bytes);
+  // Loads <segment>.fidx; kNotFound if it does not exist.
+  static Result<SegmentIndex> Load(Env* env, const std::string& segment_path);
+
+  // Frame ordinals holding exactly `value` (ascending).
+  std::vector<uint32_t> Frames(IndexedField f, std::string_view value) const;
+  // Frame ordinals holding any value that starts with `prefix` (ascending).
+  std::vector<uint32_t> FramesWithPrefix(IndexedField f, std::string_view prefix) const;
+  // Distinct values of a field with how many frames hold each (for stats).
+  size_t value_count(IndexedField f) const { return fields_[static_cast<int>(f)].count; }
+  uint32_t frame_count() const { return frame_count_; }
+
+ private:
+  struct FieldTable {
+    uint32_t count = 0;
+    size_t directory = 0;  // offset of count entries of (u32 value_off, u32 postings_off)
+  };
+  std::string_view ValueAt(const FieldTable& t, uint32_t i) const;
+  void AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out) const;
+  uint32_t LowerBound(const FieldTable& t, std::string_view v) const;
+
+  std::string bytes_;
+  uint32_t frame_count_ = 0;
+  FieldTable fields_[kIndexedFieldCount];
+};
+
+std::string SegmentIndexPath(const std::string& segment_path);
+// Writes the index file atomically (temporary name, fsync, rename).
+Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes);
+
+}  // namespace stele
