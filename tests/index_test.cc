@@ -178,5 +178,91 @@ TEST_F(Planner, MissingOrDamagedIndexFallsBackToAScan) {
   EXPECT_EQ(test::Seqs(test::Collect(it->get())), test::ReferenceQuery(*expected_, q));
 }
 
+TEST_F(Planner, DataFieldAndRegexFiltersMatchBruteForce) {
+  auto data_has = [](const StoredEvent& e, const std::string& needle) { return e.data.find(needle) != std::string::npos; };
+  std::mt19937_64 rng(77);
+  for (int round = 0; round < 60; ++round) {
+    Query q = RandomQuery(rng);
+    q.where = {{"/status", "failed"}};
+    if (round % 2) q.where.emplace_back("/attempt", "3");
+    Query base = q;
+    base.where.clear();
+    base.limit = 0;
+    std::vector<uint64_t> want;
+    for (uint64_t seq : test::ReferenceQuery(*expected_, base)) {
+      const StoredEvent& e = (*expected_)[seq - 1];
+      if (data_has(e, "\"status\":\"failed\"") && (round % 2 == 0 || data_has(e, "\"attempt\":3,"))) {
+        want.push_back(seq);
+      }
+    }
+    ASSERT_EQ(Run(q), want) << "round " << round;
+  }
+  // A regex over the whole event: only the actor field holds "worker-".
+  Query r;
+  r.regex = "worker-0[37]\"";
+  std::vector<uint64_t> want;
+  for (const auto& e : *expected_) {
+    if (e.actor == "worker-03" || e.actor == "worker-07") want.push_back(e.seq);
+  }
+  EXPECT_EQ(Run(r), want);
+  // A regex over one data field.
+  Query f;
+  f.regex_field = "/step";
+  f.regex = "^send_";
+  f.descending = true;
+  want.clear();
+  for (auto it = expected_->rbegin(); it != expected_->rend(); ++it) {
+    if (data_has(*it, "\"step\":\"send_")) want.push_back(it->seq);
+  }
+  EXPECT_EQ(Run(f), want);
+  // A missing field never matches.
+  Query missing;
+  missing.where = {{"/no/such/field", "x"}};
+  EXPECT_TRUE(Run(missing).empty());
+}
+
+TEST(Regex, CatastrophicPatternsRunInLinearTimeAndBadOnesAreRejected) {
+  test::TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  const std::string evil(50'000, 'a');
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE((*log)->Append(R"({"type":"t","data":{"s":")" + evil + (i % 2 ? "!" : "") + "\"}}").ok());
+  }
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  auto count = [&](Query q) {
+    auto it = QueryDirectory(dir.path(), q);
+    EXPECT_TRUE(it.ok()) << it.status().ToString();
+    return it.ok() ? test::Collect(it->get()).size() : size_t{999};
+  };
+  Query q;
+  q.regex_field = "/s";
+  for (const char* p : {"(a+)+$", "(a|aa)+$", "^(a|a?)+$"}) {
+    q.regex = p;
+    EXPECT_EQ(count(q), 10u) << p;  // the ten values without the trailing '!'
+  }
+  q.regex = "(.*a){20}";
+  EXPECT_EQ(count(q), 20u);
+  q.regex_field.reset();
+  q.regex = "(a+)+!";
+  EXPECT_EQ(count(q), 10u);
+  for (const char* bad : {"(a)\\1", "(?=a)", "(?!a)", "(?<=a)b", "a{1001}", "((a{100}){100}){100}", "(unclosed"}) {
+    Query b;
+    b.regex = bad;
+    auto it = QueryDirectory(dir.path(), b);
+    ASSERT_FALSE(it.ok()) << bad;
+    EXPECT_EQ(it.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(it.status().message().find("--regex"), std::string::npos) << it.status().message();
+  }
+  Query longp;
+  longp.regex = std::string(5000, 'a');
+  EXPECT_EQ(QueryDirectory(dir.path(), longp).status().code(), StatusCode::kInvalidArgument);
+  Query badptr;
+  badptr.where = {{"status", "x"}};
+  EXPECT_EQ(QueryDirectory(dir.path(), badptr).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace stele

@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "stele/event.h"
 #include "stele/status.h"
@@ -27,7 +29,21 @@ struct Query {
   uint64_t after = 0;
   uint64_t limit = 0;  // 0 = no limit
   bool descending = false;
+
+  // Equality on data fields by RFC 6901 JSON pointer, all ANDed: {"/status",
+  // "failed"} matches a string value "failed", or a number/true/false/null
+  // whose JSON text is exactly "failed".
+  std::vector<std::pair<std::string, std::string>> where;
+  // RE2 pattern (linear time; no backreferences or lookarounds) searched in
+  // the event's output JSON, or, with regex_field set to a JSON pointer, in
+  // that data field (its string value, or its JSON text otherwise).
+  std::optional<std::string> regex;
+  std::optional<std::string> regex_field;
 };
+
+// Largest accepted regex: pattern text and compiled program memory.
+inline constexpr size_t kMaxRegexBytes = 4096;
+inline constexpr int64_t kMaxRegexProgramBytes = 8 << 20;
 
 // Streams the events a Query selects, one frame in memory at a time.
 // Not thread-safe; one consumer.  A stored frame that fails its checksum

@@ -27,6 +27,9 @@ struct GlobalFlags {
 // Filter flags shared by query, tail and stats.
 struct FilterFlags {
   std::string type, actor, source, lead, workflow, since, until;
+  std::vector<std::string> where;        // "/pointer=value"
+  std::string regex;
+  std::vector<std::string> regex_field;  // {"/pointer", "pattern"}
   // Builds a Query; on a bad value prints the error and returns nullopt.
   std::optional<Query> ToQuery() const;
   void AddTo(CLI::App* app);

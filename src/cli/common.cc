@@ -31,6 +31,11 @@ void FilterFlags::AddTo(CLI::App* app) {
   app->add_option("--workflow", workflow, "workflow_id, exact");
   app->add_option("--since", since, "events at or after this time (RFC 3339 or integer ns)");
   app->add_option("--until", until, "events before this time (RFC 3339 or integer ns)");
+  app->add_option("--where", where, "data field equality, /json/pointer=value (repeatable, ANDed)");
+  app->add_option("--regex", regex, "RE2 pattern searched in the event's JSON");
+  app->add_option("--regex-field", regex_field, "RE2 pattern searched in one data field: /pointer RE")
+      ->expected(2)
+      ->type_name("POINTER RE");
 }
 
 std::optional<Query> FilterFlags::ToQuery() const {
@@ -52,6 +57,23 @@ std::optional<Query> FilterFlags::ToQuery() const {
       return std::nullopt;
     }
     *out = *ns;
+  }
+  for (const std::string& w : where) {
+    const size_t eq = w.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "stele: --where \"%s\": want /json/pointer=value\n", w.c_str());
+      return std::nullopt;
+    }
+    q.where.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+  }
+  if (!regex.empty() && !regex_field.empty()) {
+    std::fprintf(stderr, "stele: use --regex or --regex-field, not both\n");
+    return std::nullopt;
+  }
+  if (!regex.empty()) q.regex = regex;
+  if (regex_field.size() == 2) {
+    q.regex_field = regex_field[0];
+    q.regex = regex_field[1];
   }
   return q;
 }

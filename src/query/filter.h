@@ -1,20 +1,33 @@
 // EventFilter: the per-event predicate of a Query, plus the cheap range
 // tests used to skip whole segments and frames before decompressing them.
+//
+// Owns the compiled RE2 program and a JSON parser for data-field filters, so
+// it is not thread-safe: one per iterator.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include <simdjson.h>
 
 #include "stele/event.h"
 #include "stele/query.h"
+#include "stele/status.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace stele {
 
 class EventFilter {
  public:
-  explicit EventFilter(const Query& query);
+  // kInvalidArgument for a bad regex or JSON pointer, naming the flag.
+  static Result<std::unique_ptr<EventFilter>> Create(const Query& query);
+  ~EventFilter();
 
-  bool Matches(const EventView& e) const;
+  bool Matches(const EventView& e);
   // Could any event with seq in [first, last] and ts in [min_ts, max_ts] match?
   bool MayMatchRange(uint64_t first_seq, uint64_t last_seq, int64_t min_ts, int64_t max_ts) const;
   bool SeqInCursor(uint64_t seq) const {
@@ -22,9 +35,21 @@ class EventFilter {
   }
 
  private:
+  explicit EventFilter(const Query& query);
+  // The text a data field filter compares: a string's unescaped value, or
+  // the JSON text of any other value.  False if data has no such field.
+  bool DataField(std::string_view data, const std::string& pointer, std::string* out);
+
   Query query_;
   std::string type_prefix_;  // "lead." for "lead.*"
   bool type_is_prefix_ = false;
+  std::unique_ptr<re2::RE2> regex_;
+  simdjson::ondemand::parser parser_;
+  std::string padded_;
+  std::string scratch_;
 };
+
+// Checks an RFC 6901 pointer ("" or "/a/0/b~1c"); empty on success.
+std::string CheckJsonPointer(std::string_view pointer);
 
 }  // namespace stele

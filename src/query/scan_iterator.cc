@@ -12,14 +12,22 @@
 namespace stele {
 
 Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::string& dir, const Query& query) {
+  auto filter = EventFilter::Create(query);
+  if (!filter.ok()) return filter.status();
   const std::string segment_dir = SegmentDirOf(dir);
   auto segments = ListSegments(env, segment_dir);
   if (!segments.ok()) return segments.status();
-  return std::unique_ptr<ScanIterator>(new ScanIterator(env, segment_dir, query, std::move(segments).value()));
+  return std::unique_ptr<ScanIterator>(
+      new ScanIterator(env, segment_dir, query, std::move(filter).value(), std::move(segments).value()));
 }
 
-ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query, std::vector<uint64_t> segments)
-    : env_(env), segment_dir_(std::move(segment_dir)), query_(query), filter_(query), segments_(std::move(segments)) {}
+ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query, std::unique_ptr<EventFilter> filter,
+                           std::vector<uint64_t> segments)
+    : env_(env),
+      segment_dir_(std::move(segment_dir)),
+      query_(query),
+      filter_(std::move(filter)),
+      segments_(std::move(segments)) {}
 
 bool ScanIterator::Fail(Status s) {
   status_ = std::move(s);
@@ -37,7 +45,7 @@ bool ScanIterator::OpenNextSegment() {
     const bool is_last = i + 1 == segments_.size();
     // Bounds from the names alone: segment i holds [first, next_first - 1].
     const uint64_t last_bound = is_last ? UINT64_MAX : segments_[i + 1] - 1;
-    if (!filter_.MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
+    if (!filter_->MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
     auto reader = SegmentReader::Open(env_, segment_dir_ + "/" + format::SegmentFileName(first), first);
     if (!reader.ok()) {
       // Removed by retention after we listed it: nothing to read.
@@ -50,7 +58,7 @@ bool ScanIterator::OpenNextSegment() {
       return Fail(reader.status());
     }
     if ((*reader)->frames().empty() && (*reader)->tail_error().ok()) continue;
-    if (!filter_.MayMatchRange((*reader)->first_seq(), (*reader)->last_seq(), (*reader)->min_ts(),
+    if (!filter_->MayMatchRange((*reader)->first_seq(), (*reader)->last_seq(), (*reader)->min_ts(),
                                (*reader)->max_ts())) {
       continue;
     }
@@ -117,7 +125,7 @@ bool ScanIterator::LoadNextFrame() {
     const size_t i = frame_order_[frames_done_++];
     if (i >= frames.size()) continue;
     const format::FrameIndexEntry& f = frames[i];
-    if (!filter_.MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
+    if (!filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
     ++frames_read_;
     Status s = segment_->ReadFrame(i, &frame_);
     if (!s.ok()) return Fail(std::move(s));
@@ -152,7 +160,7 @@ bool ScanIterator::Next(EventView* event) {
       if (!DecodeRecord(std::string_view(frame_.data() + off + 4, len), event)) {
         return Fail(Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum"));
       }
-      if (filter_.Matches(*event)) {
+      if (filter_->Matches(*event)) {
         ++emitted_;
         return true;
       }

@@ -33,7 +33,8 @@ class ScanIterator final : public EventIterator {
   uint64_t frames_read() const { return frames_read_; }
 
  private:
-  ScanIterator(Env* env, std::string segment_dir, const Query& query, std::vector<uint64_t> segments);
+  ScanIterator(Env* env, std::string segment_dir, const Query& query, std::unique_ptr<EventFilter> filter,
+               std::vector<uint64_t> segments);
   bool OpenNextSegment();  // false at the end or on error
   // The frames of segment_ to visit, in output order: all of them, or those
   // the segment's field index allows.
@@ -44,7 +45,7 @@ class ScanIterator final : public EventIterator {
   Env* env_;
   std::string segment_dir_;
   Query query_;
-  EventFilter filter_;
+  std::unique_ptr<EventFilter> filter_;
   std::vector<uint64_t> segments_;  // first seqs, ascending
   size_t segments_done_ = 0;        // how many of segments_ were visited
   std::unique_ptr<SegmentReader> segment_;
