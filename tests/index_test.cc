@@ -2,12 +2,16 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <random>
 
 #include "event/record.h"
 #include "index/segment_index.h"
 #include "query/scan_iterator.h"
+#include "stele/stats.h"
 #include "test_util.h"
+#include "util/time.h"
 #include "workload/generator.h"
 
 namespace stele {
@@ -107,6 +111,8 @@ class Planner : public ::testing::Test {
     if (rng() % 4 == 0) q.workflow_id = p.workflow_id;
     if (rng() % 4 == 0) q.since_ns = p.ts_ns - static_cast<int64_t>(rng() % 20'000'000'000);
     if (rng() % 4 == 0) q.until_ns = p.ts_ns + static_cast<int64_t>(rng() % 20'000'000'000);
+    if (rng() % 6 == 0) q.seq_from = 1 + rng() % kEvents;
+    if (rng() % 6 == 0) q.seq_to = 1 + rng() % kEvents;
     q.descending = rng() % 2;
     return q;
   }
@@ -219,6 +225,68 @@ TEST_F(Planner, DataFieldAndRegexFiltersMatchBruteForce) {
   Query missing;
   missing.where = {{"/no/such/field", "x"}};
   EXPECT_TRUE(Run(missing).empty());
+}
+
+TEST_F(Planner, StatsEqualIndependentCounts) {
+  auto reference = [&](const Query& q, auto key_of) {
+    std::map<std::string, uint64_t> m;
+    for (uint64_t seq : test::ReferenceQuery(*expected_, q)) {
+      const std::string k = key_of((*expected_)[seq - 1]);
+      if (!k.empty()) ++m[k];
+    }
+    return m;
+  };
+  auto as_map = [](const StatsResult& r) {
+    std::map<std::string, uint64_t> m;
+    for (const auto& row : r.rows) m[row.key] = row.count;
+    return m;
+  };
+  struct Case {
+    StatsBy by;
+    std::function<std::string(const StoredEvent&)> key;
+  };
+  const Case cases[] = {
+      {StatsBy::kType, [](const StoredEvent& e) { return e.type; }},
+      {StatsBy::kLead, [](const StoredEvent& e) { return e.lead_id; }},
+      {StatsBy::kActor, [](const StoredEvent& e) { return e.actor; }},
+      {StatsBy::kWorkflow, [](const StoredEvent& e) { return e.workflow_id; }},
+      {StatsBy::kSource, [](const StoredEvent& e) { return e.source; }},
+      {StatsBy::kMinute, [](const StoredEvent& e) { return FormatRfc3339(e.ts_ns - e.ts_ns % 60'000'000'000); }},
+      {StatsBy::kHour, [](const StoredEvent& e) { return FormatRfc3339(e.ts_ns - e.ts_ns % 3'600'000'000'000); }},
+  };
+  std::mt19937_64 rng(9);
+  for (const Case& c : cases) {
+    Query all;
+    auto r = StatsDirectory(dir_->path(), all, c.by, 0);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(as_map(*r), reference(all, c.key));
+    EXPECT_EQ(r->total, kEvents);
+    if (c.by != StatsBy::kMinute && c.by != StatsBy::kHour) {
+      EXPECT_GE(r->segments_from_index, 3u) << "unfiltered field counts come from the indexes";
+      EXPECT_EQ(r->segments_scanned, 1u) << "only the active segment is read";
+    }
+    for (int round = 0; round < 5; ++round) {
+      Query q = RandomQuery(rng);
+      q.descending = false;
+      auto f = StatsDirectory(dir_->path(), q, c.by, 0);
+      ASSERT_TRUE(f.ok());
+      EXPECT_EQ(as_map(*f), reference(q, c.key));
+      EXPECT_EQ(f->total, test::ReferenceQuery(*expected_, q).size());
+    }
+  }
+  // Top-k keeps the largest groups, ties by key.
+  auto top = StatsDirectory(dir_->path(), Query{}, StatsBy::kLead, 5);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->rows.size(), 5u);
+  auto ref = reference(Query{}, [](const StoredEvent& e) { return e.lead_id; });
+  std::vector<std::pair<uint64_t, std::string>> sorted;
+  for (auto& [k, n] : ref) sorted.emplace_back(n, k);
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(top->rows[i].key, sorted[i].second);
+    EXPECT_EQ(top->rows[i].count, sorted[i].first);
+  }
+  EXPECT_EQ(top->groups, ref.size());
 }
 
 TEST(Regex, CatastrophicPatternsRunInLinearTimeAndBadOnesAreRejected) {

@@ -77,6 +77,8 @@ std::vector<uint64_t> ReferenceQuery(const std::vector<StoredEvent>& events, con
     if (q.since_ns && e.ts_ns < *q.since_ns) return false;
     if (q.until_ns && e.ts_ns >= *q.until_ns) return false;
     if (q.after && (q.descending ? e.seq >= q.after : e.seq <= q.after)) return false;
+    if (q.seq_from && e.seq < *q.seq_from) return false;
+    if (q.seq_to && e.seq > *q.seq_to) return false;
     return true;
   };
   std::vector<uint64_t> out;

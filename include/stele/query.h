@@ -24,6 +24,9 @@ struct Query {
   // Half-open time range [since_ns, until_ns).
   std::optional<int64_t> since_ns;
   std::optional<int64_t> until_ns;
+  // Inclusive seq range.
+  std::optional<uint64_t> seq_from;
+  std::optional<uint64_t> seq_to;
   // Resume cursor: only events strictly after this seq in output order
   // (seq > after ascending, seq < after descending).  0 = from the start.
   uint64_t after = 0;

@@ -6,4 +6,5 @@
 #include "stele/log.h"
 #include "stele/options.h"
 #include "stele/query.h"
+#include "stele/stats.h"
 #include "stele/status.h"

@@ -49,6 +49,7 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global);
 Command RegisterQuery(CLI::App& app, const GlobalFlags& global);
 Command RegisterTail(CLI::App& app, const GlobalFlags& global);
 Command RegisterBench(CLI::App& app, const GlobalFlags& global);
+Command RegisterStats(CLI::App& app, const GlobalFlags& global);
 Command RegisterVerify(CLI::App& app, const GlobalFlags& global);
 Command RegisterCheckpoint(CLI::App& app, const GlobalFlags& global);
 Command RegisterProve(CLI::App& app, const GlobalFlags& global);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       RegisterQuery(app, global),
       RegisterTail(app, global),
       RegisterBench(app, global),
+      RegisterStats(app, global),
       RegisterVerify(app, global),
       RegisterCheckpoint(app, global),
       RegisterProve(app, global),

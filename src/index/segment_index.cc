@@ -55,8 +55,11 @@ void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
     for (int f = 0; f < kIndexedFieldCount; ++f) {
       const std::string_view v = FieldOf(e, static_cast<IndexedField>(f));
       if (v.empty()) continue;
-      auto& list = values_[f][std::string(v)];
-      if (list.empty() || list.back() != ordinal) list.push_back(ordinal);
+      auto it = values_[f].find(v);
+      if (it == values_[f].end()) it = values_[f].emplace(std::string(v), Postings{}).first;
+      Postings& p = it->second;
+      if (p.frames.empty() || p.frames.back() != ordinal) p.frames.push_back(ordinal);
+      ++p.events;
     }
     pos += 4 + len;
   }
@@ -76,7 +79,8 @@ size_t SegmentIndexBuilder::distinct_values() const {
 //   "STELEFIX" u32 version u32 frame_count
 //   5 x field: u32 count, u32 directory_offset
 //   per field: directory of count x (u32 value_offset, u32 postings_offset), sorted by value
-//   value heap: u16 len | bytes;  postings heap: varint n | varint first | varint deltas...
+//   value heap: u16 len | bytes;
+//   postings heap: varint n_frames | varint events | varint first frame | varint deltas...
 //   u64 XXH3-64 of all the bytes before it
 std::string SegmentIndexBuilder::Finish() const {
   std::string head, dirs, heap;
@@ -84,14 +88,14 @@ std::string SegmentIndexBuilder::Finish() const {
   AppendU32(&head, kVersion);
   uint32_t frames = 0;
   for (const auto& m : values_) {
-    for (const auto& [v, list] : m) frames = std::max(frames, list.back() + 1);
+    for (const auto& [v, p] : m) frames = std::max(frames, p.frames.back() + 1);
   }
   AppendU32(&head, frames);
   const size_t fixed = head.size() + kIndexedFieldCount * 8;
   size_t dir_total = 0;
   for (const auto& m : values_) dir_total += m.size() * 8;
   for (int f = 0; f < kIndexedFieldCount; ++f) {
-    std::vector<const std::pair<const std::string, std::vector<uint32_t>>*> sorted;
+    std::vector<const std::pair<const std::string, Postings>*> sorted;
     sorted.reserve(values_[f].size());
     for (const auto& kv : values_[f]) sorted.push_back(&kv);
     std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
@@ -103,9 +107,10 @@ std::string SegmentIndexBuilder::Finish() const {
       AppendU16(&heap, static_cast<uint16_t>(kv->first.size()));
       heap.append(kv->first);
       AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
-      PutVarint(&heap, static_cast<uint32_t>(kv->second.size()));
+      PutVarint(&heap, static_cast<uint32_t>(kv->second.frames.size()));
+      PutVarint(&heap, static_cast<uint32_t>(std::min<uint64_t>(kv->second.events, UINT32_MAX)));
       uint32_t prev = 0;
-      for (uint32_t o : kv->second) {
+      for (uint32_t o : kv->second.frames) {
         PutVarint(&heap, o - prev);
         prev = o;
       }
@@ -166,11 +171,21 @@ std::string_view SegmentIndex::ValueAt(const FieldTable& t, uint32_t i) const {
 void SegmentIndex::AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out) const {
   const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
   const char* end = bytes_.data() + bytes_.size() - 8;
-  uint32_t n = 0, o = 0, delta = 0;
-  if (!GetVarint(p, end, &n)) return;
+  uint32_t n = 0, events = 0, o = 0, delta = 0;
+  if (!GetVarint(p, end, &n) || !GetVarint(p, end, &events)) return;
   for (uint32_t k = 0; k < n && GetVarint(p, end, &delta); ++k) {
     o += delta;
     out->push_back(o);
+  }
+}
+
+void SegmentIndex::ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const {
+  const FieldTable& t = fields_[static_cast<int>(f)];
+  const char* end = bytes_.data() + bytes_.size() - 8;
+  for (uint32_t i = 0; i < t.count; ++i) {
+    const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
+    uint32_t n = 0, events = 0;
+    if (GetVarint(p, end, &n) && GetVarint(p, end, &events)) fn(ValueAt(t, i), events);
   }
 }
 

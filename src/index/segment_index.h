@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -37,7 +38,16 @@ class SegmentIndexBuilder {
   size_t distinct_values() const;
 
  private:
-  std::unordered_map<std::string, std::vector<uint32_t>> values_[kIndexedFieldCount];
+  struct Postings {
+    std::vector<uint32_t> frames;  // ascending frame ordinals
+    uint64_t events = 0;           // events holding the value
+  };
+  // Transparent hashing: lookups by string_view allocate nothing.
+  struct Hasher {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, Postings, Hasher, std::equal_to<>> values_[kIndexedFieldCount];
 };
 
 class SegmentIndex {
@@ -50,8 +60,10 @@ class SegmentIndex {
   std::vector<uint32_t> Frames(IndexedField f, std::string_view value) const;
   // Frame ordinals holding any value that starts with `prefix` (ascending).
   std::vector<uint32_t> FramesWithPrefix(IndexedField f, std::string_view prefix) const;
-  // Distinct values of a field with how many frames hold each (for stats).
+  // Distinct values of a field.
   size_t value_count(IndexedField f) const { return fields_[static_cast<int>(f)].count; }
+  // Calls fn(value, events holding it) for every value, in ascending order.
+  void ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const;
   uint32_t frame_count() const { return frame_count_; }
 
  private:

@@ -59,6 +59,8 @@ bool EventFilter::MayMatchRange(uint64_t first_seq, uint64_t last_seq, int64_t m
   }
   if (query_.since_ns && max_ts < *query_.since_ns) return false;
   if (query_.until_ns && min_ts >= *query_.until_ns) return false;
+  if (query_.seq_from && last_seq < *query_.seq_from) return false;
+  if (query_.seq_to && first_seq > *query_.seq_to) return false;
   return true;
 }
 
@@ -101,6 +103,8 @@ bool EventFilter::DataField(std::string_view data, const std::string& pointer, s
 
 bool EventFilter::Matches(const EventView& e) {
   if (!SeqInCursor(e.seq)) return false;
+  if (query_.seq_from && e.seq < *query_.seq_from) return false;
+  if (query_.seq_to && e.seq > *query_.seq_to) return false;
   if (query_.since_ns && e.ts_ns < *query_.since_ns) return false;
   if (query_.until_ns && e.ts_ns >= *query_.until_ns) return false;
   if (query_.type) {

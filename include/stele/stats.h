@@ -1,0 +1,41 @@
+// Statistics: counts of the events a Query selects, grouped by an indexed
+// field or by time bucket (SPEC §4).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stele/query.h"
+#include "stele/status.h"
+
+namespace stele {
+
+enum class StatsBy { kType, kActor, kSource, kWorkflow, kLead, kMinute, kHour, kDay };
+bool ParseStatsBy(std::string_view text, StatsBy* out);  // type|actor|source|workflow|lead|minute|hour|day
+
+struct StatsRow {
+  std::string key;  // the field value, or the bucket start (RFC 3339 UTC)
+  uint64_t count = 0;
+};
+
+struct StatsResult {
+  // Field groups: by count descending, then key; at most top_k.
+  // Time buckets: chronological; at most top_k (the first ones).
+  std::vector<StatsRow> rows;
+  uint64_t total = 0;         // events the filter selects
+  uint64_t without = 0;       // of those, events without the grouped field
+  uint64_t groups = 0;        // distinct keys before the top-k cut
+  uint64_t segments_from_index = 0;  // segments counted from their field index alone
+  uint64_t segments_scanned = 0;     // segments whose events were read
+};
+
+// Exact counts.  A sealed segment is counted from its field index, without
+// decompressing a frame, when the filter selects all of it (no field, data
+// or seq filter, and a time range that covers the segment) and the grouping
+// is an indexed field; every other segment is read through the query
+// planner.  Memory: one counter per distinct key.
+Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k);
+
+}  // namespace stele
