@@ -43,6 +43,9 @@ struct Options {
   // Frames are cut when their uncompressed records reach this size.
   size_t frame_target_bytes = 256u << 10;
   int zstd_level = 1;  // on the reference workload level 1 is both faster and smaller than 3 with 256 KiB frames
+  // Per-segment field index (the query planner's postings), built while
+  // writing and saved at seal.  Off only to measure its cost.
+  bool field_index = true;
 
   // Integrity (SPEC §3): a Merkle leaf per event and signed checkpoints.
   // Turn off only to measure its cost.

@@ -35,6 +35,7 @@ struct BenchFlags {
   bool keep = false;
   bool no_baseline = false;
   bool integrity_row = false;  // also run stele with Merkle + checkpoints off
+  bool index_row = false;      // also run stele with the field index off
   int zstd_level = 1;
   unsigned repeat = 3;
 };
@@ -84,13 +85,16 @@ double RunProducers(unsigned producers, uint64_t n, Fn fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines, SyncMode sync, bool integrity) {
+PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines, SyncMode sync, bool integrity,
+                     bool field_index = true) {
   PhaseResult r;
-  const std::string dir = f.work_dir + (integrity ? "/stele" : "/stele-no-integrity");
+  const bool variant = !integrity || !field_index;
+  const std::string dir = f.work_dir + (variant ? "/stele-variant" : "/stele");
   std::filesystem::remove_all(dir);
   Options options;
   options.dir = dir;
   options.integrity = integrity;
+  options.field_index = field_index;
   options.sync = sync;
   options.zstd_level = f.zstd_level;
   ResetPeakRss();
@@ -114,7 +118,7 @@ PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines,
   if (failures > 0) r.error = std::to_string(failures.load()) + " appends failed, first: " + first_error;
   r.peak_rss_kib = StatusKiB("VmHWM:") - rss_before;
   r.disk_bytes = DirBytes(dir);
-  if (!integrity) std::filesystem::remove_all(dir);
+  if (variant) std::filesystem::remove_all(dir);
   return r;
 }
 
@@ -161,7 +165,7 @@ int RunBenchIngest(const BenchFlags& f) {
   }
   // Alternate the engines `repeat` times and keep each one's median run, so
   // a burst of noise on the shared machine does not decide the ratio.
-  std::vector<PhaseResult> stele_runs, base_runs, plain_runs;
+  std::vector<PhaseResult> stele_runs, base_runs, plain_runs, noindex_runs;
   for (unsigned k = 0; k < f.repeat; ++k) {
     std::fprintf(stderr, "run %u/%u: stele (sync=%s, %u producers)...\n", k + 1, f.repeat, f.sync.c_str(),
                  f.producers);
@@ -173,6 +177,10 @@ int RunBenchIngest(const BenchFlags& f) {
     if (f.integrity_row) {
       std::fprintf(stderr, "run %u/%u: stele with Merkle tree and checkpoints off...\n", k + 1, f.repeat);
       plain_runs.push_back(RunStele(f, lines, sync, false));
+    }
+    if (f.index_row) {
+      std::fprintf(stderr, "run %u/%u: stele with the field index off...\n", k + 1, f.repeat);
+      noindex_runs.push_back(RunStele(f, lines, sync, true, false));
     }
     if (!f.no_baseline) {
       std::fprintf(stderr, "run %u/%u: spdlog async file logger (same lines)...\n", k + 1, f.repeat);
@@ -201,6 +209,11 @@ int RunBenchIngest(const BenchFlags& f) {
     const PhaseResult plain = median(plain_runs);
     row("stele, integrity off", plain);
     std::printf("integrity cost: %.1f%% of ingest throughput\n", 100.0 * (1.0 - plain.seconds / stele.seconds));
+  }
+  if (f.index_row) {
+    const PhaseResult plain = median(noindex_runs);
+    row("stele, field index off", plain);
+    std::printf("field index cost: %.1f%% of ingest throughput\n", 100.0 * (1.0 - plain.seconds / stele.seconds));
   }
   if (!f.no_baseline) {
     row("spdlog async (no fsync)", base);
@@ -290,6 +303,7 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& global) {
       ->default_str("3");
   ingest->add_flag("--keep", flags->keep, "keep the scratch directory");
   ingest->add_flag("--no-baseline", flags->no_baseline, "skip the spdlog run");
+  ingest->add_flag("--index-row", flags->index_row, "also run stele with the field index off, to show its cost");
   ingest->add_flag("--integrity-row", flags->integrity_row,
                    "also run stele with the Merkle tree and checkpoints off, to show their cost");
   auto gen_events = std::make_shared<uint64_t>(100000);

@@ -51,7 +51,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
   log->lock_ = std::move(lock).value();
   STELE_RETURN_IF_ERROR(env->CreateDir(log->segment_dir_));
 
-  auto recovered = RecoverSegments(env, log->segment_dir_, options.zstd_level);
+  auto recovered = RecoverSegments(env, log->segment_dir_, log->SegmentOptions());
   if (!recovered.ok()) return recovered.status();
   log->segment_ = std::move(recovered->active);
   log->recovery_ = recovered->info;
@@ -346,7 +346,7 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
   STELE_RETURN_IF_ERROR(segment_->Seal());  // syncs: everything in it is durable
   segment_.reset();
   STELE_RETURN_IF_ERROR(WriteCheckpoint());
-  auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, options_.zstd_level);
+  auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, SegmentOptions());
   if (!w.ok()) return w.status();
   segment_ = std::move(w).value();
   MutexLock l(&mu_);

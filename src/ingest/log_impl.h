@@ -54,6 +54,7 @@ class LogImpl {
   Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);
   Status RefusalLocked() const REQUIRES(mu_);
+  SegmentWriterOptions SegmentOptions() const { return {options_.zstd_level, options_.field_index}; }
   // Appends and removes <dir>/pending-security.ndjson (see QueueSecurityEvent).
   Status DrainPendingSecurityEvents();
 

@@ -10,7 +10,7 @@
 
 namespace stele {
 
-Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, int zstd_level) {
+Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, const SegmentWriterOptions& options) {
   auto listed = ListSegments(env, segment_dir);
   if (!listed.ok()) return listed.status();
   const std::vector<uint64_t>& firsts = *listed;
@@ -18,7 +18,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
   RecoveredLog out;
   out.info.segments = firsts.size();
   if (firsts.empty()) {
-    auto w = SegmentWriter::Create(env, segment_dir, 1, NowNanos(), zstd_level);
+    auto w = SegmentWriter::Create(env, segment_dir, 1, NowNanos(), options);
     if (!w.ok()) return w.status();
     out.active = std::move(w).value();
     out.info.segments = 1;
@@ -34,7 +34,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
     auto f = env->OpenReadable(path);
     if (f.ok() && (*f)->Size().ok() && *(*f)->Size() < format::kSegmentHeaderSize) {
       out.info.dropped_bytes = *(*f)->Size();
-      auto w = SegmentWriter::Create(env, segment_dir, first, NowNanos(), zstd_level);
+      auto w = SegmentWriter::Create(env, segment_dir, first, NowNanos(), options);
       if (!w.ok()) return w.status();
       out.active = std::move(w).value();
       out.info.last_seq = first - 1;
@@ -47,7 +47,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
   out.info.last_seq = r.last_seq();
   if (r.sealed()) {
     // A crash between sealing and writing the field index leaves it missing.
-    if (!env->Exists(SegmentIndexPath(path))) {
+    if (options.field_index && !env->Exists(SegmentIndexPath(path))) {
       SegmentIndexBuilder index;
       std::string raw;
       for (size_t i = 0; i < r.frames().size(); ++i) {
@@ -56,7 +56,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
       }
       STELE_RETURN_IF_ERROR(WriteSegmentIndex(env, path, index.Finish()));
     }
-    auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), zstd_level);
+    auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), options);
     if (!w.ok()) return w.status();
     out.active = std::move(w).value();
     ++out.info.segments;
@@ -66,7 +66,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, i
     out.info.dropped_bytes = r.file_size() - r.valid_end();
     STELE_RETURN_IF_ERROR(env->Truncate(path, r.valid_end()));
   }
-  auto w = SegmentWriter::Resume(env, path, r.header(), r.frames(), r.valid_end(), zstd_level);
+  auto w = SegmentWriter::Resume(env, path, r.header(), r.frames(), r.valid_end(), options);
   if (!w.ok()) return w.status();
   // Rebuild the active segment's field index (bounded by the segment size).
   std::string raw;

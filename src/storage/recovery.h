@@ -21,6 +21,6 @@ struct RecoveredLog {
   RecoveryInfo info;
 };
 
-Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, int zstd_level);
+Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, const SegmentWriterOptions& options);
 
 }  // namespace stele

@@ -10,12 +10,13 @@ namespace stele {
 using format::FrameHeader;
 using format::FrameIndexEntry;
 
-SegmentWriter::SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header, int zstd_level)
+SegmentWriter::SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header,
+                             const SegmentWriterOptions& options)
     : file_(std::move(file)),
       header_(header),
       next_seq_(header.first_seq),
       pending_offset_(0),
-      zstd_level_(zstd_level),
+      options_(options),
       cctx_(ZSTD_createCCtx()) {}
 
 SegmentWriter::~SegmentWriter() {
@@ -25,7 +26,7 @@ SegmentWriter::~SegmentWriter() {
 }
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std::string& dir, uint64_t first_seq,
-                                                             int64_t now_ns, int zstd_level) {
+                                                             int64_t now_ns, const SegmentWriterOptions& options) {
   const std::string path = dir + "/" + format::SegmentFileName(first_seq);
   if (env->Exists(path)) {
     // A header-only leftover of a crash during creation; recovery decided it
@@ -40,7 +41,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std
   STELE_RETURN_IF_ERROR((*file)->Append(std::string_view(buf, sizeof buf)));
   STELE_RETURN_IF_ERROR((*file)->Sync());
   STELE_RETURN_IF_ERROR(env->SyncDir(dir));
-  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, zstd_level));
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, options));
   w->pending_offset_ = format::kSegmentHeaderSize;
   w->env_ = env;
   w->path_ = path;
@@ -52,14 +53,14 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Resume(Env* env, const std::string& path,
                                                              const format::SegmentHeader& header,
                                                              std::vector<FrameIndexEntry> frames, uint64_t valid_end,
-                                                             int zstd_level) {
+                                                             const SegmentWriterOptions& options) {
   auto file = env->OpenAppendable(path);
   if (!file.ok()) return file.status();
   if ((*file)->Size() != valid_end) {
     return Status::IOError(path + ": size " + std::to_string((*file)->Size()) + " differs from recovered end " +
                            std::to_string(valid_end));
   }
-  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, zstd_level));
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(std::move(file).value(), header, options));
   w->frames_ = std::move(frames);
   w->next_seq_ = w->frames_.empty() ? header.first_seq : w->frames_.back().last_seq() + 1;
   w->pending_offset_ = valid_end;
@@ -84,7 +85,7 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   h.first_seq = first_seq;
   h.min_ts = min_ts;
   h.max_ts = max_ts;
-  size_t n = ZSTD_compressCCtx(cctx_, payload, bound, raw.data(), raw.size(), zstd_level_);
+  size_t n = ZSTD_compressCCtx(cctx_, payload, bound, raw.data(), raw.size(), options_.zstd_level);
   if (ZSTD_isError(n) || n >= raw.size()) {  // incompressible (or zstd refused): store as is
     h.codec = format::kCodecNone;
     std::memcpy(payload, raw.data(), raw.size());
@@ -94,7 +95,7 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);
-  index_.AddFrame(static_cast<uint32_t>(frames_.size()), raw);
+  if (options_.field_index) index_.AddFrame(static_cast<uint32_t>(frames_.size()), raw);
   format::EncodeFrameHeader(h, out_.data() + header_at);
   out_.resize(header_at + format::kFrameHeaderSize + n);
   frames_.push_back({pending_offset_ + header_at, h.stored_len, count, first_seq, min_ts, max_ts});
@@ -171,6 +172,7 @@ Status SegmentWriter::Seal() {
     (void)env_->Remove(format::SideIndexPath(path_));  // the footer has it now; a leftover is ignored
   }
   STELE_RETURN_IF_ERROR(s);
+  if (!options_.field_index) return s;
   s = WriteSegmentIndex(env_, path_, index_.Finish());
   index_.Clear();
   return s;

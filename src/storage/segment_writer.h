@@ -24,18 +24,24 @@
 
 namespace stele {
 
+// How a writer encodes segments.
+struct SegmentWriterOptions {
+  int zstd_level = 1;
+  bool field_index = true;  // build <segment>.fidx (off only to measure its cost)
+};
+
 class SegmentWriter {
  public:
   // Creates segment file `path` for first_seq, writes and syncs its header,
   // and syncs the directory so the file survives a crash.
   static Result<std::unique_ptr<SegmentWriter>> Create(Env* env, const std::string& dir, uint64_t first_seq,
-                                                       int64_t now_ns, int zstd_level);
+                                                       int64_t now_ns, const SegmentWriterOptions& options);
   // Continues an unsealed segment that recovery has scanned (and truncated
   // to its last good frame).
   static Result<std::unique_ptr<SegmentWriter>> Resume(Env* env, const std::string& path,
                                                        const format::SegmentHeader& header,
                                                        std::vector<format::FrameIndexEntry> frames,
-                                                       uint64_t valid_end, int zstd_level);
+                                                       uint64_t valid_end, const SegmentWriterOptions& options);
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
@@ -51,7 +57,9 @@ class SegmentWriter {
   Status Seal();
   // Feeds a frame that was on disk before this writer (recovery) to the
   // field index.
-  void IndexExistingFrame(uint32_t ordinal, std::string_view raw) { index_.AddFrame(ordinal, raw); }
+  void IndexExistingFrame(uint32_t ordinal, std::string_view raw) {
+    if (options_.field_index) index_.AddFrame(ordinal, raw);
+  }
 
   uint64_t first_seq() const { return header_.first_seq; }
   uint64_t last_seq() const { return next_seq_ - 1; }
@@ -60,7 +68,8 @@ class SegmentWriter {
   size_t frame_count() const { return frames_.size(); }
 
  private:
-  SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header, int zstd_level);
+  SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header,
+                const SegmentWriterOptions& options);
   void EncodeFrame(std::string_view raw, uint32_t count, uint64_t first_seq, int64_t min_ts, int64_t max_ts);
 
   Status AppendSideIndex(size_t from_frame);
@@ -72,7 +81,7 @@ class SegmentWriter {
   format::SegmentHeader header_;
   uint64_t next_seq_;
   uint64_t pending_offset_;  // file offset where out_ will land
-  int zstd_level_;
+  SegmentWriterOptions options_;
   ZSTD_CCtx* cctx_;
   std::string out_;  // frames being assembled for one write
   std::vector<format::FrameIndexEntry> frames_;
