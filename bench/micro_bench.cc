@@ -2,7 +2,10 @@
 // end-to-end, side-by-side figures come from `stele bench ingest`.
 #include <benchmark/benchmark.h>
 
+#include <zstd.h>
+
 #include "event/record.h"
+#include "index/segment_index.h"
 #include "event/validator.h"
 #include "integrity/sha256.h"
 #include "util/time.h"
@@ -70,6 +73,53 @@ void BM_NodeHash(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(a = sha.NodeHash(a, b));
 }
 BENCHMARK(BM_NodeHash);
+
+}  // namespace
+}  // namespace stele
+
+
+
+namespace stele {
+namespace {
+
+// Field-index cost per event, against zstd-compressing the same frame.
+std::string ReferenceFrame(size_t events) {
+  WorkloadGenerator gen({});
+  EventValidator v;
+  ValidationLimits limits;
+  std::string raw;
+  for (size_t i = 0; i < events; ++i) {
+    std::string line = gen.Event(i);
+    EventView e;
+    if (!v.Validate(line, 0x7fffffffffffffff / 2, limits, &e).ok()) std::abort();
+    e.seq = i + 1;
+    std::string rec;
+    AppendRecord(e, &rec);
+    const uint32_t len = static_cast<uint32_t>(rec.size());
+    raw.append(reinterpret_cast<const char*>(&len), 4);
+    raw += rec;
+  }
+  return raw;
+}
+
+void BM_IndexAddFrame(benchmark::State& state) {
+  const std::string frame = ReferenceFrame(1000);
+  SegmentIndexBuilder b;
+  uint32_t ordinal = 0;
+  for (auto _ : state) b.AddFrame(ordinal++, frame);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 1000);
+}
+BENCHMARK(BM_IndexAddFrame);
+
+void BM_CompressFrame(benchmark::State& state) {
+  const std::string frame = ReferenceFrame(1000);
+  std::string out(ZSTD_compressBound(frame.size()), '\0');
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ZSTD_compress(out.data(), out.size(), frame.data(), frame.size(), 1));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 1000);
+}
+BENCHMARK(BM_CompressFrame);
 
 }  // namespace
 }  // namespace stele
