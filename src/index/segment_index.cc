@@ -48,6 +48,16 @@ std::string_view FieldOf(const EventView& e, IndexedField f) {
 }
 
 void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
+  // Pass 1: distinct values of this frame, with counts.
+  size_t events = 0;
+  for (size_t pos = 0; pos + 4 <= raw.size(); pos += 4 + GetU32(raw.data() + pos)) ++events;
+  size_t capacity = 64;
+  while (capacity < 2 * events) capacity *= 2;
+  for (int f = 0; f < kIndexedFieldCount; ++f) {
+    if (frame_slots_[f].size() < capacity) frame_slots_[f].assign(capacity, Slot{});
+    used_[f].clear();
+  }
+  const size_t mask = capacity - 1;
   EventView e;
   for (size_t pos = 0; pos + 4 <= raw.size();) {
     const uint32_t len = GetU32(raw.data() + pos);
@@ -55,13 +65,33 @@ void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
     for (int f = 0; f < kIndexedFieldCount; ++f) {
       const std::string_view v = FieldOf(e, static_cast<IndexedField>(f));
       if (v.empty()) continue;
-      auto it = values_[f].find(v);
-      if (it == values_[f].end()) it = values_[f].emplace(std::string(v), Postings{}).first;
-      Postings& p = it->second;
-      if (p.frames.empty() || p.frames.back() != ordinal) p.frames.push_back(ordinal);
-      ++p.events;
+      const uint64_t h = XXH3_64bits(v.data(), v.size()) | 1;  // 0 marks an empty slot
+      auto& slots = frame_slots_[f];
+      for (size_t i = h & mask;; i = (i + 1) & mask) {
+        Slot& s = slots[i];
+        if (s.hash == 0) {
+          s = {h, v, 1};
+          used_[f].push_back(static_cast<uint32_t>(i));
+          break;
+        }
+        if (s.hash == h && s.value == v) {
+          ++s.count;
+          break;
+        }
+      }
     }
     pos += 4 + len;
+  }
+  // Pass 2: each distinct value once into the segment-wide postings.
+  for (int f = 0; f < kIndexedFieldCount; ++f) {
+    for (uint32_t i : used_[f]) {
+      Slot& s = frame_slots_[f][i];
+      auto it = values_[f].find(s.value);
+      if (it == values_[f].end()) it = values_[f].emplace(std::string(s.value), Postings{}).first;
+      it->second.frames.push_back(ordinal);
+      it->second.events += s.count;
+      s = Slot{};
+    }
   }
 }
 

@@ -48,6 +48,18 @@ class SegmentIndexBuilder {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   std::unordered_map<std::string, Postings, Hasher, std::equal_to<>> values_[kIndexedFieldCount];
+
+  // Per-frame distinct values, so the segment-wide maps see each value once
+  // per frame rather than once per event (a frame holds ~1,000 events but
+  // only a handful of types, sources and actors).  Open addressing over
+  // views into the frame; reset for every frame.
+  struct Slot {
+    uint64_t hash = 0;
+    std::string_view value;
+    uint32_t count = 0;
+  };
+  std::vector<Slot> frame_slots_[kIndexedFieldCount];
+  std::vector<uint32_t> used_[kIndexedFieldCount];
 };
 
 class SegmentIndex {
