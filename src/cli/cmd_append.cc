@@ -15,6 +15,7 @@ namespace {
 
 struct AppendFlags {
   std::string sync = "batch";
+  uint64_t segment_max_mb = 256;
 };
 
 // Reads stdin in chunks of whole lines and feeds them to the log.
@@ -25,6 +26,11 @@ int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
     std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", flags.sync.c_str());
     return kExitUsage;
   }
+  if (flags.segment_max_mb == 0) {
+    std::fprintf(stderr, "stele: --segment-max-mb must be > 0\n");
+    return kExitUsage;
+  }
+  options.segment_max_bytes = flags.segment_max_mb << 20;
   auto log = Log::Open(options);
   if (!log.ok()) return ReportError(log.status());
   if ((*log)->recovery().dropped_bytes > 0) {
@@ -118,6 +124,7 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global) {
   auto flags = std::make_shared<AppendFlags>();
   CLI::App* sub = app.add_subcommand("append", "append NDJSON events read from stdin");
   sub->add_option("--sync", flags->sync, "durability: always | batch | none")->default_str("batch");
+  sub->add_option("--segment-max-mb", flags->segment_max_mb, "seal segments at this size")->default_str("256");
   sub->footer(
       "Prints {\"appended\":N,\"first_seq\":A,\"last_seq\":B,\"rejected\":R}. Rejected lines go to stderr\n"
       "as 'line N: reason'; every valid line still lands. Exit 1 if any line was rejected.");
