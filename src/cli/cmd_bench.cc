@@ -311,10 +311,13 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& global) {
   CLI::App* generate = sub->add_subcommand("generate", "print the reference workload as NDJSON (pipe it to append)");
   generate->add_option("--events", *gen_events, "events to print")->default_str("100000");
   generate->add_option("--seed", *gen_seed, "generator seed")->default_str("42");
+  auto run_query = std::make_shared<std::function<int()>>();
+  RegisterBenchQuery(sub, run_query.get());
   auto prove_samples = std::make_shared<unsigned>(1000);
   CLI::App* prove = sub->add_subcommand("prove", "latency of inclusion and consistency proofs on the --dir log");
   prove->add_option("--samples", *prove_samples, "random seqs to prove")->default_str("1000");
-  return {sub, [&global, flags, generate, gen_events, gen_seed, prove, prove_samples] {
+  return {sub, [&global, flags, generate, gen_events, gen_seed, prove, prove_samples, run_query] {
+            if (const int code = (*run_query)(); code >= 0) return code;
             if (generate->parsed()) return RunGenerate(*gen_events, *gen_seed);
             if (prove->parsed()) return RunBenchProve(global.dir, *prove_samples);
             return RunBenchIngest(*flags);
