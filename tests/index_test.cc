@@ -289,6 +289,51 @@ TEST_F(Planner, StatsEqualIndependentCounts) {
   EXPECT_EQ(top->groups, ref.size());
 }
 
+TEST(LiveIndex, FreshEventsInTheActiveSegmentAreFoundWithoutAScan) {
+  test::TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.frame_target_bytes = 4 << 10;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  WorkloadGenerator::Config config;
+  config.leads = 500;
+  WorkloadGenerator gen(config);
+  std::vector<StoredEvent> expected;
+  std::mt19937_64 rng(3);
+  // Queries run while the writer keeps adding frames (TSan checks the sharing).
+  for (uint64_t i = 0; i < 20'000; ++i) {
+    std::string line = gen.Event(i);
+    expected.push_back(test::ExpectedFromLine(i + 1, line));
+    ASSERT_TRUE((*log)->Append(line).ok());
+    if (i % 2000 == 1999) {
+      Query q;
+      q.lead_id = expected[rng() % expected.size()].lead_id;
+      q.descending = rng() % 2;
+      auto it = (*log)->Query(q);
+      ASSERT_TRUE(it.ok());
+      auto* scan = dynamic_cast<ScanIterator*>(it->get());
+      ASSERT_NE(scan, nullptr);
+      EXPECT_EQ(test::Seqs(test::Collect(scan)), test::ReferenceQuery(expected, q)) << "after " << i + 1;
+    }
+  }
+  Query all;
+  auto everything = (*log)->Query(all);
+  ASSERT_TRUE(everything.ok());
+  auto* scan_all = dynamic_cast<ScanIterator*>(everything->get());
+  test::Collect(scan_all);
+  Query rare;
+  rare.lead_id = "L0000499";
+  rare.type = "email.sent";
+  auto it = (*log)->Query(rare);
+  ASSERT_TRUE(it.ok());
+  auto* scan = dynamic_cast<ScanIterator*>(it->get());
+  EXPECT_EQ(test::Seqs(test::Collect(scan)), test::ReferenceQuery(expected, rare));
+  EXPECT_LT(scan->frames_read() * 4, scan_all->frames_read())
+      << scan->frames_read() << " of " << scan_all->frames_read() << " frames";
+  ASSERT_TRUE((*log)->Shutdown().ok());
+}
+
 TEST(Regex, CatastrophicPatternsRunInLinearTimeAndBadOnesAreRejected) {
   test::TempDir dir;
   Options o;

@@ -1,6 +1,7 @@
 #include "index/segment_index.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "event/record.h"
 #include "storage/format.h"
@@ -93,6 +94,62 @@ void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
       s = Slot{};
     }
   }
+}
+
+std::vector<uint32_t> SegmentIndexBuilder::Frames(IndexedField f, std::string_view value, bool prefix) const {
+  std::vector<uint32_t> out;
+  const auto& m = values_[static_cast<int>(f)];
+  if (!prefix) {
+    auto it = m.find(value);
+    if (it != m.end()) out = it->second.frames;
+    return out;
+  }
+  for (const auto& [v, p] : m) {
+    if (v.starts_with(value)) out.insert(out.end(), p.frames.begin(), p.frames.end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<std::vector<uint32_t>> PlanCandidates(const Query& q, const PostingsLookup& postings) {
+  std::optional<std::vector<uint32_t>> candidates;
+  auto narrow = [&](std::vector<uint32_t> list) {
+    if (!candidates) {
+      candidates = std::move(list);
+      return;
+    }
+    std::vector<uint32_t> both;
+    std::set_intersection(candidates->begin(), candidates->end(), list.begin(), list.end(), std::back_inserter(both));
+    candidates = std::move(both);
+  };
+  if (q.type && q.type->ends_with(".*")) {
+    narrow(postings(IndexedField::kType, std::string_view(*q.type).substr(0, q.type->size() - 1), true));
+  } else if (q.type && *q.type != "*") {
+    narrow(postings(IndexedField::kType, *q.type, false));
+  }
+  if (q.actor) narrow(postings(IndexedField::kActor, *q.actor, false));
+  if (q.source) narrow(postings(IndexedField::kSource, *q.source, false));
+  if (q.lead_id) narrow(postings(IndexedField::kLeadId, *q.lead_id, false));
+  if (q.workflow_id) narrow(postings(IndexedField::kWorkflowId, *q.workflow_id, false));
+  return candidates;
+}
+
+void LiveSegmentIndex::AddFrame(uint32_t ordinal, std::string_view raw) {
+  std::lock_guard<std::mutex> g(mu_);
+  builder_.AddFrame(ordinal, raw);
+}
+
+std::string LiveSegmentIndex::Finish() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return builder_.Finish();
+}
+
+std::optional<std::vector<uint32_t>> LiveSegmentIndex::Candidates(const Query& q) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return PlanCandidates(q, [this](IndexedField f, std::string_view v, bool prefix) {
+    return builder_.Frames(f, v, prefix);
+  });
 }
 
 void SegmentIndexBuilder::Clear() {

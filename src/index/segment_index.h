@@ -12,12 +12,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "stele/event.h"
+#include "stele/query.h"
 #include "stele/status.h"
 #include "util/env.h"
 
@@ -32,6 +35,9 @@ class SegmentIndexBuilder {
   // Adds the records of frame `ordinal` ((u32 len | record)* as in a frame).
   // Frames must be added in ascending ordinal order.
   void AddFrame(uint32_t ordinal, std::string_view raw_records);
+  // Frame ordinals holding `value` (or, with prefix, any value starting
+  // with it), ascending.
+  std::vector<uint32_t> Frames(IndexedField f, std::string_view value, bool prefix) const;
   // The file bytes.
   std::string Finish() const;
   void Clear();
@@ -90,6 +96,29 @@ class SegmentIndex {
   std::string bytes_;
   uint32_t frame_count_ = 0;
   FieldTable fields_[kIndexedFieldCount];
+};
+
+// The frames a query can match according to an index: the intersection of
+// the postings of its equality filters (type exact or prefix, actor, source,
+// lead_id, workflow_id), or nullopt when the query has none.
+using PostingsLookup = std::function<std::vector<uint32_t>(IndexedField, std::string_view value, bool prefix)>;
+std::optional<std::vector<uint32_t>> PlanCandidates(const Query& q, const PostingsLookup& postings);
+
+// LiveSegmentIndex: the field index of the active segment, fed by the writer
+// thread as it writes frames and read by query threads, so fresh events are
+// found without a scan.  Thread-safe.
+class LiveSegmentIndex {
+ public:
+  explicit LiveSegmentIndex(uint64_t first_seq) : first_seq_(first_seq) {}
+  uint64_t first_seq() const { return first_seq_; }
+  void AddFrame(uint32_t ordinal, std::string_view raw);
+  std::string Finish() const;
+  std::optional<std::vector<uint32_t>> Candidates(const Query& q) const;
+
+ private:
+  const uint64_t first_seq_;
+  mutable std::mutex mu_;
+  SegmentIndexBuilder builder_;  // guarded by mu_
 };
 
 std::string SegmentIndexPath(const std::string& segment_path);

@@ -75,6 +75,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->durable_seq_ = last;
     log->stats_.written_seq = last;
     log->stats_.durable_seq = last;
+    log->live_index_ = log->segment_->live_index();
     // Reserved, not touched: pages become resident only as the queue fills.
     log->pending_.reserve(options.queue_bytes);
   }
@@ -267,14 +268,16 @@ Status LogImpl::Flush() {
 
 Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query) {
   uint64_t target;
+  std::shared_ptr<const LiveSegmentIndex> live;
   {
     MutexLock l(&mu_);
     target = next_seq_ - 1;
+    live = live_index_;
   }
   Status s = WaitWritten(target);
   // A read-only log still serves what it has.
   if (!s.ok() && s.code() != StatusCode::kReadOnly && s.code() != StatusCode::kClosed) return s;
-  auto it = ScanIterator::Open(env_, options_.dir, query);
+  auto it = ScanIterator::Open(env_, options_.dir, query, std::move(live));
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
 }
@@ -351,6 +354,7 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
   segment_ = std::move(w).value();
   MutexLock l(&mu_);
   ++stats_.segments_sealed;
+  live_index_ = options_.field_index ? segment_->live_index() : nullptr;
   return Status::Ok();
 }
 

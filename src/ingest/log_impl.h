@@ -89,6 +89,7 @@ class LogImpl {
   bool closing_ GUARDED_BY(mu_) = false;
   bool writer_exited_ GUARDED_BY(mu_) = false;
   LogStats stats_ GUARDED_BY(mu_);
+  std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
 
   std::mutex shutdown_mu_;  // serializes Shutdown()
   bool shut_down_ = false;  // guarded by shutdown_mu_

@@ -11,14 +11,17 @@
 
 namespace stele {
 
-Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::string& dir, const Query& query) {
+Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::string& dir, const Query& query,
+                                                         std::shared_ptr<const LiveSegmentIndex> live) {
   auto filter = EventFilter::Create(query);
   if (!filter.ok()) return filter.status();
   const std::string segment_dir = SegmentDirOf(dir);
   auto segments = ListSegments(env, segment_dir);
   if (!segments.ok()) return segments.status();
-  return std::unique_ptr<ScanIterator>(
+  std::unique_ptr<ScanIterator> it(
       new ScanIterator(env, segment_dir, query, std::move(filter).value(), std::move(segments).value()));
+  it->live_ = std::move(live);
+  return it;
 }
 
 ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query, std::unique_ptr<EventFilter> filter,
@@ -71,48 +74,27 @@ bool ScanIterator::OpenNextSegment() {
   return false;
 }
 
-namespace {
-
-std::vector<uint32_t> Intersect(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
-  std::vector<uint32_t> out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
-
-}  // namespace
-
 void ScanIterator::PlanFrames() {
   const size_t n = segment_->frames().size();
   frame_order_.clear();
-  bool planned = false;
-  const bool has_equality = query_.type || query_.actor || query_.source || query_.lead_id || query_.workflow_id;
-  if (segment_->sealed() && has_equality) {
+  std::optional<std::vector<uint32_t>> candidates;
+  if (segment_->sealed()) {
     auto index = SegmentIndex::Load(env_, segment_->path());
     // No index (crash before it was written) or a damaged one: it is derived
     // data, so the segment is scanned instead.
     if (index.ok() && index->frame_count() == n) {
-      std::vector<uint32_t> candidates;
-      bool first = true;
-      auto narrow = [&](std::vector<uint32_t> list) {
-        candidates = first ? std::move(list) : Intersect(candidates, list);
-        first = false;
-      };
-      if (query_.type && query_.type->ends_with(".*")) {
-        narrow(index->FramesWithPrefix(IndexedField::kType, query_.type->substr(0, query_.type->size() - 1)));
-      } else if (query_.type && *query_.type != "*") {
-        narrow(index->Frames(IndexedField::kType, *query_.type));
-      }
-      if (query_.actor) narrow(index->Frames(IndexedField::kActor, *query_.actor));
-      if (query_.source) narrow(index->Frames(IndexedField::kSource, *query_.source));
-      if (query_.lead_id) narrow(index->Frames(IndexedField::kLeadId, *query_.lead_id));
-      if (query_.workflow_id) narrow(index->Frames(IndexedField::kWorkflowId, *query_.workflow_id));
-      if (!first) {
-        frame_order_ = std::move(candidates);
-        planned = true;
-      }
+      candidates = PlanCandidates(query_, [&](IndexedField f, std::string_view v, bool prefix) {
+        return prefix ? index->FramesWithPrefix(f, v) : index->Frames(f, v);
+      });
     }
+  } else if (live_ && live_->first_seq() == segment_->first_seq()) {
+    // The writer's index of this active segment may list frames newer than
+    // this reader's snapshot; those ordinals are skipped below.
+    candidates = live_->Candidates(query_);
   }
-  if (!planned) {
+  if (candidates) {
+    frame_order_ = std::move(*candidates);
+  } else {
     frame_order_.resize(n);
     for (size_t i = 0; i < n; ++i) frame_order_[i] = static_cast<uint32_t>(i);
   }

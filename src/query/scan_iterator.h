@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "index/segment_index.h"
 #include "query/filter.h"
 #include "stele/query.h"
 #include "storage/segment_reader.h"
@@ -25,7 +26,9 @@ namespace stele {
 class ScanIterator final : public EventIterator {
  public:
   // Lists the segments of `dir` now; kNotFound if dir holds no stele log.
-  static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query);
+  // `live` (optional) is the writer's index of the active segment.
+  static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
+                                                    std::shared_ptr<const LiveSegmentIndex> live = nullptr);
 
   bool Next(EventView* event) override;
   const Status& status() const override { return status_; }
@@ -46,6 +49,7 @@ class ScanIterator final : public EventIterator {
   std::string segment_dir_;
   Query query_;
   std::unique_ptr<EventFilter> filter_;
+  std::shared_ptr<const LiveSegmentIndex> live_;
   std::vector<uint64_t> segments_;  // first seqs, ascending
   size_t segments_done_ = 0;        // how many of segments_ were visited
   std::unique_ptr<SegmentReader> segment_;

@@ -17,7 +17,8 @@ SegmentWriter::SegmentWriter(std::unique_ptr<WritableFile> file, const format::S
       next_seq_(header.first_seq),
       pending_offset_(0),
       options_(options),
-      cctx_(ZSTD_createCCtx()) {}
+      cctx_(ZSTD_createCCtx()),
+      index_(std::make_shared<LiveSegmentIndex>(header.first_seq)) {}
 
 SegmentWriter::~SegmentWriter() {
   ZSTD_freeCCtx(cctx_);
@@ -95,7 +96,7 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);
-  if (options_.field_index) index_.AddFrame(static_cast<uint32_t>(frames_.size()), raw);
+  if (options_.field_index) index_->AddFrame(static_cast<uint32_t>(frames_.size()), raw);
   format::EncodeFrameHeader(h, out_.data() + header_at);
   out_.resize(header_at + format::kFrameHeaderSize + n);
   frames_.push_back({pending_offset_ + header_at, h.stored_len, count, first_seq, min_ts, max_ts});
@@ -173,9 +174,7 @@ Status SegmentWriter::Seal() {
   }
   STELE_RETURN_IF_ERROR(s);
   if (!options_.field_index) return s;
-  s = WriteSegmentIndex(env_, path_, index_.Finish());
-  index_.Clear();
-  return s;
+  return WriteSegmentIndex(env_, path_, index_->Finish());
 }
 
 }  // namespace stele

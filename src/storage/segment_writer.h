@@ -58,8 +58,10 @@ class SegmentWriter {
   // Feeds a frame that was on disk before this writer (recovery) to the
   // field index.
   void IndexExistingFrame(uint32_t ordinal, std::string_view raw) {
-    if (options_.field_index) index_.AddFrame(ordinal, raw);
+    if (options_.field_index) index_->AddFrame(ordinal, raw);
   }
+  // The active segment's field index, shared with query threads.
+  std::shared_ptr<const LiveSegmentIndex> live_index() const { return index_; }
 
   uint64_t first_seq() const { return header_.first_seq; }
   uint64_t last_seq() const { return next_seq_ - 1; }
@@ -85,7 +87,7 @@ class SegmentWriter {
   ZSTD_CCtx* cctx_;
   std::string out_;  // frames being assembled for one write
   std::vector<format::FrameIndexEntry> frames_;
-  SegmentIndexBuilder index_;  // the field index of this segment, written at seal
+  std::shared_ptr<LiveSegmentIndex> index_;  // the field index of this segment, written at seal
 };
 
 }  // namespace stele
