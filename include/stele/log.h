@@ -55,6 +55,10 @@ struct LogStats {
   uint64_t syncs = 0;
   uint64_t busy_rejects = 0;
   uint64_t segments_sealed = 0;
+  uint64_t cache_hits = 0;     // QueryPage answers served from the cache
+  uint64_t cache_extends = 0;  // ... of which extended with newer events
+  uint64_t cache_misses = 0;
+  uint64_t cache_bytes = 0;
 };
 
 class Log {
@@ -99,6 +103,13 @@ class Log {
   // Streams stored events.  Sees every event whose Append() returned before
   // the call (it waits for the writer to hand them to the OS).
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
+
+  // A page of a query (1 <= query.limit <= kMaxPageEvents) as NDJSON, through
+  // the query cache: a repeat is answered from memory, and an answer is
+  // extended by reading only the events added since it was cached, so it is
+  // never stale.  Same visibility as Query().
+  Result<std::string> QueryPage(const stele::Query& query);
+  static constexpr uint64_t kMaxPageEvents = 10'000;
 
   const RecoveryInfo& recovery() const;
   LogStats stats() const;

@@ -58,6 +58,9 @@ struct Options {
   // <dir>/keys/checkpoint.key, generated (mode 0600) on first open.
   std::string signing_key_path;
 
+  // Bytes of query answers kept by Log::QueryPage (never stale, LRU).
+  size_t query_cache_bytes = 64u << 20;
+
   // I/O seam (see src/util/env.h); nullptr means the POSIX file system.
   Env* env = nullptr;
 };

@@ -27,6 +27,7 @@ Status Log::QueueSecurityEvent(const std::string& dir, std::string_view type, st
 Status Log::Flush() { return impl_->Flush(); }
 Status Log::Shutdown() { return impl_->Shutdown(); }
 Result<std::unique_ptr<EventIterator>> Log::Query(const stele::Query& query) { return impl_->Query(query); }
+Result<std::string> Log::QueryPage(const stele::Query& query) { return impl_->QueryPage(query); }
 const RecoveryInfo& Log::recovery() const { return impl_->recovery(); }
 LogStats Log::stats() const { return impl_->stats(); }
 Status Log::health() const { return impl_->health(); }

@@ -36,7 +36,8 @@ void AppendFramedRecord(const EventView& e, std::string* out) {
 LogImpl::LogImpl(const Options& options)
     : options_(options),
       env_(options.env != nullptr ? options.env : Env::Default()),
-      segment_dir_(options.dir + "/" + std::string(format::kSegmentsDir)) {
+      segment_dir_(options.dir + "/" + std::string(format::kSegmentsDir)),
+      cache_(options.query_cache_bytes) {
   limits_.max_event_bytes = options.max_event_bytes;
 }
 
@@ -282,6 +283,79 @@ Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query)
   return std::unique_ptr<EventIterator>(std::move(it).value());
 }
 
+Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
+  if (query.limit == 0 || query.limit > Log::kMaxPageEvents) {
+    return Status::InvalidArgument("limit: QueryPage needs 1.." + std::to_string(Log::kMaxPageEvents) +
+                                   " events; stream larger answers with Query()");
+  }
+  uint64_t size;
+  std::shared_ptr<const LiveSegmentIndex> live;
+  {
+    MutexLock l(&mu_);
+    size = next_seq_ - 1;
+    live = live_index_;
+  }
+  Status s = WaitWritten(size);
+  if (!s.ok() && s.code() != StatusCode::kReadOnly && s.code() != StatusCode::kClosed) return s;
+  {
+    MutexLock l(&mu_);
+    size = std::min(size, written_seq_);  // what a reader can see now
+  }
+  const std::string key = QueryCache::Key(query);
+  CachedAnswer answer;
+  const bool cached = cache_.Get(key, &answer);
+  if (cached && answer.covered_size >= size) {
+    cache_.CountHit(false);
+    return std::move(answer.ndjson);
+  }
+  // Read only what the cached answer does not cover (everything on a miss),
+  // pinned to `size` so the entry says exactly what it covers.
+  stele::Query part = query;
+  const uint64_t from = cached ? answer.covered_size + 1 : 1;
+  part.seq_from = std::max<uint64_t>(query.seq_from.value_or(1), from);
+  part.seq_to = std::min<uint64_t>(query.seq_to.value_or(UINT64_MAX), size);
+  CachedAnswer fresh;
+  fresh.covered_size = size;
+  if (!cached || !(!query.descending && answer.seqs.size() == query.limit)) {  // a full ascending page never changes
+    if (*part.seq_from <= *part.seq_to) {
+      auto it = ScanIterator::Open(env_, options_.dir, part, live);
+      if (!it.ok()) return it.status();
+      EventView e;
+      while ((*it)->Next(&e)) {
+        AppendEventJson(e, &fresh.ndjson);
+        fresh.ndjson.push_back('\n');
+        fresh.seqs.push_back(e.seq);
+        fresh.line_ends.push_back(static_cast<uint32_t>(fresh.ndjson.size()));
+      }
+      STELE_RETURN_IF_ERROR((*it)->status());
+    }
+  }
+  if (cached) {
+    // Every new event has a larger seq than every cached one.
+    CachedAnswer& first = query.descending ? fresh : answer;
+    CachedAnswer& second = query.descending ? answer : fresh;
+    CachedAnswer merged;
+    merged.covered_size = size;
+    for (const CachedAnswer* part_answer : {&first, &second}) {
+      uint32_t begin = 0;
+      for (size_t i = 0; i < part_answer->seqs.size() && merged.seqs.size() < query.limit; ++i) {
+        const uint32_t end = part_answer->line_ends[i];
+        merged.ndjson.append(part_answer->ndjson, begin, end - begin);
+        merged.seqs.push_back(part_answer->seqs[i]);
+        merged.line_ends.push_back(static_cast<uint32_t>(merged.ndjson.size()));
+        begin = end;
+      }
+    }
+    fresh = std::move(merged);
+    cache_.CountHit(true);
+  } else {
+    cache_.CountMiss();
+  }
+  std::string out = fresh.ndjson;
+  cache_.Put(key, std::move(fresh));
+  return out;
+}
+
 Status LogImpl::Shutdown() {
   std::lock_guard<std::mutex> g(shutdown_mu_);
   if (shut_down_) return shutdown_status_;
@@ -310,6 +384,10 @@ LogStats LogImpl::stats() const {
   s.written_seq = written_seq_;
   s.durable_seq = durable_seq_;
   s.queue_bytes = queued_bytes_;
+  s.cache_hits = cache_.hits();
+  s.cache_extends = cache_.extends();
+  s.cache_misses = cache_.misses();
+  s.cache_bytes = cache_.bytes();
   return s;
 }
 

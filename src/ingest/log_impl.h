@@ -19,6 +19,7 @@
 #include "event/validator.h"
 #include "integrity/hash_store.h"
 #include "integrity/note.h"
+#include "query/query_cache.h"
 #include "stele/log.h"
 #include "storage/segment_writer.h"
 #include "util/env.h"
@@ -38,6 +39,7 @@ class LogImpl {
   Status Flush();
   Status Shutdown();
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
+  Result<std::string> QueryPage(const stele::Query& query);
 
   const RecoveryInfo& recovery() const { return recovery_; }
   LogStats stats() const;
@@ -90,6 +92,8 @@ class LogImpl {
   bool writer_exited_ GUARDED_BY(mu_) = false;
   LogStats stats_ GUARDED_BY(mu_);
   std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
+
+  QueryCache cache_;
 
   std::mutex shutdown_mu_;  // serializes Shutdown()
   bool shut_down_ = false;  // guarded by shutdown_mu_
