@@ -55,15 +55,6 @@ void ResetPeakRss() {
   out << "5";
 }
 
-uint64_t DirBytes(const std::string& dir) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
-  }
-  return total;
-}
-
 struct PhaseResult {
   double seconds = 0;
   uint64_t disk_bytes = 0;
@@ -117,7 +108,7 @@ PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines,
   if (!s.ok()) r.error = s.ToString();
   if (failures > 0) r.error = std::to_string(failures.load()) + " appends failed, first: " + first_error;
   r.peak_rss_kib = StatusKiB("VmHWM:") - rss_before;
-  r.disk_bytes = DirBytes(dir);
+  r.disk_bytes = DiskBytes(dir);
   if (variant) std::filesystem::remove_all(dir);
   return r;
 }
@@ -140,7 +131,7 @@ PhaseResult RunSpdlog(const BenchFlags& f, const std::vector<std::string>& lines
   spdlog::shutdown();  // drains the async queue and joins its thread
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.peak_rss_kib = StatusKiB("VmHWM:") - rss_before;
-  r.disk_bytes = DirBytes(f.work_dir) - DirBytes(f.work_dir + "/stele");
+  r.disk_bytes = DiskBytes(f.work_dir) - DiskBytes(f.work_dir + "/stele");
   return r;
 }
 

@@ -30,15 +30,6 @@ double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-uint64_t DirSize(const std::string& path) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto& e : std::filesystem::recursive_directory_iterator(path, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
-  }
-  return total;
-}
-
 class Sqlite {
  public:
   explicit Sqlite(const std::string& path) { sqlite3_open(path.c_str(), &db_); }
@@ -249,8 +240,8 @@ int RunBenchQuery(const BenchQueryFlags& f) {
   std::printf("%-38s %12.1f MB/s of raw events (%llu hits)\n", "regex scan, whole log", raw_bytes / 1e6 / regex_s,
               static_cast<unsigned long long>(rx_hits));
   std::printf("%-38s %12.2f us (100-event page, Log::QueryPage)\n", "cached repeat", cached_us);
-  std::printf("%-38s %12.3f %12.3f bytes per raw byte\n", "disk", static_cast<double>(DirSize(dir)) / raw_bytes,
-              static_cast<double>(std::filesystem::file_size(f.work_dir + "/events.db")) / raw_bytes);
+  std::printf("%-38s %12.3f %12.3f bytes per raw byte\n", "disk", static_cast<double>(DiskBytes(dir)) / raw_bytes,
+              static_cast<double>(DiskBytes(f.work_dir + "/events.db")) / raw_bytes);
   if (stele_rows != sqlite_rows || stele_count != sqlite_count) {
     std::fprintf(stderr, "stele: bench query: answers differ (rows %llu vs %llu, counts %llu vs %llu)\n",
                  static_cast<unsigned long long>(stele_rows), static_cast<unsigned long long>(sqlite_rows),

@@ -20,26 +20,13 @@ struct VerifyFlags {
   bool read_only = false;
 };
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
 // Records the failure in the log itself, if no other process is writing it
 // and it can be opened; a failure to record is reported, never fatal.
 void RecordFailure(const std::string& dir, const VerifyReport& r) {
   Options o;
   o.dir = dir;
   const std::string data =
-      "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) + ",\"reason\":" + JsonString(r.reason) + "}";
+      "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) + ",\"reason\":" + JsonQuote(r.reason) + "}";
   auto log = Log::Open(o);
   if (!log.ok()) {
     // Another process writes the log (or it cannot be opened now): queue the

@@ -36,6 +36,11 @@ struct FilterFlags {
 };
 
 int ExitCodeFor(const Status& status);
+// s as a JSON string literal (quotes and backslashes escaped, control
+// characters replaced by spaces).
+std::string JsonQuote(std::string_view s);
+// Bytes of the regular files under path (a file or a directory tree).
+uint64_t DiskBytes(const std::string& path);
 // Prints "stele: <message>" to stderr and returns the matching exit code.
 int ReportError(const Status& status);
 

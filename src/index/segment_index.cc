@@ -313,17 +313,7 @@ std::string SegmentIndexPath(const std::string& segment_path) {
 }
 
 Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes) {
-  const std::string path = SegmentIndexPath(segment_path);
-  const std::string tmp = path + ".tmp";
-  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
-  {
-    auto f = env->OpenAppendable(tmp);
-    if (!f.ok()) return f.status();
-    STELE_RETURN_IF_ERROR((*f)->Append(bytes));
-    STELE_RETURN_IF_ERROR((*f)->Sync());
-    STELE_RETURN_IF_ERROR((*f)->Close());
-  }
-  return env->Rename(tmp, path);
+  return WriteFileAtomically(env, SegmentIndexPath(segment_path), bytes);
 }
 
 }  // namespace stele

@@ -90,16 +90,7 @@ Result<NoteSigner> LoadOrCreateSigner(Env* env, const std::string& dir, const st
   auto s = GenerateNoteSigner("stele-" + ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id)));
   if (!s.ok()) return s;
   STELE_RETURN_IF_ERROR(env->CreateDir(dir + "/" + std::string(kKeysDir)));
-  const std::string tmp = path + ".tmp";
-  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
-  {
-    auto f = env->OpenAppendable(tmp);  // mode 0600
-    if (!f.ok()) return f.status();
-    STELE_RETURN_IF_ERROR((*f)->Append(s->ToString() + "\n"));
-    STELE_RETURN_IF_ERROR((*f)->Sync());
-    STELE_RETURN_IF_ERROR((*f)->Close());
-  }
-  STELE_RETURN_IF_ERROR(env->Rename(tmp, path));
+  STELE_RETURN_IF_ERROR(WriteFileAtomically(env, path, s->ToString() + "\n"));
   STELE_RETURN_IF_ERROR(env->SyncDir(dir + "/" + std::string(kKeysDir)));
   return s;
 }
@@ -119,17 +110,7 @@ std::string CheckpointFileName(uint64_t size) {
 Status WriteCheckpointFile(Env* env, const std::string& dir, uint64_t size, const std::string& note) {
   const std::string cdir = dir + "/" + std::string(kCheckpointsDir);
   STELE_RETURN_IF_ERROR(env->CreateDir(cdir));
-  const std::string path = cdir + "/" + CheckpointFileName(size);
-  const std::string tmp = path + ".tmp";
-  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
-  {
-    auto f = env->OpenAppendable(tmp);
-    if (!f.ok()) return f.status();
-    STELE_RETURN_IF_ERROR((*f)->Append(note));
-    STELE_RETURN_IF_ERROR((*f)->Sync());
-    STELE_RETURN_IF_ERROR((*f)->Close());
-  }
-  STELE_RETURN_IF_ERROR(env->Rename(tmp, path));
+  STELE_RETURN_IF_ERROR(WriteFileAtomically(env, cdir + "/" + CheckpointFileName(size), note));
   return env->SyncDir(cdir);
 }
 

@@ -57,4 +57,9 @@ class Env {
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 };
 
+// Writes `bytes` to `path` atomically: a temporary file beside it, fsync,
+// rename.  (The caller syncs the directory when the rename must survive a
+// crash.)
+Status WriteFileAtomically(Env* env, const std::string& path, std::string_view bytes);
+
 }  // namespace stele

@@ -190,6 +190,19 @@ class PosixEnv final : public Env {
 
 }  // namespace
 
+Status WriteFileAtomically(Env* env, const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
+  {
+    auto f = env->OpenAppendable(tmp);  // mode 0600
+    if (!f.ok()) return f.status();
+    STELE_RETURN_IF_ERROR((*f)->Append(bytes));
+    STELE_RETURN_IF_ERROR((*f)->Sync());
+    STELE_RETURN_IF_ERROR((*f)->Close());
+  }
+  return env->Rename(tmp, path);
+}
+
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv();  // never destroyed: used by detached readers at exit
   return env;
