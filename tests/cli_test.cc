@@ -124,9 +124,35 @@ TEST_F(Cli, BadFlagsAreUsageErrors) {
   EXPECT_EQ(RunStele({"query", "--dir", dir_.path() + "/missing"}).exit_code, 3);
 }
 
+TEST_F(Cli, StatsCountsByFieldAndTimeAndDescribesTheEngine) {
+  RunResult r = RunStele({"stats", "--dir", dir_.path(), "--by", "actor", "--format", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"by\":\"actor\",\"total\":4,\"without\":1,\"groups\":2,\"rows\":[{\"key\":\"alice\",\"count\":2},"
+                   "{\"key\":\"bob\",\"count\":1}]}\n");
+  r = RunStele({"stats", "--dir", dir_.path(), "--by", "minute", "--lead", "L1", "--format", "json"});
+  EXPECT_EQ(r.out, "{\"by\":\"minute\",\"total\":2,\"without\":0,\"groups\":2,\"rows\":["
+                   "{\"key\":\"2026-01-01T00:00:00.000000000Z\",\"count\":1},"
+                   "{\"key\":\"2026-01-01T00:01:00.000000000Z\",\"count\":1}]}\n");
+  EXPECT_EQ(RunStele({"stats", "--dir", dir_.path(), "--by", "planet"}).exit_code, 2);
+  r = RunStele({"stats", "--engine", "--dir", dir_.path()});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("{\"events\":4,\"segments\":1,", 0), 0u) << r.out;
+}
+
+TEST_F(Cli, WhereAndRegexFlags) {
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--where", "/n=2", "--format", "count"}).out, "1\n");
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--regex", "\"actor\":\"al", "--format", "count"}).out, "2\n");
+  EXPECT_EQ(RunStele({"query", "--dir", dir_.path(), "--regex-field", "/n", "^[12]$", "--format", "count"}).out, "2\n");
+  RunResult bad = RunStele({"query", "--dir", dir_.path(), "--regex", "(?=x)"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--regex"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, HelpWorksForEveryCommand) {
   for (auto args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"append", "--help"}, {"query", "--help"}, {"tail", "--help"}, {"bench", "ingest", "--help"}}) {
+           {"--help"}, {"append", "--help"}, {"query", "--help"}, {"tail", "--help"}, {"bench", "ingest", "--help"},
+           {"stats", "--help"}, {"verify", "--help"}, {"checkpoint", "--help"}, {"prove", "inclusion", "--help"},
+           {"bench", "query", "--help"}}) {
     RunResult r = RunStele(args);
     EXPECT_EQ(r.exit_code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << args[0];
