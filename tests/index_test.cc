@@ -263,7 +263,8 @@ TEST_F(Planner, StatsEqualIndependentCounts) {
     EXPECT_EQ(r->total, kEvents);
     if (c.by != StatsBy::kMinute && c.by != StatsBy::kHour) {
       EXPECT_GE(r->segments_from_index, 3u) << "unfiltered field counts come from the indexes";
-      EXPECT_EQ(r->segments_scanned, 1u) << "only the active segment is read";
+      // Only the active segment is read (none if the last batch just sealed one).
+      EXPECT_LE(r->segments_scanned, 1u);
     }
     for (int round = 0; round < 5; ++round) {
       Query q = RandomQuery(rng);
@@ -332,6 +333,40 @@ TEST(LiveIndex, FreshEventsInTheActiveSegmentAreFoundWithoutAScan) {
   EXPECT_LT(scan->frames_read() * 4, scan_all->frames_read())
       << scan->frames_read() << " of " << scan_all->frames_read() << " frames";
   ASSERT_TRUE((*log)->Shutdown().ok());
+}
+
+TEST(LiveIndex, WithTheFieldIndexOffQueriesScan) {
+  test::TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.field_index = false;
+  o.segment_max_bytes = 8 << 10;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  // In the first (active) segment, before any rotation.
+  ASSERT_TRUE((*log)->Append(R"({"type":"a","lead_id":"L3"})").ok());
+  Query first;
+  first.lead_id = "L3";
+  auto early = (*log)->Query(first);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(test::Collect(early->get()).size(), 1u);
+  for (int i = 0; i < 500; ++i) {
+    const std::string pad = std::to_string(std::hash<int>()(i) * 0x9E3779B97F4A7C15ull);
+    ASSERT_TRUE((*log)->Append(R"({"type":"a","lead_id":"L)" + std::to_string(i % 7) + R"(","data":{"p":")" + pad +
+                               R"("}})")
+                    .ok());
+    if (i % 50 == 49) {
+      ASSERT_TRUE((*log)->Flush().ok());
+    }
+  }
+  Query q;
+  q.lead_id = "L3";
+  auto it = (*log)->Query(q);
+  ASSERT_TRUE(it.ok());
+  EXPECT_EQ(test::Collect(it->get()).size(), 72u);
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  EXPECT_TRUE(test::SegmentFiles(dir.path()).size() > 1);
+  for (const auto& f : test::SegmentFiles(dir.path())) EXPECT_FALSE(fs::exists(SegmentIndexPath(f))) << f;
 }
 
 TEST(Regex, CatastrophicPatternsRunInLinearTimeAndBadOnesAreRejected) {

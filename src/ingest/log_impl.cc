@@ -76,7 +76,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->durable_seq_ = last;
     log->stats_.written_seq = last;
     log->stats_.durable_seq = last;
-    log->live_index_ = log->segment_->live_index();
+    if (options.field_index) log->live_index_ = log->segment_->live_index();
     // Reserved, not touched: pages become resident only as the queue fills.
     log->pending_.reserve(options.queue_bytes);
   }
