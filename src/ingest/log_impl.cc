@@ -267,17 +267,25 @@ Status LogImpl::Flush() {
   return WaitDurable(target);
 }
 
-Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query) {
+Status LogImpl::PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentIndex>* live) {
   uint64_t target;
-  std::shared_ptr<const LiveSegmentIndex> live;
   {
     MutexLock l(&mu_);
     target = next_seq_ - 1;
-    live = live_index_;
+    *live = live_index_;
   }
   Status s = WaitWritten(target);
-  // A read-only log still serves what it has.
+  // A read-only or closed log still serves what it has.
   if (!s.ok() && s.code() != StatusCode::kReadOnly && s.code() != StatusCode::kClosed) return s;
+  MutexLock l(&mu_);
+  *size = std::min(target, written_seq_);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query) {
+  uint64_t size;
+  std::shared_ptr<const LiveSegmentIndex> live;
+  STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
   auto it = ScanIterator::Open(env_, options_.dir, query, std::move(live));
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
@@ -290,17 +298,7 @@ Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
   }
   uint64_t size;
   std::shared_ptr<const LiveSegmentIndex> live;
-  {
-    MutexLock l(&mu_);
-    size = next_seq_ - 1;
-    live = live_index_;
-  }
-  Status s = WaitWritten(size);
-  if (!s.ok() && s.code() != StatusCode::kReadOnly && s.code() != StatusCode::kClosed) return s;
-  {
-    MutexLock l(&mu_);
-    size = std::min(size, written_seq_);  // what a reader can see now
-  }
+  STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
   const std::string key = QueryCache::Key(query);
   CachedAnswer answer;
   const bool cached = cache_.Get(key, &answer);

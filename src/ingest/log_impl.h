@@ -55,6 +55,9 @@ class LogImpl {
   // Waits until durable_seq_ >= seq (or an error).
   Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);
+  // Waits until every event appended so far is written, then gives the size
+  // a reader can see and the active segment's live index.
+  Status PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentIndex>* live) EXCLUDES(mu_);
   Status RefusalLocked() const REQUIRES(mu_);
   SegmentWriterOptions SegmentOptions() const { return {options_.zstd_level, options_.field_index}; }
   // Appends and removes <dir>/pending-security.ndjson (see QueueSecurityEvent).
