@@ -227,6 +227,36 @@ TEST_F(Planner, DataFieldAndRegexFiltersMatchBruteForce) {
   EXPECT_TRUE(Run(missing).empty());
 }
 
+TEST_F(Planner, SealedIndexesAreLoadedOnceAndBounded) {
+  auto files = test::SegmentFiles(dir_->path());
+  SegmentIndexCache cache(64 << 20);
+  auto a = cache.Get(Env::Default(), files[0]);
+  auto b = cache.Get(Env::Default(), files[0]);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get()) << "the second query reuses the loaded index";
+  cache.Erase(files[0]);
+  auto c = cache.Get(Env::Default(), files[0]);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->get(), a->get());
+  EXPECT_FALSE(cache.Get(Env::Default(), files.back()).ok()) << "the active segment has no index file";
+  // A budget smaller than two indexes keeps only the most recent one.
+  SegmentIndexCache small((*a)->byte_size() + 1);
+  auto first = small.Get(Env::Default(), files[0]);
+  auto second = small.Get(Env::Default(), files[1]);
+  auto first_again = small.Get(Env::Default(), files[0]);
+  ASSERT_TRUE(first.ok() && second.ok() && first_again.ok());
+  EXPECT_NE(first->get(), first_again->get()) << "evicted, then loaded again";
+  // Queries through a shared cache answer exactly as without one.
+  auto shared = std::make_shared<SegmentIndexCache>(64 << 20);
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 30; ++round) {
+    Query q = RandomQuery(rng);
+    auto it = ScanIterator::Open(Env::Default(), dir_->path(), q, {nullptr, shared});
+    ASSERT_TRUE(it.ok());
+    EXPECT_EQ(test::Seqs(test::Collect(it->get())), test::ReferenceQuery(*expected_, q)) << round;
+  }
+}
+
 TEST_F(Planner, StatsEqualIndependentCounts) {
   auto reference = [&](const Query& q, auto key_of) {
     std::map<std::string, uint64_t> m;

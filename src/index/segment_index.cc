@@ -308,6 +308,41 @@ std::vector<uint32_t> SegmentIndex::FramesWithPrefix(IndexedField f, std::string
   return out;
 }
 
+Result<std::shared_ptr<const SegmentIndex>> SegmentIndexCache::Get(Env* env, const std::string& segment_path) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = map_.find(segment_path);
+    if (it != map_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+  }
+  auto loaded = SegmentIndex::Load(env, segment_path);  // outside the lock: it reads a file
+  if (!loaded.ok()) return loaded.status();
+  auto index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
+  std::lock_guard<std::mutex> g(mu_);
+  if (map_.count(segment_path) == 0) {
+    lru_.emplace_front(segment_path, index);
+    map_[segment_path] = lru_.begin();
+    bytes_ += index->byte_size();
+    while (bytes_ > max_bytes_ && lru_.size() > 1) {
+      bytes_ -= lru_.back().second->byte_size();
+      map_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+  return std::shared_ptr<const SegmentIndex>(index);
+}
+
+void SegmentIndexCache::Erase(const std::string& segment_path) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = map_.find(segment_path);
+  if (it == map_.end()) return;
+  bytes_ -= it->second->second->byte_size();
+  lru_.erase(it->second);
+  map_.erase(it);
+}
+
 std::string SegmentIndexPath(const std::string& segment_path) {
   return segment_path.substr(0, segment_path.size() - format::kSegmentSuffix.size()) + ".fidx";
 }

@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -83,6 +85,7 @@ class SegmentIndex {
   // Calls fn(value, events holding it) for every value, in ascending order.
   void ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const;
   uint32_t frame_count() const { return frame_count_; }
+  size_t byte_size() const { return bytes_.size(); }
 
  private:
   struct FieldTable {
@@ -119,6 +122,25 @@ class LiveSegmentIndex {
   const uint64_t first_seq_;
   mutable std::mutex mu_;
   SegmentIndexBuilder builder_;  // guarded by mu_
+};
+
+// SegmentIndexCache: loaded indexes of sealed segments, kept for the
+// queries of one process (a sealed segment's index never changes; a removed
+// segment's entry must be dropped with Erase()).  LRU, bounded in bytes.
+// Thread-safe.
+class SegmentIndexCache {
+ public:
+  explicit SegmentIndexCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // The index of the sealed segment at segment_path, loaded on first use.
+  Result<std::shared_ptr<const SegmentIndex>> Get(Env* env, const std::string& segment_path);
+  void Erase(const std::string& segment_path);
+
+ private:
+  const size_t max_bytes_;
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const SegmentIndex>>> lru_;  // front = most recent
+  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+  size_t bytes_ = 0;
 };
 
 std::string SegmentIndexPath(const std::string& segment_path);

@@ -286,7 +286,7 @@ Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query)
   uint64_t size;
   std::shared_ptr<const LiveSegmentIndex> live;
   STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
-  auto it = ScanIterator::Open(env_, options_.dir, query, std::move(live));
+  auto it = ScanIterator::Open(env_, options_.dir, query, {std::move(live), sealed_indexes_});
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
 }
@@ -316,7 +316,7 @@ Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
   fresh.covered_size = size;
   if (!cached || !(!query.descending && answer.seqs.size() == query.limit)) {  // a full ascending page never changes
     if (*part.seq_from <= *part.seq_to) {
-      auto it = ScanIterator::Open(env_, options_.dir, part, live);
+      auto it = ScanIterator::Open(env_, options_.dir, part, {live, sealed_indexes_});
       if (!it.ok()) return it.status();
       EventView e;
       while ((*it)->Next(&e)) {

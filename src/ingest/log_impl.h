@@ -97,6 +97,7 @@ class LogImpl {
   std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
 
   QueryCache cache_;
+  std::shared_ptr<SegmentIndexCache> sealed_indexes_ = std::make_shared<SegmentIndexCache>(256u << 20);
 
   std::mutex shutdown_mu_;  // serializes Shutdown()
   bool shut_down_ = false;  // guarded by shutdown_mu_

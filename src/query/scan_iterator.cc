@@ -12,7 +12,7 @@
 namespace stele {
 
 Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::string& dir, const Query& query,
-                                                         std::shared_ptr<const LiveSegmentIndex> live) {
+                                                         Context context) {
   auto filter = EventFilter::Create(query);
   if (!filter.ok()) return filter.status();
   const std::string segment_dir = SegmentDirOf(dir);
@@ -20,7 +20,7 @@ Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::st
   if (!segments.ok()) return segments.status();
   std::unique_ptr<ScanIterator> it(
       new ScanIterator(env, segment_dir, query, std::move(filter).value(), std::move(segments).value()));
-  it->live_ = std::move(live);
+  it->context_ = std::move(context);
   return it;
 }
 
@@ -79,18 +79,24 @@ void ScanIterator::PlanFrames() {
   frame_order_.clear();
   std::optional<std::vector<uint32_t>> candidates;
   if (segment_->sealed()) {
-    auto index = SegmentIndex::Load(env_, segment_->path());
+    std::shared_ptr<const SegmentIndex> index;
+    if (context_.sealed_indexes) {
+      auto cached = context_.sealed_indexes->Get(env_, segment_->path());
+      if (cached.ok()) index = *cached;
+    } else if (auto loaded = SegmentIndex::Load(env_, segment_->path()); loaded.ok()) {
+      index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
+    }
     // No index (crash before it was written) or a damaged one: it is derived
     // data, so the segment is scanned instead.
-    if (index.ok() && index->frame_count() == n) {
+    if (index && index->frame_count() == n) {
       candidates = PlanCandidates(query_, [&](IndexedField f, std::string_view v, bool prefix) {
         return prefix ? index->FramesWithPrefix(f, v) : index->Frames(f, v);
       });
     }
-  } else if (live_ && live_->first_seq() == segment_->first_seq()) {
+  } else if (context_.live && context_.live->first_seq() == segment_->first_seq()) {
     // The writer's index of this active segment may list frames newer than
     // this reader's snapshot; those ordinals are skipped below.
-    candidates = live_->Candidates(query_);
+    candidates = context_.live->Candidates(query_);
   }
   if (candidates) {
     frame_order_ = std::move(*candidates);

@@ -26,9 +26,13 @@ namespace stele {
 class ScanIterator final : public EventIterator {
  public:
   // Lists the segments of `dir` now; kNotFound if dir holds no stele log.
-  // `live` (optional) is the writer's index of the active segment.
+  // What a long-lived reader (an open Log) shares with its iterators.
+  struct Context {
+    std::shared_ptr<const LiveSegmentIndex> live;      // the writer's index of the active segment
+    std::shared_ptr<SegmentIndexCache> sealed_indexes;  // loaded sealed-segment indexes
+  };
   static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
-                                                    std::shared_ptr<const LiveSegmentIndex> live = nullptr);
+                                                    Context context = {});
 
   bool Next(EventView* event) override;
   const Status& status() const override { return status_; }
@@ -49,7 +53,7 @@ class ScanIterator final : public EventIterator {
   std::string segment_dir_;
   Query query_;
   std::unique_ptr<EventFilter> filter_;
-  std::shared_ptr<const LiveSegmentIndex> live_;
+  Context context_;
   std::vector<uint64_t> segments_;  // first seqs, ascending
   size_t segments_done_ = 0;        // how many of segments_ were visited
   std::unique_ptr<SegmentReader> segment_;
