@@ -93,11 +93,7 @@ std::string ReferenceFrame(size_t events) {
     EventView e;
     if (!v.Validate(line, 0x7fffffffffffffff / 2, limits, &e).ok()) std::abort();
     e.seq = i + 1;
-    std::string rec;
-    AppendRecord(e, &rec);
-    const uint32_t len = static_cast<uint32_t>(rec.size());
-    raw.append(reinterpret_cast<const char*>(&len), 4);
-    raw += rec;
+    AppendFramedRecord(e, &raw);
   }
   return raw;
 }

@@ -31,11 +31,7 @@ TEST(SegmentIndexFormat, RoundTripsAndRejectsDamage) {
       e.type = type;
       e.actor = actor;
       e.lead_id = lead;
-      std::string rec;
-      AppendRecord(e, &rec);
-      const uint32_t len = static_cast<uint32_t>(rec.size());
-      raw.append(reinterpret_cast<const char*>(&len), 4);
-      raw += rec;
+      AppendFramedRecord(e, &raw);
     }
     return raw;
   };

@@ -53,6 +53,13 @@ void AppendRecord(const EventView& e, std::string* out) {
   if (!e.data.empty()) std::memcpy(p + 4, e.data.data(), e.data.size());
 }
 
+void AppendFramedRecord(const EventView& e, std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + 4);
+  AppendRecord(e, out);
+  PutU32(out->data() + at, static_cast<uint32_t>(out->size() - at - 4));
+}
+
 bool DecodeRecord(std::string_view r, EventView* e) {
   if (r.size() < kRecordFixedBytes) return false;
   const char* p = r.data();

@@ -32,6 +32,8 @@ enum RecordFieldBit : uint8_t {
 size_t RecordSize(const EventView& event);
 // Appends the canonical record of event (using event.seq) to *out.
 void AppendRecord(const EventView& event, std::string* out);
+// Appends u32 length | canonical record: how records sit in a frame payload.
+void AppendFramedRecord(const EventView& event, std::string* out);
 // Parses a canonical record; false if the bytes are not exactly one record.
 bool DecodeRecord(std::string_view record, EventView* out);
 

@@ -239,15 +239,9 @@ Result<SegmentIndex> SegmentIndex::Parse(std::string bytes) {
 }
 
 Result<SegmentIndex> SegmentIndex::Load(Env* env, const std::string& segment_path) {
-  auto f = env->OpenReadable(SegmentIndexPath(segment_path));
-  if (!f.ok()) return f.status();
-  auto size = (*f)->Size();
-  if (!size.ok()) return size.status();
-  std::string bytes(*size, '\0');
-  size_t got = 0;
-  STELE_RETURN_IF_ERROR((*f)->Read(0, bytes.size(), bytes.data(), &got));
-  bytes.resize(got);
-  return Parse(std::move(bytes));
+  auto bytes = ReadFileToString(env, SegmentIndexPath(segment_path), size_t{1} << 31);
+  if (!bytes.ok()) return bytes.status();
+  return Parse(std::move(bytes).value());
 }
 
 std::string_view SegmentIndex::ValueAt(const FieldTable& t, uint32_t i) const {

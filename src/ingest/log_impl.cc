@@ -23,14 +23,6 @@ std::string& ThreadRecordBuffer() {
   return buffer;
 }
 
-// Appends u32 length | canonical record (seq left 0: assigned at enqueue).
-void AppendFramedRecord(const EventView& e, std::string* out) {
-  const size_t at = out->size();
-  out->resize(at + 4);
-  AppendRecord(e, out);
-  PutU32(out->data() + at, static_cast<uint32_t>(out->size() - at - 4));
-}
-
 }  // namespace
 
 LogImpl::LogImpl(const Options& options)
@@ -182,14 +174,9 @@ Status LogImpl::QueueSecurityEvent(const std::string& dir, std::string_view type
 Status LogImpl::DrainPendingSecurityEvents() {
   const std::string path = options_.dir + "/" + std::string(kPendingSecurityFile);
   if (!env_->Exists(path)) return Status::Ok();
-  auto f = env_->OpenReadable(path);
-  if (!f.ok()) return f.status();
-  auto size = (*f)->Size();
-  if (!size.ok()) return size.status();
-  std::string text(*size, '\0');
-  size_t got = 0;
-  STELE_RETURN_IF_ERROR((*f)->Read(0, text.size(), text.data(), &got));
-  text.resize(got);
+  auto read = ReadFileToString(env_, path, 64u << 20);
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   ValidationLimits limits = limits_;
   limits.allow_reserved_types = true;
   for (std::string_view rest = text; !rest.empty();) {

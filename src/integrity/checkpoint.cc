@@ -8,23 +8,6 @@
 #include "util/time.h"
 
 namespace stele {
-namespace {
-
-Result<std::string> ReadWholeFile(Env* env, const std::string& path, size_t limit) {
-  auto f = env->OpenReadable(path);
-  if (!f.ok()) return f.status();
-  auto size = (*f)->Size();
-  if (!size.ok()) return size.status();
-  if (*size > limit) return Status::Corruption(path + ": larger than " + std::to_string(limit) + " bytes");
-  std::string data(*size, '\0');
-  size_t got = 0;
-  STELE_RETURN_IF_ERROR((*f)->Read(0, data.size(), data.data(), &got));
-  data.resize(got);
-  return data;
-}
-
-}  // namespace
-
 std::string FormatCheckpointBody(const Checkpoint& c) {
   return c.origin + "\n" + std::to_string(c.size) + "\n" + Base64Encode(AsBytes(c.root)) + "\ntime " +
          FormatRfc3339(c.time_ns) + "\n";
@@ -78,7 +61,7 @@ Result<NoteSigner> LoadOrCreateSigner(Env* env, const std::string& dir, const st
   const std::string path = key_path.empty() ? dir + "/" + std::string(kKeysDir) + "/" + std::string(kSignerKeyFile)
                                             : key_path;
   if (env->Exists(path)) {
-    auto text = ReadWholeFile(env, path, 4096);
+    auto text = ReadFileToString(env, path, 4096);
     if (!text.ok()) return text.status();
     auto s = ParseNoteSigner(*text);
     if (!s.ok()) return Status::InvalidArgument(path + ": " + s.status().message());
@@ -132,7 +115,7 @@ Result<std::vector<uint64_t>> ListCheckpoints(Env* env, const std::string& dir) 
 }
 
 Result<std::string> ReadCheckpointFile(Env* env, const std::string& dir, uint64_t size) {
-  return ReadWholeFile(env, dir + "/" + std::string(kCheckpointsDir) + "/" + CheckpointFileName(size), 64 << 10);
+  return ReadFileToString(env, dir + "/" + std::string(kCheckpointsDir) + "/" + CheckpointFileName(size), 64 << 10);
 }
 
 }  // namespace stele

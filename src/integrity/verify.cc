@@ -182,13 +182,9 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
     checkpoints.push_back({*cp, "checkpoint " + CheckpointFileName(size)});
   }
   if (!options.against_file.empty()) {
-    auto f = env->OpenReadable(options.against_file);
-    if (!f.ok()) return f.status();
-    std::string note(64 << 10, '\0');
-    size_t got = 0;
-    STELE_RETURN_IF_ERROR((*f)->Read(0, note.size(), note.data(), &got));
-    note.resize(got);
-    auto cp = OpenCheckpoint(note, *verifier);
+    auto note = ReadFileToString(env, options.against_file, 64 << 10);
+    if (!note.ok()) return note.status();
+    auto cp = OpenCheckpoint(*note, *verifier);
     if (!cp.ok()) return fail(0, "--against " + options.against_file + ": " + cp.status().message());
     checkpoints.push_back({*cp, "--against " + options.against_file});
   }

@@ -57,6 +57,9 @@ class Env {
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 };
 
+// Reads a whole file; kCorruption if it is larger than `limit` bytes.
+Result<std::string> ReadFileToString(Env* env, const std::string& path, size_t limit);
+
 // Writes `bytes` to `path` atomically: a temporary file beside it, fsync,
 // rename.  (The caller syncs the directory when the rename must survive a
 // crash.)

@@ -190,6 +190,19 @@ class PosixEnv final : public Env {
 
 }  // namespace
 
+Result<std::string> ReadFileToString(Env* env, const std::string& path, size_t limit) {
+  auto f = env->OpenReadable(path);
+  if (!f.ok()) return f.status();
+  auto size = (*f)->Size();
+  if (!size.ok()) return size.status();
+  if (*size > limit) return Status::Corruption(path + ": larger than " + std::to_string(limit) + " bytes");
+  std::string data(*size, '\0');
+  size_t got = 0;
+  STELE_RETURN_IF_ERROR((*f)->Read(0, data.size(), data.data(), &got));
+  data.resize(got);
+  return data;
+}
+
 Status WriteFileAtomically(Env* env, const std::string& path, std::string_view bytes) {
   const std::string tmp = path + ".tmp";
   if (env->Exists(tmp)) STELE_RETURN_IF_ERROR(env->Remove(tmp));
