@@ -230,7 +230,7 @@ RunResult Shell(const std::string& cmd) {
 TEST_F(Cli, VerifyCheckpointAndProofsWorkFromTheCommandLine) {
   RunResult v = RunStele({"verify", "--dir", dir_.path()});
   EXPECT_EQ(v.exit_code, 0) << v.err;
-  EXPECT_EQ(v.out.rfind("{\"ok\":true,\"events\":4,", 0), 0u) << v.out;
+  EXPECT_EQ(v.out.rfind("{\"ok\":true,\"first_seq\":1,\"events\":4,", 0), 0u) << v.out;
 
   RunResult cp = RunStele({"checkpoint", "--dir", dir_.path()});
   EXPECT_EQ(cp.exit_code, 0);
@@ -324,6 +324,32 @@ TEST(SecurityEvents, ProducersCannotWriteThemButSteleCan) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].type, "security.auth_failed");
   EXPECT_EQ(events[0].source, "stele");
+}
+
+
+TEST(CliRetain, RemovesOldSegmentsAndTheLogStillVerifies) {
+  test::TempDir dir;
+  RunResult gen = RunStele({"bench", "generate", "--events", "40000"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  RunResult app = RunStele({"append", "--dir", dir.path(), "--segment-max-mb", "1"}, gen.out);
+  ASSERT_EQ(app.exit_code, 0) << app.err;
+  ASSERT_GE(test::SegmentFiles(dir.path()).size(), 2u);
+
+  RunResult bad = RunStele({"retain", "--dir", dir.path(), "--max-age", "3 weeks"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--max-age"), std::string::npos) << bad.err;
+  RunResult none = RunStele({"retain", "--dir", dir.path()});
+  EXPECT_EQ(none.exit_code, 2);
+
+  RunResult r = RunStele({"retain", "--dir", dir.path(), "--max-bytes", "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("{\"segments_removed\":1,", 0), 0u) << r.out;
+  RunResult v = RunStele({"verify", "--dir", dir.path()});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out.find("\"first_seq\":1,"), std::string::npos) << v.out;
+  RunResult count = RunStele({"query", "--dir", dir.path(), "--format", "count"});
+  EXPECT_EQ(count.exit_code, 0);
+  EXPECT_LT(std::stoull(count.out), 40000u);
 }
 
 }  // namespace

@@ -55,6 +55,9 @@ struct LogStats {
   uint64_t syncs = 0;
   uint64_t busy_rejects = 0;
   uint64_t segments_sealed = 0;
+  uint64_t segments_removed = 0;    // by retention, since open
+  uint64_t retention_failures = 0;  // runs that failed (retried at the next seal or idle tick)
+  uint64_t first_seq = 0;           // oldest seq still stored (1 unless retention removed some)
   uint64_t cache_hits = 0;     // QueryPage answers served from the cache
   uint64_t cache_extends = 0;  // ... of which extended with newer events
   uint64_t cache_misses = 0;

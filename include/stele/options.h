@@ -40,6 +40,14 @@ struct Options {
   uint64_t segment_max_bytes = 256ull << 20;
   std::chrono::seconds segment_max_age{std::chrono::hours(24)};
 
+  // Retention (SPEC §2): whole sealed segments are removed, oldest first,
+  // once every event in them is older than retention_max_age, and while the
+  // log's segment bytes exceed retention_max_bytes.  The active segment is
+  // never removed, and what remains still verifies (docs/format.md, "Merkle
+  // base").  Zero disables each limit.
+  std::chrono::seconds retention_max_age{0};
+  uint64_t retention_max_bytes = 0;
+
   // Frames are cut when their uncompressed records reach this size.
   size_t frame_target_bytes = 256u << 10;
   int zstd_level = 1;  // on the reference workload level 1 is both faster and smaller than 3 with 256 KiB frames

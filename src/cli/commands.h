@@ -2,6 +2,7 @@
 // process exit code (see ExitCode and docs/cli.md).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -41,6 +42,12 @@ int ExitCodeFor(const Status& status);
 std::string JsonQuote(std::string_view s);
 // Bytes of the regular files under path (a file or a directory tree).
 uint64_t DiskBytes(const std::string& path);
+// "45s", "90m", "12h", "30d" (a bare number is seconds); kInvalidArgument
+// with the reason otherwise.
+Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
+// "4096", "64K", "512M", "10G", "1T" (binary multiples, optional trailing
+// "iB"/"B").
+Result<uint64_t> ParseByteSize(std::string_view text);
 // Prints "stele: <message>" to stderr and returns the matching exit code.
 int ReportError(const Status& status);
 
@@ -60,5 +67,6 @@ Command RegisterStats(CLI::App& app, const GlobalFlags& global);
 Command RegisterVerify(CLI::App& app, const GlobalFlags& global);
 Command RegisterCheckpoint(CLI::App& app, const GlobalFlags& global);
 Command RegisterProve(CLI::App& app, const GlobalFlags& global);
+Command RegisterRetain(CLI::App& app, const GlobalFlags& global);
 
 }  // namespace stele::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
       RegisterVerify(app, global),
       RegisterCheckpoint(app, global),
       RegisterProve(app, global),
+      RegisterRetain(app, global),
   };
   try {
     app.parse(argc, argv);

@@ -4,9 +4,11 @@
 
 #include "event/record.h"
 #include "integrity/checkpoint.h"
+#include "integrity/merkle_base.h"
 #include "query/scan_iterator.h"
 #include "storage/format.h"
 #include "storage/recovery.h"
+#include "storage/segment_list.h"
 #include "util/coding.h"
 #include "util/time.h"
 
@@ -73,6 +75,15 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->pending_.reserve(options.queue_bytes);
   }
   log->recovery_.last_seq = log->segment_->last_seq();
+  // Finish an interrupted removal, and apply the policy, before writing.
+  STELE_RETURN_IF_ERROR(log->ApplyRetention(NowNanos()));
+  log->last_retention_ns_ = NowNanos();
+  {
+    auto firsts = ListSegments(env, log->segment_dir_);
+    if (!firsts.ok()) return firsts.status();
+    MutexLock l(&log->mu_);
+    log->stats_.first_seq = firsts->empty() ? 1 : firsts->front();
+  }
   log->batch_.reserve(options.queue_bytes);
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   STELE_RETURN_IF_ERROR(log->DrainPendingSecurityEvents());
@@ -415,9 +426,53 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
   auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, SegmentOptions());
   if (!w.ok()) return w.status();
   segment_ = std::move(w).value();
+  {
+    MutexLock l(&mu_);
+    ++stats_.segments_sealed;
+    live_index_ = options_.field_index ? segment_->live_index() : nullptr;
+  }
+  RetainBestEffort(now_ns);
+  return Status::Ok();
+}
+
+void LogImpl::RetainBestEffort(int64_t now_ns) {
+  last_retention_ns_ = now_ns;
+  if (Status s = ApplyRetention(now_ns); !s.ok()) {
+    MutexLock l(&mu_);
+    ++stats_.retention_failures;
+  }
+}
+
+Status LogImpl::ApplyRetention(int64_t now_ns) {
+  const RetentionPolicy policy{options_.retention_max_age, options_.retention_max_bytes};
+  auto base = ReadMerkleBase(env_, options_.dir);
+  if (!base.ok()) return base.status();
+  const uint64_t covered = *base ? (*base)->size() : 0;
+  if (!policy.enabled() && covered == 0) return Status::Ok();
+  uint64_t active_bytes = 0;
+  auto sealed = ListSealedSegments(env_, segment_dir_, &active_bytes);
+  if (!sealed.ok()) return sealed.status();
+  const size_t n = SegmentsToRemove(*sealed, active_bytes, policy, now_ns, covered);
+  if (n == 0) return Status::Ok();
+  const uint64_t through = (*sealed)[n - 1].last_seq;
+  // The base is written before anything is removed.  Without integrity there
+  // is no tree to continue, and nothing to write.
+  if (hashes_ && through > covered) {
+    STELE_RETURN_IF_ERROR(hashes_->Flush());
+    auto next = ComputeMerkleBase(env_, options_.dir, through, *base);
+    if (!next.ok()) return next.status();
+    STELE_RETURN_IF_ERROR(WriteMerkleBase(env_, options_.dir, *next));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    sealed_indexes_->Erase(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
+    STELE_RETURN_IF_ERROR(RemoveSegmentFiles(env_, segment_dir_, (*sealed)[i].first_seq));
+  }
+  STELE_RETURN_IF_ERROR(env_->SyncDir(segment_dir_));
+  // Cached answers may hold removed events: the only invalidation there is.
+  cache_.Clear();
   MutexLock l(&mu_);
-  ++stats_.segments_sealed;
-  live_index_ = options_.field_index ? segment_->live_index() : nullptr;
+  stats_.segments_removed += n;
+  stats_.first_seq = through + 1;
   return Status::Ok();
 }
 
@@ -448,6 +503,8 @@ Status LogImpl::WriteBatch(bool sync, bool* synced) {
 Status LogImpl::IdleWork(bool* synced) {
   *synced = false;
   const int64_t now = NowNanos();
+  // Age limits expire without any rotation; look once a minute.
+  if (options_.retention_max_age.count() > 0 && now - last_retention_ns_ > 60'000'000'000) RetainBestEffort(now);
   if (CheckpointDue(now)) {
     STELE_RETURN_IF_ERROR(segment_->Sync());
     *synced = true;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "event/validator.h"
+#include "ingest/retention.h"
 #include "integrity/hash_store.h"
 #include "integrity/note.h"
 #include "query/query_cache.h"
@@ -71,6 +72,12 @@ class LogImpl {
   Status IdleWork(bool* synced);
   Status MaybeRotate(int64_t now_ns);
   bool CheckpointDue(int64_t now_ns) const;
+  // Writer thread (or Open, before it starts): removes the segments the
+  // retention policy no longer keeps, after folding them into the Merkle base.
+  Status ApplyRetention(int64_t now_ns);
+  // Runs ApplyRetention, counting a failure instead of stopping the writer:
+  // an old segment that could not be removed yet loses no data.
+  void RetainBestEffort(int64_t now_ns);
   Status WriteCheckpoint();
 
   const Options options_;
@@ -109,6 +116,7 @@ class LogImpl {
   NoteSigner signer_;
   uint64_t last_checkpoint_size_ = 0;
   int64_t last_checkpoint_ns_ = 0;
+  int64_t last_retention_ns_ = 0;
   std::string batch_;
   std::thread writer_;
 };

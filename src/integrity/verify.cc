@@ -18,6 +18,7 @@
 #include "event/record.h"
 #include "integrity/checkpoint.h"
 #include "integrity/hash_store.h"
+#include "integrity/merkle_base.h"
 #include "stele/integrity.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
@@ -215,16 +216,45 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
     segments.push_back(std::move(r).value());
   }
 
-  HashStoreReader stored(env, dir, nullptr);
-  Sha256& sha = ThreadSha256();
+  // 3. Where the tree resumes: the Merkle base retention left, if the events
+  // before it are gone.  Segments the base covers but an interrupted
+  // retention did not remove yet are read for continuity, not hashed.
+  auto base = ReadMerkleBase(env, dir);
+  if (!base.ok()) return fail(0, base.status().message());
+  const uint64_t first_stored = firsts.empty() ? 1 : firsts.front();
   CompactRange range;
   uint64_t expect = 1;
+  if (*base && first_stored > 1) {
+    range = **base;
+    expect = std::min(first_stored, range.size() + 1);
+    report.first_seq = range.size() + 1;
+  }
+  const uint64_t hash_from = range.size() + 1;
+  for (auto it = by_size.begin(); it != by_size.end() && it->first < range.size();) {
+    ++report.checkpoints_before_retention;
+    it = by_size.erase(it);
+  }
+  report.checkpoints -= report.checkpoints_before_retention;
+  HashStoreReader stored(env, dir, nullptr);
+  Sha256& sha = ThreadSha256();
+  uint64_t last_good_checkpoint = range.size();
+  auto check_checkpoints = [&]() -> bool {
+    auto [lo, hi] = by_size.equal_range(range.size());
+    for (auto it = lo; it != hi; ++it) {
+      if (range.Root(sha) != it->second->cp.root) return false;
+    }
+    if (lo != hi) last_good_checkpoint = range.size();
+    return true;
+  };
+  if (!check_checkpoints()) {
+    return fail(range.size() + 1, "the Merkle base left by retention (" + std::to_string(range.size()) +
+                                      " events) does not match the checkpoint signed at that size");
+  }
   Status stored_mismatch;
   uint64_t stored_mismatch_seq = 0;
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   FramePipeline pipeline(jobs, threads);
   auto last_progress = std::chrono::steady_clock::now();
-  uint64_t last_good_checkpoint = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     FrameResult& r = pipeline.Take(j);
     if (!r.status.ok()) {
@@ -242,6 +272,10 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
         }
         return fail(expect, "event seq " + std::to_string(seq) + " found where seq " + std::to_string(expect) +
                                 " belongs (events inserted or reordered)");
+      }
+      if (seq < hash_from) {  // covered by the base
+        ++expect;
+        continue;
       }
       const Hash& leaf = r.leaves[k];
       if (seq == r.fp_mismatch_seq) {
@@ -261,22 +295,18 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
         }
       });
       ++expect;
-      auto [lo, hi] = by_size.equal_range(range.size());
-      for (auto it = lo; it != hi; ++it) {
-        const Hash root = range.Root(sha);
-        if (root != it->second->cp.root) {
-          pipeline.Release(j);
-          if (stored_mismatch_seq != 0) return fail(stored_mismatch_seq, stored_mismatch.message());
-          return fail(last_good_checkpoint + 1,
-                      "root of the first " + std::to_string(range.size()) + " events differs from " +
-                          it->second->source + ": history between seq " + std::to_string(last_good_checkpoint + 1) +
-                          " and " + std::to_string(range.size()) + " was rewritten");
-        }
-        last_good_checkpoint = range.size();
+      if (!check_checkpoints()) {
+        pipeline.Release(j);
+        if (stored_mismatch_seq != 0) return fail(stored_mismatch_seq, stored_mismatch.message());
+        return fail(last_good_checkpoint + 1,
+                    "root of the first " + std::to_string(range.size()) + " events differs from " +
+                        by_size.find(range.size())->second->source + ": history between seq " +
+                        std::to_string(last_good_checkpoint + 1) + " and " + std::to_string(range.size()) +
+                        " was rewritten");
       }
     }
     report.raw_bytes += r.raw_bytes;
-    report.events = range.size();
+    report.events = range.size() - (hash_from - 1);
     pipeline.Release(j);
     if (options.progress && std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(200)) {
       options.progress(report.events, report.raw_bytes);
@@ -284,7 +314,7 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
     }
   }
   if (!stored_mismatch.ok()) return fail(stored_mismatch_seq, stored_mismatch.message());
-  // 3. Checkpoints beyond the end: the log lost events it had signed.
+  // 4. Checkpoints beyond the end: the log lost events it had signed.
   if (!by_size.empty() && by_size.rbegin()->first > range.size()) {
     const auto* c = by_size.rbegin()->second;
     return fail(range.size() + 1, "log ends at seq " + std::to_string(range.size()) + " but " + c->source +

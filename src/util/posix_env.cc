@@ -162,7 +162,10 @@ class PosixEnv final : public Env {
   }
 
   Status Remove(const std::string& path) override {
-    if (::unlink(path.c_str()) != 0) return ErrnoStatus("unlink", path, errno);
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) return Status::NotFound(path + ": no such file");
+      return ErrnoStatus("unlink", path, errno);
+    }
     return Status::Ok();
   }
 
