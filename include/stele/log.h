@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,6 +55,16 @@ struct LogStats {
   uint64_t batches = 0;
   uint64_t syncs = 0;
   uint64_t busy_rejects = 0;
+  uint64_t invalid_rejects = 0;       // events refused by validation
+  uint64_t rate_limited_rejects = 0;  // events refused by the per-source limit
+  uint64_t security_incidents = 0;    // reported to the security monitor
+  uint64_t security_events = 0;       // aggregated security.* events it wrote
+  // fdatasync latency of the active segment: count, sum and a histogram
+  // (bucket i counts syncs of at most kFsyncBucketsUs[i] µs; the last, +Inf).
+  uint64_t fsyncs = 0;
+  uint64_t fsync_total_ns = 0;
+  static constexpr uint64_t kFsyncBucketsUs[] = {50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000};
+  uint64_t fsync_buckets[std::size(kFsyncBucketsUs) + 1] = {};
   uint64_t segments_sealed = 0;
   uint64_t segments_removed = 0;    // by retention, since open
   uint64_t retention_failures = 0;  // runs that failed (retried at the next seal or idle tick)
@@ -96,6 +107,13 @@ class Log {
   // <dir>/pending-security.ndjson; the next Log::Open() appends it (with
   // the time it was queued) and removes the file.
   static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);
+
+  // Reports a security incident (an auth failure, a rate-limit hit, a
+  // rejected path...) to the log's security monitor: it is written as a
+  // `type` event (security.*), aggregated per (type, subject, reason) over
+  // Options::security_interval.  Cheap; never blocks on the disk.
+  void ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
+                              std::string_view reason);
 
   // Returns once every event appended before the call is durable.
   Status Flush();

@@ -66,6 +66,20 @@ struct Options {
   // <dir>/keys/checkpoint.key, generated (mode 0600) on first open.
   std::string signing_key_path;
 
+  // Per-source rate limit (SPEC §6): a token bucket per event `source` (an
+  // event without one counts as source ""), refilled at source_rate events/s
+  // and holding source_burst (0: one second's worth).  Events over it are
+  // rejected with kRateLimited.  0 turns it off.
+  double source_rate = 0;
+  double source_burst = 0;
+
+  // Security events (SPEC §7): rejected events and rate-limit hits, and what
+  // the server reports, are written as security.* events aggregated per
+  // (type, subject, reason) over this interval, at most security_max_groups
+  // events per interval and type set.
+  std::chrono::milliseconds security_interval{10'000};
+  size_t security_max_groups = 100;
+
   // Bytes of query answers kept by Log::QueryPage (never stale, LRU).
   size_t query_cache_bytes = 64u << 20;
 

@@ -36,6 +36,7 @@ class [[nodiscard]] Status {
   static Status Ok() { return {}; }
   static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
   static Status Busy(std::string m) { return {StatusCode::kBusy, std::move(m)}; }
+  static Status RateLimited(std::string m) { return {StatusCode::kRateLimited, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status IOError(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
   static Status ReadOnly(std::string m) { return {StatusCode::kReadOnly, std::move(m)}; }

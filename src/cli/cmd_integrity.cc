@@ -26,7 +26,7 @@ void RecordFailure(const std::string& dir, const VerifyReport& r) {
   Options o;
   o.dir = dir;
   const std::string data =
-      "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) + ",\"reason\":" + JsonQuote(r.reason) + "}";
+      "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) + ",\"reason\":" + JsonString(r.reason) + "}";
   auto log = Log::Open(o);
   if (!log.ok()) {
     // Another process writes the log (or it cannot be opened now): queue the

@@ -80,12 +80,12 @@ int RunStats(const GlobalFlags& global, const StatsFlags& flags) {
   auto r = StatsDirectory(global.dir, *query, by, flags.top);
   if (!r.ok()) return ReportError(r.status());
   if (format == "json") {
-    std::string out = "{\"by\":" + JsonQuote(flags.by) + ",\"total\":" + std::to_string(r->total) +
+    std::string out = "{\"by\":" + JsonString(flags.by) + ",\"total\":" + std::to_string(r->total) +
                       ",\"without\":" + std::to_string(r->without) + ",\"groups\":" + std::to_string(r->groups) +
                       ",\"rows\":[";
     for (size_t i = 0; i < r->rows.size(); ++i) {
       if (i) out += ",";
-      out += "{\"key\":" + JsonQuote(r->rows[i].key) + ",\"count\":" + std::to_string(r->rows[i].count) + "}";
+      out += "{\"key\":" + JsonString(r->rows[i].key) + ",\"count\":" + std::to_string(r->rows[i].count) + "}";
     }
     out += "]}\n";
     std::fputs(out.c_str(), stdout);

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "stele/query.h"
+#include "util/json_escape.h"
 
 namespace stele::cli {
 
@@ -37,9 +38,6 @@ struct FilterFlags {
 };
 
 int ExitCodeFor(const Status& status);
-// s as a JSON string literal (quotes and backslashes escaped, control
-// characters replaced by spaces).
-std::string JsonQuote(std::string_view s);
 // Bytes of the regular files under path (a file or a directory tree).
 uint64_t DiskBytes(const std::string& path);
 // "45s", "90m", "12h", "30d" (a bare number is seconds); kInvalidArgument

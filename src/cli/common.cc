@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "util/json_escape.h"
 #include "util/time.h"
 
 namespace stele::cli {
@@ -17,19 +18,6 @@ int ExitCodeFor(const Status& status) {
     case StatusCode::kClosed: return kExitUnavailable;
     default: return kExitIOError;
   }
-}
-
-std::string JsonQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out.push_back(' ');
-      continue;
-    }
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
 }
 
 uint64_t DiskBytes(const std::string& path) {

@@ -24,6 +24,10 @@ Result<uint64_t> Log::RecordSecurityEvent(std::string_view type, std::string_vie
 Status Log::QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json) {
   return LogImpl::QueueSecurityEvent(dir, type, data_json);
 }
+void Log::ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
+                                 std::string_view reason) {
+  impl_->ReportSecurityIncident(type, subject_kind, subject, reason);
+}
 Status Log::Flush() { return impl_->Flush(); }
 Status Log::Shutdown() { return impl_->Shutdown(); }
 Result<std::unique_ptr<EventIterator>> Log::Query(const stele::Query& query) { return impl_->Query(query); }

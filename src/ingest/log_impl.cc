@@ -85,7 +85,17 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->stats_.first_seq = firsts->empty() ? 1 : firsts->front();
   }
   log->batch_.reserve(options.queue_bytes);
+  if (options.source_rate > 0) {
+    log->source_limiter_ = std::make_unique<RateLimiter>(
+        options.source_rate, options.source_burst > 0 ? options.source_burst : options.source_rate);
+  }
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  log->monitor_ = std::make_unique<SecurityMonitor>(
+      options.security_interval, options.security_max_groups, [raw = log.get()](std::string_view type, const std::string& data) {
+        // Best effort: a security event that cannot be written (log closed
+        // or read-only) must not take the monitor down.
+        (void)raw->RecordSecurityEvent(type, data);
+      });
   STELE_RETURN_IF_ERROR(log->DrainPendingSecurityEvents());
   return log;
 }
@@ -153,7 +163,7 @@ Status LogImpl::WaitWritten(uint64_t seq) {
 
 Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const ValidationLimits& limits) {
   EventView event;
-  STELE_RETURN_IF_ERROR(ThreadValidator().Validate(json, NowNanos(), limits, &event));
+  STELE_RETURN_IF_ERROR(Admit(json, NowNanos(), limits, &event));
   std::string& buf = ThreadRecordBuffer();
   buf.clear();
   AppendFramedRecord(event, &buf);
@@ -164,6 +174,54 @@ Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const Validatio
 }
 
 Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated(json, limits_); }
+
+Status LogImpl::Admit(std::string_view json, int64_t now_ns, const ValidationLimits& limits, EventView* event) {
+  Status s = ThreadValidator().Validate(json, now_ns, limits, event);
+  if (!s.ok()) {
+    {
+      MutexLock l(&mu_);
+      ++stats_.invalid_rejects;
+    }
+    // The reason up to the field's name keeps groups few ("field \"ts\"").
+    std::string_view reason = s.message();
+    if (size_t colon = reason.find(':'); colon != std::string_view::npos) reason = reason.substr(0, colon);
+    if (monitor_) monitor_->Report("security.validation_failed", "error", reason.substr(0, 96), "invalid event");
+    return s;
+  }
+  if (source_limiter_ && !limits.allow_reserved_types) {
+    double retry = 0;
+    if (!source_limiter_->Allow(event->source, 1, now_ns, &retry)) {
+      {
+        MutexLock l(&mu_);
+        ++stats_.rate_limited_rejects;
+      }
+      if (monitor_) monitor_->Report("security.rate_limited", "source", event->source, "source rate");
+      return Status::RateLimited("field \"source\": \"" + std::string(event->source.substr(0, 64)) + "\" is over " +
+                                 std::to_string(static_cast<uint64_t>(source_limiter_->rate())) +
+                                 " events/s; retry in " + std::to_string(static_cast<int>(retry * 1000) + 1) + " ms");
+    }
+  }
+  return Status::Ok();
+}
+
+void LogImpl::ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
+                                     std::string_view reason) {
+  if (monitor_) monitor_->Report(type, subject_kind, subject, reason);
+}
+
+Status LogImpl::SyncSegment() {
+  const auto start = std::chrono::steady_clock::now();
+  Status s = segment_->Sync();
+  const uint64_t ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  MutexLock l(&mu_);
+  ++stats_.fsyncs;
+  stats_.fsync_total_ns += ns;
+  size_t b = 0;
+  while (b < std::size(LogStats::kFsyncBucketsUs) && ns > LogStats::kFsyncBucketsUs[b] * 1000) ++b;
+  ++stats_.fsync_buckets[b];
+  return s;
+}
 
 namespace {
 constexpr std::string_view kPendingSecurityFile = "pending-security.ndjson";
@@ -222,7 +280,6 @@ Result<BatchResult> LogImpl::AppendBatch(std::string_view ndjson, uint64_t first
   BatchResult result;
   std::string& buf = ThreadRecordBuffer();
   buf.clear();
-  EventValidator& validator = ThreadValidator();
   const int64_t now = NowNanos();
   uint64_t line_no = first_line;
   uint64_t good = 0;
@@ -234,7 +291,7 @@ Result<BatchResult> LogImpl::AppendBatch(std::string_view ndjson, uint64_t first
     const uint64_t this_line = line_no++;
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     EventView event;
-    Status s = validator.Validate(line, now, limits_, &event);
+    Status s = Admit(line, now, limits_, &event);
     if (!s.ok()) {
       result.rejected.push_back({this_line, std::move(s)});
       continue;
@@ -355,6 +412,7 @@ Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
 Status LogImpl::Shutdown() {
   std::lock_guard<std::mutex> g(shutdown_mu_);
   if (shut_down_) return shutdown_status_;
+  if (monitor_) monitor_->Stop();  // writes the pending security events first
   {
     MutexLock l(&mu_);
     closing_ = true;
@@ -384,6 +442,10 @@ LogStats LogImpl::stats() const {
   s.cache_extends = cache_.extends();
   s.cache_misses = cache_.misses();
   s.cache_bytes = cache_.bytes();
+  if (monitor_) {
+    s.security_incidents = monitor_->incidents();
+    s.security_events = monitor_->events_written();
+  }
   return s;
 }
 
@@ -493,7 +555,7 @@ Status LogImpl::WriteBatch(bool sync, bool* synced) {
   const int64_t now = NowNanos();
   const bool checkpoint = CheckpointDue(now);
   if (sync || checkpoint) {
-    STELE_RETURN_IF_ERROR(segment_->Sync());
+    STELE_RETURN_IF_ERROR(SyncSegment());
     *synced = true;
   }
   if (checkpoint) STELE_RETURN_IF_ERROR(WriteCheckpoint());
@@ -506,7 +568,7 @@ Status LogImpl::IdleWork(bool* synced) {
   // Age limits expire without any rotation; look once a minute.
   if (options_.retention_max_age.count() > 0 && now - last_retention_ns_ > 60'000'000'000) RetainBestEffort(now);
   if (CheckpointDue(now)) {
-    STELE_RETURN_IF_ERROR(segment_->Sync());
+    STELE_RETURN_IF_ERROR(SyncSegment());
     *synced = true;
     STELE_RETURN_IF_ERROR(WriteCheckpoint());
   }

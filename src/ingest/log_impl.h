@@ -21,6 +21,8 @@
 #include "integrity/hash_store.h"
 #include "integrity/note.h"
 #include "query/query_cache.h"
+#include "security/rate_limiter.h"
+#include "security/security_monitor.h"
 #include "stele/log.h"
 #include "storage/segment_writer.h"
 #include "util/env.h"
@@ -37,6 +39,8 @@ class LogImpl {
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
   static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);
+  void ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
+                              std::string_view reason);
   Status Flush();
   Status Shutdown();
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
@@ -60,6 +64,11 @@ class LogImpl {
   // a reader can see and the active segment's live index.
   Status PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentIndex>* live) EXCLUDES(mu_);
   Status RefusalLocked() const REQUIRES(mu_);
+  // Validation and the per-source limit for one event; reports refusals to
+  // the security monitor.
+  Status Admit(std::string_view json, int64_t now_ns, const ValidationLimits& limits, EventView* event);
+  // Writer thread: fdatasync of the active segment, timed into stats_.
+  Status SyncSegment();
   SegmentWriterOptions SegmentOptions() const { return {options_.zstd_level, options_.field_index}; }
   // Appends and removes <dir>/pending-security.ndjson (see QueueSecurityEvent).
   Status DrainPendingSecurityEvents();
@@ -102,6 +111,9 @@ class LogImpl {
   bool writer_exited_ GUARDED_BY(mu_) = false;
   LogStats stats_ GUARDED_BY(mu_);
   std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
+
+  std::unique_ptr<RateLimiter> source_limiter_;  // null: no per-source limit
+  std::unique_ptr<SecurityMonitor> monitor_;      // started once the writer runs
 
   QueryCache cache_;
   std::shared_ptr<SegmentIndexCache> sealed_indexes_ = std::make_shared<SegmentIndexCache>(256u << 20);

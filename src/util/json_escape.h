@@ -1,0 +1,20 @@
+// JSON string literals from text.  One place for escaping, used by event
+// output, the command line, the server and security events.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace stele {
+
+// Appends s as a JSON string literal.  s must be valid UTF-8 (stored event
+// fields are validated on the way in); quotes, backslashes and control
+// characters are escaped.
+void AppendJsonString(std::string_view s, std::string* out);
+
+// For text from outside (HTTP headers, query parameters, file names): like
+// AppendJsonString, but every byte that is not part of valid UTF-8 becomes
+// U+FFFD, so the result is always valid JSON whatever s holds.
+std::string JsonString(std::string_view s);
+
+}  // namespace stele
