@@ -321,9 +321,10 @@ TEST(SecurityEvents, ProducersCannotWriteThemButSteleCan) {
   ASSERT_TRUE(seq.ok()) << seq.status().ToString();
   ASSERT_TRUE((*log)->Shutdown().ok());
   auto events = test::QueryAll(dir.path(), {});
-  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].type, "security.auth_failed");
   EXPECT_EQ(events[0].source, "stele");
+  EXPECT_EQ(events[1].type, "security.validation_failed");  // the refused producer event
 }
 
 

@@ -38,6 +38,7 @@ TEST(Log, AppendAssignsContiguousSeqsAndQueryReturnsThem) {
   EXPECT_EQ(events[2].actor, "bot");
 }
 
+// ... but the one security.validation_failed event that records it.
 TEST(Log, RejectedAppendLeavesNoTrace) {
   TempDir dir;
   Options o;
@@ -51,7 +52,11 @@ TEST(Log, RejectedAppendLeavesNoTrace) {
   ASSERT_TRUE(seq.ok());
   EXPECT_EQ(*seq, 2u);
   ASSERT_TRUE(log->Shutdown().ok());
-  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{1, 2}));
+  auto events = QueryAll(dir.path(), {});
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].type, "b");
+  EXPECT_EQ(events[2].type, "security.validation_failed");
+  EXPECT_NE(events[2].data.find("field \\\"nope\\\""), std::string::npos) << events[2].data;
 }
 
 TEST(Log, BatchLandsGoodLinesContiguouslyAndReportsBadOnes) {
@@ -71,7 +76,9 @@ TEST(Log, BatchLandsGoodLinesContiguouslyAndReportsBadOnes) {
   EXPECT_EQ(r->rejected[1].line, 5u);
   ASSERT_TRUE(log->Shutdown().ok());
   auto events = QueryAll(dir.path(), {});
-  ASSERT_EQ(events.size(), 4u);
+  ASSERT_EQ(events.size(), 6u);  // + one security.validation_failed per distinct reason
+  EXPECT_EQ(events[4].type, "security.validation_failed");
+  EXPECT_EQ(events[5].type, "security.validation_failed");
   EXPECT_EQ(events[1].type, "a");
   EXPECT_EQ(events[2].type, "b");
   EXPECT_EQ(events[3].type, "c");
