@@ -113,7 +113,7 @@ class Log {
   // `type` event (security.*), aggregated per (type, subject, reason) over
   // Options::security_interval.  Cheap; never blocks on the disk.
   void ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
-                              std::string_view reason);
+                              std::string_view reason, std::string_view reason_kind = "reason");
 
   // Returns once every event appended before the call is durable.
   Status Flush();

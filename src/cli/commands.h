@@ -11,6 +11,7 @@
 
 #include "stele/query.h"
 #include "util/json_escape.h"
+#include "util/units.h"
 
 namespace stele::cli {
 
@@ -40,12 +41,6 @@ struct FilterFlags {
 int ExitCodeFor(const Status& status);
 // Bytes of the regular files under path (a file or a directory tree).
 uint64_t DiskBytes(const std::string& path);
-// "45s", "90m", "12h", "30d" (a bare number is seconds); kInvalidArgument
-// with the reason otherwise.
-Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
-// "4096", "64K", "512M", "10G", "1T" (binary multiples, optional trailing
-// "iB"/"B").
-Result<uint64_t> ParseByteSize(std::string_view text);
 // Prints "stele: <message>" to stderr and returns the matching exit code.
 int ReportError(const Status& status);
 
@@ -66,5 +61,7 @@ Command RegisterVerify(CLI::App& app, const GlobalFlags& global);
 Command RegisterCheckpoint(CLI::App& app, const GlobalFlags& global);
 Command RegisterProve(CLI::App& app, const GlobalFlags& global);
 Command RegisterRetain(CLI::App& app, const GlobalFlags& global);
+Command RegisterServe(CLI::App& app, const GlobalFlags& global);
+Command RegisterKeys(CLI::App& app, const GlobalFlags& global);
 
 }  // namespace stele::cli

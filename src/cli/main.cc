@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       RegisterCheckpoint(app, global),
       RegisterProve(app, global),
       RegisterRetain(app, global),
+      RegisterServe(app, global),
+      RegisterKeys(app, global),
   };
   try {
     app.parse(argc, argv);

@@ -25,8 +25,8 @@ Status Log::QueueSecurityEvent(const std::string& dir, std::string_view type, st
   return LogImpl::QueueSecurityEvent(dir, type, data_json);
 }
 void Log::ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
-                                 std::string_view reason) {
-  impl_->ReportSecurityIncident(type, subject_kind, subject, reason);
+                                 std::string_view reason, std::string_view reason_kind) {
+  impl_->ReportSecurityIncident(type, subject_kind, subject, reason, reason_kind);
 }
 Status Log::Flush() { return impl_->Flush(); }
 Status Log::Shutdown() { return impl_->Shutdown(); }

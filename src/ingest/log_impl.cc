@@ -205,8 +205,8 @@ Status LogImpl::Admit(std::string_view json, int64_t now_ns, const ValidationLim
 }
 
 void LogImpl::ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
-                                     std::string_view reason) {
-  if (monitor_) monitor_->Report(type, subject_kind, subject, reason);
+                                     std::string_view reason, std::string_view reason_kind) {
+  if (monitor_) monitor_->Report(type, subject_kind, subject, reason, reason_kind);
 }
 
 Status LogImpl::SyncSegment() {

@@ -40,7 +40,7 @@ class LogImpl {
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
   static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);
   void ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
-                              std::string_view reason);
+                              std::string_view reason, std::string_view reason_kind = "reason");
   Status Flush();
   Status Shutdown();
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);

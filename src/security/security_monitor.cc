@@ -13,16 +13,17 @@ SecurityMonitor::SecurityMonitor(std::chrono::milliseconds interval, size_t max_
 SecurityMonitor::~SecurityMonitor() { Stop(); }
 
 void SecurityMonitor::Report(std::string_view type, std::string_view subject_kind, std::string_view subject,
-                             std::string_view reason) {
+                             std::string_view reason, std::string_view reason_kind) {
   const int64_t now = NowNanos();
   std::lock_guard<std::mutex> g(mu_);
   ++incidents_;
-  GroupKey key{std::string(type), std::string(subject_kind), std::string(subject), std::string(reason)};
+  GroupKey key{std::string(type), std::string(subject_kind), std::string(subject), std::string(reason_kind),
+               std::string(reason)};
   auto it = groups_.find(key);
   if (it == groups_.end()) {
     if (groups_.size() >= max_groups_) {
       // Too many distinct groups this interval: count it as overflow.
-      key = GroupKey{std::string(type), "overflow", "", "distinct subjects beyond the per-interval limit"};
+      key = GroupKey{std::string(type), "overflow", "", "reason", "distinct subjects beyond the per-interval limit"};
     }
     it = groups_.try_emplace(std::move(key), Group{0, now, now}).first;
   }
@@ -37,12 +38,12 @@ void SecurityMonitor::Drain(std::unique_lock<std::mutex>* lock) {
   {
     std::lock_guard<std::mutex> d(drain_mu_);
     for (const auto& [key, group] : taken) {
-      const auto& [type, kind, subject, reason] = key;
+      const auto& [type, kind, subject, reason_kind, reason] = key;
       std::string data = "{";
       // The subject's key must not collide with the fixed ones (no duplicate keys).
-      const bool fixed = kind == "reason" || kind == "count" || kind == "first_ts" || kind == "last_ts";
+      const bool fixed = kind == reason_kind || kind == "count" || kind == "first_ts" || kind == "last_ts";
       if (kind != "overflow") data += JsonString(fixed ? "subject" : kind) + ":" + JsonString(subject) + ",";
-      data += "\"reason\":" + JsonString(reason) + ",\"count\":" + std::to_string(group.count) +
+      data += JsonString(reason_kind) + ":" + JsonString(reason) + ",\"count\":" + std::to_string(group.count) +
               ",\"first_ts\":\"" + FormatRfc3339(group.first_ns) + "\",\"last_ts\":\"" +
               FormatRfc3339(group.last_ns) + "\"}";
       sink_(type, data);

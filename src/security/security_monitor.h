@@ -37,7 +37,9 @@ class SecurityMonitor {
 
   // One incident.  subject_kind names what subject is ("key", "source",
   // "peer"); reason is a short fixed phrase, or detail for security.read.
-  void Report(std::string_view type, std::string_view subject_kind, std::string_view subject, std::string_view reason);
+  // reason_kind names the reason's field ("reason"; "query" for reads).
+  void Report(std::string_view type, std::string_view subject_kind, std::string_view subject, std::string_view reason,
+              std::string_view reason_kind = "reason");
   // Writes everything pending now (tests, shutdown).
   void FlushNow();
   void Stop();
@@ -46,7 +48,8 @@ class SecurityMonitor {
   uint64_t events_written() const;  // aggregated events handed to the sink
 
  private:
-  using GroupKey = std::tuple<std::string, std::string, std::string, std::string>;  // type, kind, subject, reason
+  // type, subject kind, subject, reason kind, reason
+  using GroupKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   struct Group {
     uint64_t count = 0;
     int64_t first_ns = 0;
