@@ -97,8 +97,9 @@ TEST_F(ValidatorTest, RejectsInvalidJson) {
 }
 
 TEST_F(ValidatorTest, RejectsInvalidUtf8) {
-  ExpectReject("{\"type\":\"a\",\"actor\":\"\xff\xfe\"}", "event", "UTF-8");
-  ExpectReject("{\"type\":\"a\",\"data\":{\"x\":\"\xc3\x28\"}}", "event", "UTF-8");
+  ExpectReject("{\"type\":\"a\",\"actor\":\"\xff\xfe\"}", "field \"actor\"", "invalid UTF-8 at byte 21");
+  ExpectReject("{\"type\":\"a\",\"data\":{\"x\":\"\xc3\x28\"}}", "field \"data\"", "invalid UTF-8");
+  ExpectReject("{\"type\":\"a\",\"\xff\":1}", "event", "invalid UTF-8");
 }
 
 TEST_F(ValidatorTest, RejectsMissingOrMalformedType) {

@@ -117,6 +117,10 @@ class Log {
 
   // Returns once every event appended before the call is durable.
   Status Flush();
+  // Writes a signed checkpoint covering every event appended before the
+  // call (once they are written), unless one already does; returns its tree
+  // size.  kInvalidArgument when integrity is off.
+  Result<uint64_t> Checkpoint();
   // Drains the queue, flushes, closes files and releases the lock.  Later
   // appends fail with kClosed.  Idempotent.
   Status Shutdown();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "util/json_escape.h"
 #include "util/time.h"
 
 namespace stele {
@@ -261,11 +262,54 @@ Status EventValidator::Validate(std::string_view json, int64_t now_ns, const Val
                           limits, out);
 }
 
+// simdjson checks UTF-8 for the whole document before parsing, so its error
+// names no field: find the first bad byte and the top-level key it is under.
+static Status InvalidUtf8(std::string_view json) {
+  const size_t bad = FirstInvalidUtf8(json);
+  std::string key, last_string;
+  int depth = 0;
+  bool in_string = false, expect_key = false, string_is_key = false;
+  size_t string_start = 0;
+  for (size_t i = 0; i < bad && i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+        last_string = std::string(json.substr(string_start, i - string_start));
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      string_start = i + 1;
+      string_is_key = depth == 1 && expect_key;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+      expect_key = depth == 1 && c == '{';
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == ',' && depth == 1) {
+      expect_key = true;
+    } else if (c == ':' && depth == 1) {
+      key = last_string;
+      expect_key = false;
+    }
+  }
+  std::string where = "field \"" + key + "\"";
+  if (key.empty() || (in_string && string_is_key)) where = "event: a key";
+  return Status::InvalidArgument(where + ": invalid UTF-8 at byte " + std::to_string(bad));
+}
+
 Status EventValidator::ValidateDocument(simdjson::padded_string_view input, int64_t now_ns,
                                         const ValidationLimits& limits, EventView* out) {
   *out = EventView{};
   od::document doc;
-  if (auto e = parser_.iterate(input).get(doc)) return Status::InvalidArgument("event: invalid JSON: " + SimdError(e));
+  if (auto e = parser_.iterate(input).get(doc)) {
+    if (e == simdjson::UTF8_ERROR) return InvalidUtf8(std::string_view(input.data(), input.length()));
+    return Status::InvalidArgument("event: invalid JSON: " + SimdError(e));
+  }
   od::object obj;
   if (auto e = doc.get_object().get(obj)) {
     if (e == simdjson::INCORRECT_TYPE) return Status::InvalidArgument("event: must be a JSON object");

@@ -29,6 +29,7 @@ void Log::ReportSecurityIncident(std::string_view type, std::string_view subject
   impl_->ReportSecurityIncident(type, subject_kind, subject, reason, reason_kind);
 }
 Status Log::Flush() { return impl_->Flush(); }
+Result<uint64_t> Log::Checkpoint() { return impl_->Checkpoint(); }
 Status Log::Shutdown() { return impl_->Shutdown(); }
 Result<std::unique_ptr<EventIterator>> Log::Query(const stele::Query& query) { return impl_->Query(query); }
 Result<std::string> Log::QueryPage(const stele::Query& query) { return impl_->QueryPage(query); }

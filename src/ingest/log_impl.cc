@@ -60,6 +60,8 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     auto checkpoints = ListCheckpoints(env, options.dir);
     if (!checkpoints.ok()) return checkpoints.status();
     if (!checkpoints->empty()) log->last_checkpoint_size_ = checkpoints->back();
+    MutexLock l(&log->mu_);
+    log->checkpointed_ = log->last_checkpoint_size_;
     log->last_checkpoint_ns_ = NowNanos();
   }
   {
@@ -309,6 +311,20 @@ Result<BatchResult> LogImpl::AppendBatch(std::string_view ndjson, uint64_t first
   return result;
 }
 
+Result<uint64_t> LogImpl::Checkpoint() {
+  if (!options_.integrity) return Status::InvalidArgument("option \"integrity\" is off: there is no tree to sign");
+  MutexLock l(&mu_);
+  const uint64_t target = next_seq_ - 1;
+  if (target > checkpoint_wanted_) checkpoint_wanted_ = target;
+  work_cv_.Signal();
+  while (checkpointed_ < target) {
+    if (!error_.ok()) return error_;
+    if (writer_exited_) return Status::Closed("the log shut down");
+    done_cv_.Wait(&mu_);
+  }
+  return checkpointed_;
+}
+
 Status LogImpl::Flush() {
   uint64_t target;
   {
@@ -456,7 +472,8 @@ Status LogImpl::health() const {
 
 bool LogImpl::CheckpointDue(int64_t now_ns) const {
   if (!hashes_ || hashes_->size() <= last_checkpoint_size_) return false;
-  return hashes_->size() - last_checkpoint_size_ >= options_.checkpoint_every_events ||
+  return checkpoint_target_ > last_checkpoint_size_ ||
+         hashes_->size() - last_checkpoint_size_ >= options_.checkpoint_every_events ||
          now_ns - last_checkpoint_ns_ >=
              std::chrono::duration_cast<std::chrono::nanoseconds>(options_.checkpoint_interval).count();
 }
@@ -464,9 +481,17 @@ bool LogImpl::CheckpointDue(int64_t now_ns) const {
 // Signs the current root.  Callers have synced the segment, so the
 // checkpoint never covers an event a crash could take back.
 Status LogImpl::WriteCheckpoint() {
+  Status s = SignCheckpoint();
+  MutexLock l(&mu_);
+  checkpointed_ = last_checkpoint_size_;
+  done_cv_.SignalAll();
+  return s;
+}
+
+Status LogImpl::SignCheckpoint() {
   if (!hashes_ || hashes_->size() == last_checkpoint_size_) return Status::Ok();
   STELE_RETURN_IF_ERROR(hashes_->Sync());
-  Checkpoint c{signer_.name, hashes_->size(), hashes_->Root(), NowNanos()};
+  stele::Checkpoint c{signer_.name, hashes_->size(), hashes_->Root(), NowNanos()};
   auto note = SignNote(FormatCheckpointBody(c), signer_);
   if (!note.ok()) return note.status();
   STELE_RETURN_IF_ERROR(WriteCheckpointFile(env_, options_.dir, c.size, *note));
@@ -581,7 +606,7 @@ void LogImpl::WriterLoop() {
       std::min<int64_t>(1000, std::chrono::duration_cast<std::chrono::milliseconds>(options_.segment_max_age).count()));
   MutexLock l(&mu_);
   while (true) {
-    while (pending_.empty() && !closing_ && sync_wanted_seq_ <= durable_seq_) {
+    while (pending_.empty() && !closing_ && sync_wanted_seq_ <= durable_seq_ && checkpoint_wanted_ <= checkpointed_) {
       if (!work_cv_.WaitUntil(&mu_, std::chrono::steady_clock::now() + age_tick) && error_.ok()) {
         const uint64_t written = written_seq_;
         bool synced = false;
@@ -613,6 +638,7 @@ void LogImpl::WriterLoop() {
     if (closing_ && nothing_to_do && durable_seq_ == written_seq_) break;
 
     batch_.swap(pending_);
+    checkpoint_target_ = checkpoint_wanted_;
     const uint64_t last = next_seq_ - 1;
     const bool sync = options_.sync != SyncMode::kNone || sync_wanted_seq_ > durable_seq_ || closing_;
     mu_.Unlock();

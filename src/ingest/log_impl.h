@@ -42,6 +42,7 @@ class LogImpl {
   void ReportSecurityIncident(std::string_view type, std::string_view subject_kind, std::string_view subject,
                               std::string_view reason, std::string_view reason_kind = "reason");
   Status Flush();
+  Result<uint64_t> Checkpoint();
   Status Shutdown();
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
   Result<std::string> QueryPage(const stele::Query& query);
@@ -87,7 +88,10 @@ class LogImpl {
   // Runs ApplyRetention, counting a failure instead of stopping the writer:
   // an old segment that could not be removed yet loses no data.
   void RetainBestEffort(int64_t now_ns);
+  // Signs and writes a checkpoint of everything hashed (if it grew), then
+  // publishes its size to Checkpoint() waiters.
   Status WriteCheckpoint();
+  Status SignCheckpoint();
 
   const Options options_;
   Env* const env_;
@@ -106,6 +110,8 @@ class LogImpl {
   uint64_t written_seq_ GUARDED_BY(mu_) = 0;
   uint64_t durable_seq_ GUARDED_BY(mu_) = 0;
   uint64_t sync_wanted_seq_ GUARDED_BY(mu_) = 0;  // Flush() target under kNone
+  uint64_t checkpoint_wanted_ GUARDED_BY(mu_) = 0;  // Checkpoint(): sign at least this many events
+  uint64_t checkpointed_ GUARDED_BY(mu_) = 0;       // size of the latest checkpoint written
   Status error_ GUARDED_BY(mu_);                  // sticky
   bool closing_ GUARDED_BY(mu_) = false;
   bool writer_exited_ GUARDED_BY(mu_) = false;
@@ -127,6 +133,7 @@ class LogImpl {
   std::unique_ptr<HashStoreWriter> hashes_;  // null when integrity is off
   NoteSigner signer_;
   uint64_t last_checkpoint_size_ = 0;
+  uint64_t checkpoint_target_ = 0;  // checkpoint_wanted_ as the writer last saw it
   int64_t last_checkpoint_ns_ = 0;
   int64_t last_retention_ns_ = 0;
   std::string batch_;

@@ -64,6 +64,7 @@ class Api final : public HttpHandler {
   const HttpServer* server_ = nullptr;
   std::unique_ptr<RateLimiter> key_limiter_;
   std::atomic<int64_t> keys_checked_ns_{0};
+  std::atomic<int64_t> fresh_checkpoint_ns_{0};
 
   std::mutex counters_mu_;
   std::map<int, uint64_t> responses_;                  // by status code

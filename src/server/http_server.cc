@@ -229,6 +229,10 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       break;  // the client left, or idled past the timeout
     }
+    if (ec == http::error::body_limit) {  // a Content-Length over the limit
+      co_await refuse(413, "request body is over " + std::to_string(limits.max_body_bytes) + " bytes");
+      break;
+    }
     if (ec == http::error::header_limit) {
       co_await refuse(431, "request headers are over " + std::to_string(limits.max_header_bytes) + " bytes");
       break;

@@ -78,4 +78,13 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
+size_t FirstInvalidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return s.size();
+}
+
 }  // namespace stele

@@ -17,4 +17,8 @@ void AppendJsonString(std::string_view s, std::string* out);
 // U+FFFD, so the result is always valid JSON whatever s holds.
 std::string JsonString(std::string_view s);
 
+// Offset of the first byte of s that is not part of valid UTF-8 (RFC 3629),
+// or s.size() when all of it is valid.
+size_t FirstInvalidUtf8(std::string_view s);
+
 }  // namespace stele
