@@ -1,6 +1,7 @@
 // The `stele` binary, run as a real process.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "server/api_keys.h"
 #include "test_util.h"
 
 namespace stele {
@@ -351,6 +353,31 @@ TEST(CliRetain, RemovesOldSegmentsAndTheLogStillVerifies) {
   RunResult count = RunStele({"query", "--dir", dir.path(), "--format", "count"});
   EXPECT_EQ(count.exit_code, 0);
   EXPECT_LT(std::stoull(count.out), 40000u);
+}
+
+TEST(CliKeys, SecretsAreShownOnceAndStoredOnlyHashed) {
+  TempDir dir;
+  RunResult add = RunStele({"keys", "add", "ci-bot", "--scope", "append,read", "--dir", dir.path()});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const std::string secret = add.out.substr(0, add.out.find('\n'));
+  EXPECT_EQ(secret.rfind("stele_", 0), 0u);
+  EXPECT_EQ(secret.size(), 6u + 64u);
+  const std::string file = test::ReadFileBytes(dir.Sub("keys/api-keys"));
+  EXPECT_EQ(file.find(secret.substr(6)), std::string::npos);  // never the secret itself
+  EXPECT_NE(file.find(KeyStore::HashSecret(secret)), std::string::npos);
+  struct stat st;
+  ASSERT_EQ(stat(dir.Sub("keys/api-keys").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  EXPECT_EQ(RunStele({"keys", "add", "ci-bot", "--dir", dir.path()}).exit_code, 2);  // names are never reused
+  EXPECT_EQ(RunStele({"keys", "add", "x", "--scope", "root", "--dir", dir.path()}).exit_code, 2);
+  EXPECT_EQ(RunStele({"keys", "add", "../x", "--dir", dir.path()}).exit_code, 2);
+  RunResult list = RunStele({"keys", "list", "--dir", dir.path()});
+  EXPECT_NE(list.out.find("{\"name\":\"ci-bot\",\"scopes\":\"append,read\""), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find(secret), std::string::npos);
+  EXPECT_EQ(RunStele({"keys", "revoke", "ci-bot", "--dir", dir.path()}).exit_code, 0);
+  EXPECT_NE(RunStele({"keys", "list", "--dir", dir.path()}).out.find("\"state\":\"revoked\""), std::string::npos);
+  EXPECT_EQ(RunStele({"keys", "revoke", "nobody", "--dir", dir.path()}).exit_code, 3);
 }
 
 }  // namespace
