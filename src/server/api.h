@@ -29,6 +29,7 @@ class Api final : public HttpHandler {
   Api(Log* log, std::string dir, KeyStore* keys, const ServerConfig& config);
 
   HttpResponse Handle(HttpRequest& request) override;
+  bool Quick(const HttpRequest& request) const override;
   void OnRefused(const std::string& peer, int status, std::string_view reason) override;
 
   // Prometheus text exposition of the log's and the server's counters.

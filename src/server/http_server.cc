@@ -94,7 +94,8 @@ const char* ReasonCode(int status) {
 
 struct HttpServer::Impl {
   Impl(HttpServer* owner, HttpHandler* handler, HttpLimits limits, unsigned io_threads, unsigned workers)
-      : owner(owner), handler(handler), limits(limits), io_count(std::max(1u, io_threads)),
+      : owner(owner), handler(handler), limits(limits),
+        io_count(io_threads > 0 ? io_threads : std::max(1u, std::thread::hardware_concurrency() / 2)),
         pool(std::max(1u, workers)), acceptor(ioc) {}
 
   HttpServer* owner;
@@ -299,6 +300,8 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
       res = JsonError(400, "bad_request", "request path has a bad %-escape");
     } else if (q != std::string_view::npos && !ParseQueryString(target.substr(q + 1), &r.params, &bad)) {
       res = JsonError(400, "bad_request", "query parameter \"" + bad + "\" has a bad %-escape");
+    } else if (handler->Quick(r)) {
+      res = handler->Handle(r);
     } else {
       res = co_await RunHandler(r);
     }

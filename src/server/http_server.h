@@ -80,6 +80,11 @@ class HttpHandler {
   virtual ~HttpHandler() = default;
   // On a worker thread; may block.
   virtual HttpResponse Handle(HttpRequest& request) = 0;
+  // True when Handle() is quick for this request and never waits on the
+  // disk (an append without wait=durable): it then runs on the I/O thread,
+  // saving two thread hand-offs.  It may still wait on a full write queue,
+  // which is the backpressure the client should feel anyway.
+  virtual bool Quick(const HttpRequest& request) const = 0;
   // A request refused before it reached Handle (too large, malformed, too
   // many headers, too many connections): for metrics and security events.
   virtual void OnRefused(const std::string& peer, int status, std::string_view reason) = 0;

@@ -15,7 +15,7 @@ namespace stele {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  unsigned io_threads = 2;
+  unsigned io_threads = 0;  // 0: half the cores, at least one (network I/O and quick appends)
   unsigned workers = 8;  // handler threads (a wait=durable request holds one during its fsync)
   HttpLimits http;
   size_t max_lines_per_request = 100'000;
