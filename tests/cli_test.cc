@@ -138,7 +138,7 @@ TEST_F(Cli, StatsCountsByFieldAndTimeAndDescribesTheEngine) {
   EXPECT_EQ(RunStele({"stats", "--dir", dir_.path(), "--by", "planet"}).exit_code, 2);
   r = RunStele({"stats", "--engine", "--dir", dir_.path()});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_EQ(r.out.rfind("{\"events\":4,\"segments\":1,", 0), 0u) << r.out;
+  EXPECT_EQ(r.out.rfind("{\"first_seq\":1,\"last_seq\":4,\"events\":4,\"segments\":1,", 0), 0u) << r.out;
 }
 
 TEST_F(Cli, WhereAndRegexFlags) {

@@ -270,6 +270,18 @@ TEST_F(Server, KeyRateLimitAnswers429AndAFloodLeavesFewSecurityEvents) {
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("stele_rate_limit_hits_total{scope=\"key\"} " + std::to_string(limited) + "\n"), std::string::npos)
       << m.body;
+  // The live counters also reach `stele stats --engine`, another process.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  std::string engine;
+  {
+    FILE* p = popen((std::string(STELE_BINARY) + " stats --engine --dir " + data_).c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) engine.append(buf, n);
+    EXPECT_EQ(pclose(p), 0);
+  }
+  EXPECT_NE(engine.find("\"rate_limited_requests\":" + std::to_string(limited)), std::string::npos) << engine;
+  EXPECT_NE(engine.find("\"cache_hits\":"), std::string::npos) << engine;
   EXPECT_EQ(StopGracefully(), 0);
   Query q;
   q.type = "security.rate_limited";

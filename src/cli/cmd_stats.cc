@@ -1,4 +1,5 @@
 // stele stats: counts by field or time bucket over any filter.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "stele/stats.h"
+#include "util/env.h"
 
 namespace stele::cli {
 namespace {
@@ -45,20 +47,35 @@ int RunEngineStats(const GlobalFlags& global) {
   for (auto& e : std::filesystem::directory_iterator(global.dir + "/checkpoints", ec)) {
     if (e.path().extension() == ".cp") ++checkpoints;
   }
-  Query last;
-  last.descending = true;
-  last.limit = 1;
-  uint64_t events = 0;
-  auto it = QueryDirectory(global.dir, last);
+  Query edge;
+  edge.limit = 1;
+  uint64_t first_seq = 0, last_seq = 0;
   EventView e;
-  if (it.ok() && (*it)->Next(&e)) events = e.seq;
-  std::printf("{\"events\":%llu,\"segments\":%llu,\"sealed_with_index\":%llu,\"segment_bytes\":%llu,"
-              "\"index_bytes\":%llu,\"merkle_bytes\":%llu,\"checkpoints\":%llu,\"disk_bytes\":%llu}\n",
+  if (auto it = QueryDirectory(global.dir, edge); it.ok() && (*it)->Next(&e)) first_seq = e.seq;
+  edge.descending = true;
+  if (auto it = QueryDirectory(global.dir, edge); it.ok() && (*it)->Next(&e)) last_seq = e.seq;
+  const uint64_t events = first_seq == 0 ? 0 : last_seq - first_seq + 1;
+  // A running `stele serve` publishes its live counters (query cache, rate
+  // limits, auth failures) here once a second.
+  std::string serving = "null";
+  if (auto text = ReadFileToString(Env::Default(), global.dir + "/serve-status.json", 1 << 16); text.ok()) {
+    const size_t pid_at = text->find("\"pid\":");
+    const long pid = pid_at == std::string::npos ? 0 : std::strtol(text->c_str() + pid_at + 6, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) {
+      serving = *text;
+      while (!serving.empty() && serving.back() == '\n') serving.pop_back();
+    }
+  }
+  std::printf("{\"first_seq\":%llu,\"last_seq\":%llu,\"events\":%llu,\"segments\":%llu,\"sealed_with_index\":%llu,\"segment_bytes\":%llu,"
+              "\"index_bytes\":%llu,\"merkle_bytes\":%llu,\"checkpoints\":%llu,\"disk_bytes\":%llu,"
+              "\"serving\":%s}\n",
+              static_cast<unsigned long long>(first_seq), static_cast<unsigned long long>(last_seq),
               static_cast<unsigned long long>(events), static_cast<unsigned long long>(segments),
               static_cast<unsigned long long>(sealed_indexes), static_cast<unsigned long long>(segment_bytes),
               static_cast<unsigned long long>(index_bytes),
               static_cast<unsigned long long>(DiskBytes(global.dir + "/merkle")),
-              static_cast<unsigned long long>(checkpoints), static_cast<unsigned long long>(DiskBytes(global.dir)));
+              static_cast<unsigned long long>(checkpoints), static_cast<unsigned long long>(DiskBytes(global.dir)),
+              serving.c_str());
   return kExitOk;
 }
 

@@ -1,5 +1,7 @@
 #include "server/api.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -481,6 +483,26 @@ void Api::SampleIngestRate() {
   }
   last_appended_ = appended;
   last_sample_ = now;
+}
+
+std::string Api::StatusJson(const std::string& address) {
+  const LogStats s = log_->stats();
+  uint64_t key_rate_hits = 0, auth_failures = 0;
+  {
+    std::lock_guard<std::mutex> g(counters_mu_);
+    for (const auto& [reason, n] : refusals_) (reason == "key rate" ? key_rate_hits : auth_failures) += n;
+  }
+  auto field = [](const char* name, uint64_t v) { return ",\"" + std::string(name) + "\":" + std::to_string(v); };
+  return "{\"pid\":" + std::to_string(::getpid()) + ",\"listening\":" + JsonString(address) + ",\"updated\":\"" +
+         FormatRfc3339(NowNanos()) + "\"" + field("appended", s.appended) + field("written_seq", s.written_seq) +
+         field("durable_seq", s.durable_seq) + field("ingest_events_per_second", ingest_rate_.load()) +
+         field("queue_bytes", s.queue_bytes) + field("cache_hits", s.cache_hits) +
+         field("cache_extends", s.cache_extends) + field("cache_misses", s.cache_misses) +
+         field("cache_bytes", s.cache_bytes) + field("rate_limited_events", s.rate_limited_rejects) +
+         field("rate_limited_requests", key_rate_hits) + field("auth_failures", auth_failures) +
+         field("invalid_events", s.invalid_rejects) + field("busy_rejects", s.busy_rejects) +
+         field("security_events", s.security_events) + field("segments_removed", s.segments_removed) +
+         field("http_requests", server_ ? server_->requests() : 0) + "}";
 }
 
 std::string Api::MetricsText() {

@@ -37,6 +37,10 @@ class Api final : public HttpHandler {
   void set_server(const HttpServer* server) { server_ = server; }
   // Sampled once a second by the server: events appended per second.
   void SampleIngestRate();
+  // The serving process's live counters as one JSON object, written to
+  // <dir>/serve-status.json each second so `stele stats --engine` (another
+  // process) can show them: cache, rate limits, auth, security events.
+  std::string StatusJson(const std::string& address);
 
  private:
   struct Principal {

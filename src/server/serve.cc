@@ -8,6 +8,7 @@
 #include "server/api_keys.h"
 #include "server/http_server.h"
 #include "stele/log.h"
+#include "util/env.h"
 
 namespace stele {
 
@@ -49,14 +50,18 @@ int RunServer(const Options& options, const ServerConfig& config,
       (config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host) + ":" + std::to_string(server.port());
   on_listening(address);
 
-  // Wait for a signal, sampling the ingest rate once a second meanwhile.
+  // Wait for a signal; once a second meanwhile, sample the ingest rate and
+  // publish the live counters for `stele stats --engine`.
+  const std::string status_path = options.dir + "/serve-status.json";
   int sig = 0;
   while (true) {
+    api.SampleIngestRate();
+    (void)WriteFileAtomically(Env::Default(), status_path, api.StatusJson(address) + "\n");
     timespec one_second{1, 0};
     sig = sigtimedwait(&signals, nullptr, &one_second);
     if (sig == SIGTERM || sig == SIGINT) break;
-    api.SampleIngestRate();
   }
+  (void)Env::Default()->Remove(status_path);
   std::fprintf(stderr, "stele: %s: draining and shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Shutdown(config.drain_timeout);
   Status s = (*log)->Shutdown();  // drains, flushes, writes the final checkpoint
