@@ -129,10 +129,10 @@ TEST_F(Cli, BadFlagsAreUsageErrors) {
 TEST_F(Cli, StatsCountsByFieldAndTimeAndDescribesTheEngine) {
   RunResult r = RunStele({"stats", "--dir", dir_.path(), "--by", "actor", "--format", "json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "{\"by\":\"actor\",\"total\":4,\"without\":1,\"groups\":2,\"rows\":[{\"key\":\"alice\",\"count\":2},"
+  EXPECT_EQ(r.out, "{\"by\":\"actor\",\"total\":4,\"without\":1,\"groups\":2,\"groups_exact\":true,\"rows\":[{\"key\":\"alice\",\"count\":2},"
                    "{\"key\":\"bob\",\"count\":1}]}\n");
   r = RunStele({"stats", "--dir", dir_.path(), "--by", "minute", "--lead", "L1", "--format", "json"});
-  EXPECT_EQ(r.out, "{\"by\":\"minute\",\"total\":2,\"without\":0,\"groups\":2,\"rows\":["
+  EXPECT_EQ(r.out, "{\"by\":\"minute\",\"total\":2,\"without\":0,\"groups\":2,\"groups_exact\":true,\"rows\":["
                    "{\"key\":\"2026-01-01T00:00:00.000000000Z\",\"count\":1},"
                    "{\"key\":\"2026-01-01T00:01:00.000000000Z\",\"count\":1}]}\n");
   EXPECT_EQ(RunStele({"stats", "--dir", dir_.path(), "--by", "planet"}).exit_code, 2);

@@ -314,6 +314,30 @@ TEST_F(Planner, StatsEqualIndependentCounts) {
     EXPECT_EQ(top->rows[i].count, sorted[i].first);
   }
   EXPECT_EQ(top->groups, ref.size());
+  EXPECT_TRUE(top->groups_exact);
+
+  // With fewer counters than distinct leads, memory stays at the bound and
+  // the reported rows are still the exact top 5 (the leads are Zipf, so the
+  // top counts are far above the membership floor), counted exactly.
+  ASSERT_GT(ref.size(), 64u);
+  for (const Query& q : {Query{}, [] { Query f; f.type = "email.*"; return f; }()}) {
+    auto bounded = StatsDirectory(dir_->path(), q, StatsBy::kLead, 5, /*max_keys=*/64);
+    ASSERT_TRUE(bounded.ok()) << bounded.status().ToString();
+    EXPECT_FALSE(bounded->groups_exact);
+    EXPECT_EQ(bounded->bounded_counters, 64u);
+    auto want = StatsDirectory(dir_->path(), q, StatsBy::kLead, 5);
+    ASSERT_TRUE(want.ok());
+    ASSERT_EQ(bounded->rows.size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(bounded->rows[i].key, want->rows[i].key);
+      EXPECT_EQ(bounded->rows[i].count, want->rows[i].count);
+      EXPECT_GT(bounded->rows[i].count, bounded->membership_floor);
+    }
+    EXPECT_EQ(bounded->total, want->total);
+  }
+  // Every group cannot be listed within the bound.
+  auto all_groups = StatsDirectory(dir_->path(), Query{}, StatsBy::kLead, 0, 64);
+  EXPECT_EQ(all_groups.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(LiveIndex, FreshEventsInTheActiveSegmentAreFoundWithoutAScan) {

@@ -26,7 +26,15 @@ struct StatsResult {
   std::vector<StatsRow> rows;
   uint64_t total = 0;         // events the filter selects
   uint64_t without = 0;       // of those, events without the grouped field
-  uint64_t groups = 0;        // distinct keys before the top-k cut
+  uint64_t groups = 0;        // distinct keys before the top-k cut (a lower bound unless groups_exact)
+  bool groups_exact = true;
+  // Set when there were more distinct keys than the counter bound: the
+  // reported rows were found with that many SpaceSaving counters and then
+  // counted exactly in a second pass.  Every reported count is exact, and
+  // every key whose count exceeds membership_floor is guaranteed to be a
+  // candidate, so the rows are the true top k whenever the k-th count does.
+  uint64_t bounded_counters = 0;
+  uint64_t membership_floor = 0;
   uint64_t segments_from_index = 0;  // segments counted from their field index alone
   uint64_t segments_scanned = 0;     // segments whose events were read
 };
@@ -35,7 +43,14 @@ struct StatsResult {
 // decompressing a frame, when the filter selects all of it (no field, data
 // or seq filter, and a time range that covers the segment) and the grouping
 // is an indexed field; every other segment is read through the query
-// planner.  Memory: one counter per distinct key.
-Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k);
+// planner.  Memory: at most max_keys counters.  Up to max_keys distinct
+// keys, one exact pass; beyond, SpaceSaving candidates and an exact second
+// pass (see StatsResult), and top_k == 0 (every group) is refused.
+// {"by":..,"total":..,"without":..,"groups":..,"groups_exact":..,["membership_floor":..,]"rows":[{"key":..,"count":..}]}
+std::string StatsToJson(std::string_view by, const StatsResult& result);
+
+inline constexpr size_t kDefaultStatsKeys = 1u << 18;
+Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k,
+                                   size_t max_keys = kDefaultStatsKeys);
 
 }  // namespace stele

@@ -97,22 +97,15 @@ int RunStats(const GlobalFlags& global, const StatsFlags& flags) {
   auto r = StatsDirectory(global.dir, *query, by, flags.top);
   if (!r.ok()) return ReportError(r.status());
   if (format == "json") {
-    std::string out = "{\"by\":" + JsonString(flags.by) + ",\"total\":" + std::to_string(r->total) +
-                      ",\"without\":" + std::to_string(r->without) + ",\"groups\":" + std::to_string(r->groups) +
-                      ",\"rows\":[";
-    for (size_t i = 0; i < r->rows.size(); ++i) {
-      if (i) out += ",";
-      out += "{\"key\":" + JsonString(r->rows[i].key) + ",\"count\":" + std::to_string(r->rows[i].count) + "}";
-    }
-    out += "]}\n";
+    const std::string out = StatsToJson(flags.by, *r) + "\n";
     std::fputs(out.c_str(), stdout);
   } else {
     std::printf("%-40s %12s\n", flags.by.c_str(), "count");
     for (const auto& row : r->rows) {
       std::printf("%-40s %12llu\n", row.key.c_str(), static_cast<unsigned long long>(row.count));
     }
-    std::printf("%-40s %12llu  (%llu groups%s)\n", "total", static_cast<unsigned long long>(r->total),
-                static_cast<unsigned long long>(r->groups),
+    std::printf("%-40s %12llu  (%s%llu groups%s)\n", "total", static_cast<unsigned long long>(r->total),
+                r->groups_exact ? "" : "at least ", static_cast<unsigned long long>(r->groups),
                 r->without ? (", " + std::to_string(r->without) + " without the field").c_str() : "");
   }
   return kExitOk;

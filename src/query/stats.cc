@@ -1,6 +1,9 @@
 #include "stele/stats.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
 #include <unordered_map>
 
 #include "index/segment_index.h"
@@ -8,6 +11,7 @@
 #include "storage/format.h"
 #include "storage/segment_list.h"
 #include "storage/segment_reader.h"
+#include "util/json_escape.h"
 #include "util/time.h"
 
 namespace stele {
@@ -50,6 +54,19 @@ struct TransparentHash {
 
 }  // namespace
 
+std::string StatsToJson(std::string_view by, const StatsResult& r) {
+  std::string out = "{\"by\":" + JsonString(by) + ",\"total\":" + std::to_string(r.total) +
+                    ",\"without\":" + std::to_string(r.without) + ",\"groups\":" + std::to_string(r.groups) +
+                    ",\"groups_exact\":" + (r.groups_exact ? "true" : "false");
+  if (!r.groups_exact) out += ",\"membership_floor\":" + std::to_string(r.membership_floor);
+  out += ",\"rows\":[";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    if (i) out += ",";
+    out += "{\"key\":" + JsonString(r.rows[i].key) + ",\"count\":" + std::to_string(r.rows[i].count) + "}";
+  }
+  return out + "]}";
+}
+
 bool ParseStatsBy(std::string_view t, StatsBy* out) {
   static constexpr std::pair<std::string_view, StatsBy> kNames[] = {
       {"type", StatsBy::kType},     {"actor", StatsBy::kActor}, {"source", StatsBy::kSource},
@@ -64,20 +81,58 @@ bool ParseStatsBy(std::string_view t, StatsBy* out) {
   return false;
 }
 
-Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k) {
-  Env* env = Env::Default();
+namespace {
+
+// Counts per key, exact while there are at most max_keys distinct keys.
+// Beyond that it becomes SpaceSaving (Metwally, Agrawal, El Abbadi 2005)
+// with max_keys counters: a new key evicts the smallest counter and starts
+// from its count, so every estimate is >= the true count and any key whose
+// true count exceeds total / max_keys is kept.  Memory: max_keys entries.
+class KeyCounter {
+ public:
+  explicit KeyCounter(size_t max_keys) : max_keys_(std::max<size_t>(1, max_keys)) {}
+
+  void Add(std::string_view key, uint64_t n) {
+    auto it = counts_.find(key);
+    if (it != counts_.end()) {
+      if (overflowed_) by_count_.erase({it->second, &it->first});
+      it->second += n;
+      if (overflowed_) by_count_.insert({it->second, &it->first});
+      return;
+    }
+    if (counts_.size() < max_keys_) {
+      counts_.emplace(std::string(key), n);
+      return;
+    }
+    if (!overflowed_) {
+      overflowed_ = true;
+      for (const auto& [k, c] : counts_) by_count_.insert({c, &k});
+    }
+    const auto smallest = *by_count_.begin();
+    by_count_.erase(by_count_.begin());
+    counts_.erase(counts_.find(*smallest.second));
+    auto added = counts_.emplace(std::string(key), smallest.first + n).first;
+    by_count_.insert({added->second, &added->first});
+  }
+  bool overflowed() const { return overflowed_; }
+  const auto& counts() const { return counts_; }
+
+ private:
+  const size_t max_keys_;
+  std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> counts_;
+  bool overflowed_ = false;
+  std::set<std::pair<uint64_t, const std::string*>> by_count_;  // after overflow only
+};
+
+// Calls on_value(value, n) for every indexed-field value of the events the
+// filter selects (n > 1 when counted from an index), or on_event(e) for
+// every such event when grouping by time; fills the totals.
+Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by_field, IndexedField field,
+                       const std::function<void(std::string_view, uint64_t)>& on_value,
+                       const std::function<void(const EventView&)>& on_event, StatsResult* result) {
   const std::string seg_dir = SegmentDirOf(dir);
   auto firsts = ListSegments(env, seg_dir);
   if (!firsts.ok()) return firsts.status();
-  Query q = filter;
-  q.limit = 0;
-  q.descending = false;
-  IndexedField field = IndexedField::kType;
-  const bool by_field = IndexedFieldFor(by, &field);
-  StatsResult result;
-  std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> counts;
-  std::unordered_map<int64_t, uint64_t> buckets;
-
   for (size_t i = 0; i < firsts->size(); ++i) {
     const uint64_t first = (*firsts)[i];
     const std::string path = seg_dir + "/" + format::SegmentFileName(first);
@@ -96,14 +151,12 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
         const uint64_t events = r.last_seq() - r.first_seq() + 1;
         uint64_t grouped = 0;
         index->ForEachValue(field, [&](std::string_view v, uint64_t n) {
-          auto it = counts.find(v);
-          if (it == counts.end()) it = counts.emplace(std::string(v), 0).first;
-          it->second += n;
+          on_value(v, n);
           grouped += n;
         });
-        result.total += events;
-        result.without += events - grouped;
-        ++result.segments_from_index;
+        result->total += events;
+        result->without += events - grouped;
+        ++result->segments_from_index;
         continue;
       }
     }
@@ -116,47 +169,97 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     if (!it.ok()) return it.status();
     EventView e;
     while ((*it)->Next(&e)) {
-      ++result.total;
-      if (by_field) {
-        const std::string_view v = FieldOf(e, field);
-        if (v.empty()) {
-          ++result.without;
-          continue;
-        }
-        auto c = counts.find(v);
-        if (c == counts.end()) c = counts.emplace(std::string(v), 0).first;
-        ++c->second;
+      ++result->total;
+      if (!by_field) {
+        on_event(e);
+        continue;
+      }
+      const std::string_view v = FieldOf(e, field);
+      if (v.empty()) {
+        ++result->without;
       } else {
-        const int64_t width = BucketNanos(by);
-        ++buckets[e.ts_ns - e.ts_ns % width];
+        on_value(v, 1);
       }
     }
     STELE_RETURN_IF_ERROR((*it)->status());
-    ++result.segments_scanned;
+    ++result->segments_scanned;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k,
+                                   size_t max_keys) {
+  Env* env = Env::Default();
+  Query q = filter;
+  q.limit = 0;
+  q.descending = false;
+  IndexedField field = IndexedField::kType;
+  const bool by_field = IndexedFieldFor(by, &field);
+  StatsResult result;
+  auto order = [](const StatsRow& a, const StatsRow& b) {
+    return a.count != b.count ? a.count > b.count : a.key < b.key;
+  };
+
+  if (!by_field) {
+    std::map<int64_t, uint64_t> buckets;
+    const int64_t width = BucketNanos(by);
+    STELE_RETURN_IF_ERROR(ForEachSelected(
+        env, dir, q, false, field, nullptr, [&](const EventView& e) { ++buckets[e.ts_ns - e.ts_ns % width]; },
+        &result));
+    result.groups = buckets.size();
+    for (const auto& [start, n] : buckets) {
+      if (top_k && result.rows.size() == top_k) break;
+      result.rows.push_back({FormatRfc3339(start), n});
+    }
+    return result;
   }
 
-  if (by_field) {
-    result.groups = counts.size();
-    std::vector<StatsRow> rows;
-    rows.reserve(counts.size());
-    for (auto& [k, n] : counts) rows.push_back({k, n});
-    auto order = [](const StatsRow& a, const StatsRow& b) {
-      return a.count != b.count ? a.count > b.count : a.key < b.key;
-    };
-    if (top_k && rows.size() > top_k) {
-      std::partial_sort(rows.begin(), rows.begin() + static_cast<long>(top_k), rows.end(), order);
-      rows.resize(top_k);
-    } else {
-      std::sort(rows.begin(), rows.end(), order);
-    }
-    result.rows = std::move(rows);
+  KeyCounter counter(max_keys);
+  STELE_RETURN_IF_ERROR(ForEachSelected(
+      env, dir, q, true, field, [&](std::string_view v, uint64_t n) { counter.Add(v, n); }, nullptr, &result));
+  std::vector<StatsRow> rows;
+  if (!counter.overflowed()) {
+    result.groups = counter.counts().size();
+    for (const auto& [k, n] : counter.counts()) rows.push_back({k, n});
   } else {
-    result.groups = buckets.size();
-    std::vector<std::pair<int64_t, uint64_t>> sorted(buckets.begin(), buckets.end());
-    std::sort(sorted.begin(), sorted.end());
-    if (top_k && sorted.size() > top_k) sorted.resize(top_k);
-    for (const auto& [start, n] : sorted) result.rows.push_back({FormatRfc3339(start), n});
+    // More distinct keys than counters: the counters name the candidates,
+    // a second pass counts exactly those, so every reported count is exact.
+    if (top_k == 0) {
+      return Status::InvalidArgument("more than " + std::to_string(max_keys) +
+                                     " distinct values: ask for the top K (--top / top=)");
+    }
+    std::vector<StatsRow> estimates;
+    for (const auto& [k, n] : counter.counts()) estimates.push_back({k, n});
+    const size_t candidates = std::min(estimates.size(), std::max<size_t>(4 * top_k, top_k + 64));
+    std::partial_sort(estimates.begin(), estimates.begin() + static_cast<long>(candidates), estimates.end(), order);
+    // Keys below the smallest counter may still be missed; say how sure we are.
+    uint64_t smallest = UINT64_MAX;
+    for (const auto& [k, n] : counter.counts()) smallest = std::min(smallest, n);
+    std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> exact;
+    for (size_t i = 0; i < candidates; ++i) exact.emplace(estimates[i].key, 0);
+    estimates.clear();
+    StatsResult second;
+    STELE_RETURN_IF_ERROR(ForEachSelected(
+        env, dir, q, true, field,
+        [&](std::string_view v, uint64_t n) {
+          if (auto it = exact.find(v); it != exact.end()) it->second += n;
+        },
+        nullptr, &second));
+    for (const auto& [k, n] : exact) rows.push_back({k, n});
+    result.groups_exact = false;
+    result.groups = max_keys;  // at least
+    result.bounded_counters = max_keys;
+    result.membership_floor = smallest;
   }
+  if (top_k && rows.size() > top_k) {
+    std::partial_sort(rows.begin(), rows.begin() + static_cast<long>(top_k), rows.end(), order);
+    rows.resize(top_k);
+  } else {
+    std::sort(rows.begin(), rows.end(), order);
+  }
+  result.rows = std::move(rows);
   return result;
 }
 

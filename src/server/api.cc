@@ -360,14 +360,7 @@ HttpResponse Api::GetStats(HttpRequest& req, const Principal& who) {
   log_->ReportSecurityIncident("security.read", "key", who.name, req.target.substr(0, 256), "query");
   auto stats = StatsDirectory(dir_, *q, by, top);
   if (!stats.ok()) return FromStatus(stats.status());
-  std::string body = "{\"by\":" + JsonString(*by_text) + ",\"total\":" + std::to_string(stats->total) +
-                     ",\"without\":" + std::to_string(stats->without) + ",\"groups\":" + std::to_string(stats->groups) +
-                     ",\"rows\":[";
-  for (size_t i = 0; i < stats->rows.size(); ++i) {
-    if (i > 0) body += ",";
-    body += "{\"key\":" + JsonString(stats->rows[i].key) + ",\"count\":" + std::to_string(stats->rows[i].count) + "}";
-  }
-  return Json(200, body + "]}");
+  return Json(200, StatsToJson(*by_text, *stats));
 }
 
 HttpResponse Api::GetTail(HttpRequest& req, const Principal& who) {
