@@ -27,6 +27,14 @@ struct Options {
   std::string dir = "./stele-data";
   SyncMode sync = SyncMode::kBatch;
 
+  // Group-commit window under kBatch: after an fdatasync the writer waits up
+  // to this long for more events (unless 1 MiB is already queued, or a
+  // Flush() or checkpoint is waiting) before writing the next batch, so a
+  // stream of small appends shares one sync instead of paying one each
+  // (PostgreSQL's commit_delay).  Flush() and kAlways are never delayed.
+  // Zero writes each batch as soon as the previous sync ends.
+  std::chrono::microseconds batch_commit_delay{1000};
+
   // Bound of the write queue, in encoded event bytes.  A full queue makes
   // Append() wait up to enqueue_deadline, then fail with kBusy.
   size_t queue_bytes = 64u << 20;

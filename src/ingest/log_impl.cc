@@ -634,6 +634,14 @@ void LogImpl::WriterLoop() {
       work_cv_.Wait(&mu_);
       continue;
     }
+    // Group-commit window (Options::batch_commit_delay).
+    if (options_.sync == SyncMode::kBatch && options_.batch_commit_delay.count() > 0) {
+      const auto due = last_sync_ + options_.batch_commit_delay;
+      while (!closing_ && error_.ok() && pending_.size() < (1u << 20) && sync_wanted_seq_ <= durable_seq_ &&
+             checkpoint_wanted_ <= checkpointed_ && std::chrono::steady_clock::now() < due) {
+        work_cv_.WaitUntil(&mu_, due);
+      }
+    }
     const bool nothing_to_do = pending_.empty() && sync_wanted_seq_ <= durable_seq_;
     if (closing_ && nothing_to_do && durable_seq_ == written_seq_) break;
 
@@ -653,6 +661,7 @@ void LogImpl::WriterLoop() {
       if (synced) {
         durable_seq_ = last;
         ++stats_.syncs;
+        last_sync_ = std::chrono::steady_clock::now();
       }
     } else {
       error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());

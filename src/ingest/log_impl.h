@@ -115,6 +115,7 @@ class LogImpl {
   Status error_ GUARDED_BY(mu_);                  // sticky
   bool closing_ GUARDED_BY(mu_) = false;
   bool writer_exited_ GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point last_sync_ GUARDED_BY(mu_){};  // end of the writer's last fdatasync
   LogStats stats_ GUARDED_BY(mu_);
   std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
 

@@ -133,6 +133,12 @@ Status LoadServerConfig(const std::string& path, Options* options, ServerConfig*
       {"log.retention_max_bytes", size_into(&options->retention_max_bytes)},
       {"log.security_interval", ms_into(&options->security_interval)},
       {"log.checkpoint_interval", ms_into(&options->checkpoint_interval)},
+      {"log.batch_commit_delay", [&](const toml::node& n) -> Status {
+         std::chrono::nanoseconds d{};
+         STELE_RETURN_IF_ERROR(duration_of(n, &d));
+         options->batch_commit_delay = std::chrono::duration_cast<std::chrono::microseconds>(d);
+         return Status::Ok();
+       }},
   };
   Status status;
   root.for_each([&](const toml::key& section, const toml::node& node) {
