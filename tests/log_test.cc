@@ -230,3 +230,39 @@ TEST(Log, QueryOfAMissingDirectoryIsNotFound) {
 
 }  // namespace
 }  // namespace stele
+
+namespace stele {
+namespace {
+
+TEST(Log, GroupCommitWindowHoldsBackgroundSyncsButNeverFlush) {
+  TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.batch_commit_delay = std::chrono::hours(1);  // a window no test run can outlast
+  auto log = OpenOrDie(o);
+  ASSERT_TRUE(log->Append(R"({"type":"a"})").ok());
+  // The first batch after idle is written and synced at once.
+  for (int i = 0; i < 500 && log->stats().durable_seq < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(log->stats().durable_seq, 1u);
+  // The next one waits in the window...
+  ASSERT_TRUE(log->Append(R"({"type":"b"})").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(log->stats().durable_seq, 1u);
+  EXPECT_EQ(log->stats().written_seq, 1u);
+  // ... unless someone waits for it: a reader, Flush() and Checkpoint() cut it short.
+  Query all;
+  EXPECT_EQ(test::Collect(log->Query(all)->get()).size(), 2u);
+  EXPECT_EQ(log->stats().written_seq, 2u);
+  ASSERT_TRUE(log->Append(R"({"type":"b2"})").ok());
+  ASSERT_TRUE(log->Flush().ok());
+  EXPECT_EQ(log->stats().durable_seq, 3u);
+  ASSERT_TRUE(log->Append(R"({"type":"c"})").ok());
+  auto size = log->Checkpoint();
+  ASSERT_TRUE(size.ok());
+  EXPECT_EQ(*size, 4u);
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{1, 2, 3, 4}));
+}
+
+}  // namespace
+}  // namespace stele

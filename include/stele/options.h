@@ -29,7 +29,7 @@ struct Options {
 
   // Group-commit window under kBatch: after an fdatasync the writer waits up
   // to this long for more events (unless 1 MiB is already queued, or a
-  // Flush() or checkpoint is waiting) before writing the next batch, so a
+  // Flush(), a checkpoint or a reader is waiting) before writing the next batch, so a
   // stream of small appends shares one sync instead of paying one each
   // (PostgreSQL's commit_delay).  Flush() and kAlways are never delayed.
   // Zero writes each batch as soon as the previous sync ends.

@@ -344,6 +344,10 @@ Status LogImpl::PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentInd
     MutexLock l(&mu_);
     target = next_seq_ - 1;
     *live = live_index_;
+    if (target > written_seq_) {  // a reader cuts the group-commit window short
+      read_wanted_seq_ = std::max(read_wanted_seq_, target);
+      work_cv_.Signal();
+    }
   }
   Status s = WaitWritten(target);
   // A read-only or closed log still serves what it has.
@@ -638,7 +642,8 @@ void LogImpl::WriterLoop() {
     if (options_.sync == SyncMode::kBatch && options_.batch_commit_delay.count() > 0) {
       const auto due = last_sync_ + options_.batch_commit_delay;
       while (!closing_ && error_.ok() && pending_.size() < (1u << 20) && sync_wanted_seq_ <= durable_seq_ &&
-             checkpoint_wanted_ <= checkpointed_ && std::chrono::steady_clock::now() < due) {
+             checkpoint_wanted_ <= checkpointed_ && read_wanted_seq_ <= written_seq_ &&
+             std::chrono::steady_clock::now() < due) {
         work_cv_.WaitUntil(&mu_, due);
       }
     }
