@@ -73,6 +73,7 @@ struct LogStats {
   uint64_t cache_extends = 0;  // ... of which extended with newer events
   uint64_t cache_misses = 0;
   uint64_t cache_bytes = 0;
+  uint64_t frame_cache_bytes = 0;  // decompressed frames kept for queries
 };
 
 class Log {

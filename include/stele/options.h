@@ -90,6 +90,11 @@ struct Options {
 
   // Bytes of query answers kept by Log::QueryPage (never stale, LRU).
   size_t query_cache_bytes = 64u << 20;
+  // Bytes of decompressed frames an open Log keeps for its queries (LRU;
+  // frames never change once written), filled only by what queries read.
+  // With the frames of hot leads in memory, a lookup visits only their
+  // records.  0 turns it off.
+  size_t frame_cache_bytes = 512u << 20;
 
   // I/O seam (see src/util/env.h); nullptr means the POSIX file system.
   Env* env = nullptr;

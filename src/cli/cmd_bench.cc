@@ -38,6 +38,7 @@ struct BenchFlags {
   bool index_row = false;      // also run stele with the field index off
   int zstd_level = 1;
   unsigned repeat = 3;
+  int64_t commit_delay_us = -1;  // -1: the Options default
 };
 
 // A /proc/self/status figure in KiB: VmHWM (peak RSS since the last
@@ -88,6 +89,7 @@ PhaseResult RunStele(const BenchFlags& f, const std::vector<std::string>& lines,
   options.field_index = field_index;
   options.sync = sync;
   options.zstd_level = f.zstd_level;
+  if (f.commit_delay_us >= 0) options.batch_commit_delay = std::chrono::microseconds(f.commit_delay_us);
   ResetPeakRss();
   const long rss_before = StatusKiB("VmRSS:");
   const auto start = std::chrono::steady_clock::now();
@@ -293,6 +295,7 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& global) {
   ingest->add_option("--repeat", flags->repeat, "alternating runs per engine; the median is reported")
       ->default_str("3");
   ingest->add_flag("--keep", flags->keep, "keep the scratch directory");
+  ingest->add_option("--commit-delay-us", flags->commit_delay_us, "group-commit window under sync=batch (default 1000)");
   ingest->add_flag("--no-baseline", flags->no_baseline, "skip the spdlog run");
   ingest->add_flag("--index-row", flags->index_row, "also run stele with the field index off, to show its cost");
   ingest->add_flag("--integrity-row", flags->integrity_row,

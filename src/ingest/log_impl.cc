@@ -87,6 +87,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->stats_.first_seq = firsts->empty() ? 1 : firsts->front();
   }
   log->batch_.reserve(options.queue_bytes);
+  if (options.frame_cache_bytes > 0) log->frames_ = std::make_shared<FrameCache>(options.frame_cache_bytes);
   if (options.source_rate > 0) {
     log->source_limiter_ = std::make_unique<RateLimiter>(
         options.source_rate, options.source_burst > 0 ? options.source_burst : options.source_rate);
@@ -361,7 +362,7 @@ Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query)
   uint64_t size;
   std::shared_ptr<const LiveSegmentIndex> live;
   STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
-  auto it = ScanIterator::Open(env_, options_.dir, query, {std::move(live), sealed_indexes_});
+  auto it = ScanIterator::Open(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_});
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
 }
@@ -391,7 +392,7 @@ Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
   fresh.covered_size = size;
   if (!cached || !(!query.descending && answer.seqs.size() == query.limit)) {  // a full ascending page never changes
     if (*part.seq_from <= *part.seq_to) {
-      auto it = ScanIterator::Open(env_, options_.dir, part, {live, sealed_indexes_});
+      auto it = ScanIterator::Open(env_, options_.dir, part, {live, sealed_indexes_, frames_});
       if (!it.ok()) return it.status();
       EventView e;
       while ((*it)->Next(&e)) {
@@ -462,6 +463,7 @@ LogStats LogImpl::stats() const {
   s.cache_extends = cache_.extends();
   s.cache_misses = cache_.misses();
   s.cache_bytes = cache_.bytes();
+  s.frame_cache_bytes = frames_ ? frames_->bytes() : 0;
   if (monitor_) {
     s.security_incidents = monitor_->incidents();
     s.security_events = monitor_->events_written();
@@ -556,6 +558,7 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
   }
   for (size_t i = 0; i < n; ++i) {
     sealed_indexes_->Erase(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
+    if (frames_) frames_->EraseSegment(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
     STELE_RETURN_IF_ERROR(RemoveSegmentFiles(env_, segment_dir_, (*sealed)[i].first_seq));
   }
   STELE_RETURN_IF_ERROR(env_->SyncDir(segment_dir_));

@@ -20,6 +20,7 @@
 #include "ingest/retention.h"
 #include "integrity/hash_store.h"
 #include "integrity/note.h"
+#include "query/frame_cache.h"
 #include "query/query_cache.h"
 #include "security/rate_limiter.h"
 #include "security/security_monitor.h"
@@ -125,6 +126,7 @@ class LogImpl {
 
   QueryCache cache_;
   std::shared_ptr<SegmentIndexCache> sealed_indexes_ = std::make_shared<SegmentIndexCache>(256u << 20);
+  std::shared_ptr<FrameCache> frames_;  // null when Options::frame_cache_bytes is 0
 
   std::mutex shutdown_mu_;  // serializes Shutdown()
   bool shut_down_ = false;  // guarded by shutdown_mu_

@@ -30,7 +30,14 @@ ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query
       segment_dir_(std::move(segment_dir)),
       query_(query),
       filter_(std::move(filter)),
-      segments_(std::move(segments)) {}
+      segments_(std::move(segments)) {
+  if (query_.lead_id) equality_.emplace(IndexedField::kLeadId, *query_.lead_id);
+  else if (query_.workflow_id) equality_.emplace(IndexedField::kWorkflowId, *query_.workflow_id);
+  else if (query_.actor) equality_.emplace(IndexedField::kActor, *query_.actor);
+  else if (query_.source) equality_.emplace(IndexedField::kSource, *query_.source);
+  else if (query_.type && !query_.type->ends_with(".*") && *query_.type != "*")  // "*" and "x.*" are prefixes
+    equality_.emplace(IndexedField::kType, *query_.type);
+}
 
 bool ScanIterator::Fail(Status s) {
   status_ = std::move(s);
@@ -114,18 +121,31 @@ bool ScanIterator::LoadNextFrame() {
     if (i >= frames.size()) continue;
     const format::FrameIndexEntry& f = frames[i];
     if (!filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
-    ++frames_read_;
-    Status s = segment_->ReadFrame(i, &frame_);
-    if (!s.ok()) return Fail(std::move(s));
-    offsets_.clear();
-    size_t pos = 0;
-    while (pos + 4 <= frame_.size()) {
-      offsets_.push_back(static_cast<uint32_t>(pos));
-      pos += 4 + GetU32(frame_.data() + pos);
+    frame_ = context_.frames ? context_.frames->Get(segment_->path(), i) : nullptr;
+    // Value maps pay off only for frames read again: build them on a hit,
+    // never on a miss (a cache smaller than the working set then costs
+    // nothing over a plain scan).
+    const bool hit = frame_ != nullptr;
+    if (!frame_) {
+      ++frames_read_;
+      std::string raw;
+      Status s = segment_->ReadFrame(i, &raw);
+      if (!s.ok()) return Fail(std::move(s));
+      auto made = CachedFrame::Make(std::move(raw), f.count);
+      if (!made.ok()) {
+        return Fail(Status::Corruption(segment_->path() + ": frame " + std::to_string(i) + " " +
+                                       made.status().message()));
+      }
+      frame_ = *made;
+      if (context_.frames) context_.frames->Put(segment_->path(), i, frame_);
     }
-    if (pos != frame_.size() || offsets_.size() != f.count) {
-      return Fail(Status::Corruption(segment_->path() + ": frame " + std::to_string(i) +
-                                     " record lengths do not add up"));
+    if (hit && equality_) {
+      offsets_.clear();
+      for (uint32_t k : frame_->RecordsWith(equality_->first, equality_->second)) {
+        offsets_.push_back(frame_->offsets()[k]);
+      }
+    } else {
+      offsets_ = frame_->offsets();
     }
     if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
     next_record_ = 0;
@@ -144,8 +164,8 @@ bool ScanIterator::Next(EventView* event) {
   while (true) {
     while (next_record_ < offsets_.size()) {
       const uint32_t off = offsets_[next_record_++];
-      const uint32_t len = GetU32(frame_.data() + off);
-      if (!DecodeRecord(std::string_view(frame_.data() + off + 4, len), event)) {
+      const char* rec = frame_->raw().data() + off;
+      if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), event)) {
         return Fail(Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum"));
       }
       if (filter_->Matches(*event)) {

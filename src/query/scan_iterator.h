@@ -5,17 +5,21 @@
 // SegmentReader.  It plans per segment: segments and frames whose seq/ts
 // range cannot match are skipped without being read, and in a sealed segment
 // with a field index only the frames that the index lists for every
-// equality filter are read (the postings are intersected first).  Every
+// equality filter are read (the postings are intersected first).  With the
+// Log's frame cache, decompressed frames are shared between iterators, and
+// in a cached frame an equality filter visits only the matching records.  Every
 // event is still checked against the whole filter, so the index only ever
 // removes frames that cannot match.  A frame failing its checksum ends the
 // stream with kCorruption.  Not thread-safe.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "index/segment_index.h"
+#include "query/frame_cache.h"
 #include "query/filter.h"
 #include "stele/query.h"
 #include "storage/segment_reader.h"
@@ -30,13 +34,15 @@ class ScanIterator final : public EventIterator {
   struct Context {
     std::shared_ptr<const LiveSegmentIndex> live;      // the writer's index of the active segment
     std::shared_ptr<SegmentIndexCache> sealed_indexes;  // loaded sealed-segment indexes
+    std::shared_ptr<FrameCache> frames;                 // decompressed frames
   };
   static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
                                                     Context context = {});
 
   bool Next(EventView* event) override;
   const Status& status() const override { return status_; }
-  // Frames decompressed so far (for tests and benchmarks of the planner).
+  // Frames decompressed so far (not served by the frame cache), for tests
+  // and benchmarks of the planner.
   uint64_t frames_read() const { return frames_read_; }
 
  private:
@@ -60,8 +66,11 @@ class ScanIterator final : public EventIterator {
   size_t frames_done_ = 0;
   std::vector<uint32_t> frame_order_;
   uint64_t frames_read_ = 0;
-  std::string frame_;                 // decompressed records of the current frame
-  std::vector<uint32_t> offsets_;     // record offsets in frame_, in output order
+  std::shared_ptr<const CachedFrame> frame_;  // decompressed records of the current frame
+  std::vector<uint32_t> offsets_;     // offsets in frame_ of the records to check, in output order
+  // The most selective equality filter on an indexed field: with a frame
+  // cache, only the records holding this value are visited.
+  std::optional<std::pair<IndexedField, std::string>> equality_;
   size_t next_record_ = 0;
   uint64_t emitted_ = 0;
   Status status_;

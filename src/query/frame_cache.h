@@ -1,0 +1,68 @@
+// FrameCache: decompressed frames kept by an open Log for its queries, so a
+// hot lead or a repeated query does not decompress the same frames again.
+//
+// A frame never changes once written (segments are append-only and sealed
+// ones immutable), so an entry is valid until its segment is removed by
+// retention, which erases it.  Bounded in bytes, LRU.  Each cached frame
+// also builds, on first use per field, a map from an indexed field's value
+// to the records holding it, so an equality lookup on a cached frame visits
+// only the matching records.  Thread-safe; entries are shared read-only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "index/segment_index.h"
+#include "stele/status.h"
+
+namespace stele {
+
+class CachedFrame {
+ public:
+  // Takes a frame's decompressed records; kCorruption if their lengths do
+  // not add up to `expected_count` records.
+  static Result<std::shared_ptr<CachedFrame>> Make(std::string raw, uint32_t expected_count);
+
+  const std::string& raw() const { return raw_; }
+  const std::vector<uint32_t>& offsets() const { return offsets_; }  // of each record, ascending
+  // Ordinals (into offsets()) of the records whose field f equals value,
+  // ascending.  Builds the field's map on first use.
+  std::vector<uint32_t> RecordsWith(IndexedField f, std::string_view value) const;
+  // What the cache counts for it: the records, their offsets, and an
+  // allowance for the value maps built later (about 40 bytes a record).
+  size_t charge() const { return raw_.size() + offsets_.size() * 44 + sizeof(*this); }
+
+ private:
+  std::string raw_;
+  std::vector<uint32_t> offsets_;
+  using ValueMap = std::unordered_map<std::string_view, std::vector<uint32_t>>;
+  mutable std::mutex mu_;
+  mutable std::array<std::unique_ptr<ValueMap>, kIndexedFieldCount> by_field_;
+};
+
+class FrameCache {
+ public:
+  explicit FrameCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // The frame, or null.
+  std::shared_ptr<const CachedFrame> Get(const std::string& segment_path, size_t frame);
+  void Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry);
+  // Drops every frame of a segment (retention removed it).
+  void EraseSegment(const std::string& segment_path);
+  size_t bytes() const;
+
+ private:
+  static std::string Key(const std::string& segment_path, size_t frame);
+  const size_t max_bytes_;
+  mutable std::mutex mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const CachedFrame>>> lru_;  // front = most recent
+  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace stele
