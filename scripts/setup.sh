@@ -8,7 +8,7 @@ PACKAGES=(
   libsimdjson-dev libzstd-dev libxxhash-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libre2-dev
   libclang-rt-14-dev libsqlite3-dev zstd gzip python3
-  libboost-dev libtomlplusplus-dev
+  libboost-dev libtomlplusplus-dev wrk
 )
 
 missing=()

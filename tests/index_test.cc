@@ -1,10 +1,12 @@
 // The per-segment field index and the planner that uses it.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "event/record.h"
 #include "index/segment_index.h"
@@ -166,6 +168,30 @@ TEST_F(Planner, AnOpenLogsFrameCacheGivesTheSameAnswers) {
   }
   EXPECT_GT((*log)->stats().frame_cache_bytes, 0u);
   EXPECT_LE((*log)->stats().frame_cache_bytes, 4u << 20);
+  ASSERT_TRUE((*log)->Shutdown().ok());
+}
+
+TEST_F(Planner, ConcurrentQueriesShareTheFrameCacheSafely) {
+  Options o;
+  o.dir = dir_->path();
+  o.frame_cache_bytes = 2u << 20;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + static_cast<uint64_t>(t));
+      for (int i = 0; i < 40; ++i) {
+        Query q = RandomQuery(rng);
+        if (i % 2) q.lead_id = (*expected_)[rng() % kEvents].lead_id;  // hot frames, shared value maps
+        auto it = (*log)->Query(q);
+        if (!it.ok() || test::Seqs(test::Collect(it->get())) != test::ReferenceQuery(*expected_, q)) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
   ASSERT_TRUE((*log)->Shutdown().ok());
 }
 
