@@ -178,6 +178,7 @@ TEST_F(Server, BulkIngestQueriesStatsProofsAndTailEndToEnd) {
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("stele_events_appended_total 100020\n"), std::string::npos);
   EXPECT_NE(metrics.body.find("stele_fsync_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nstele_queue_events "), std::string::npos);
   EXPECT_EQ(StopGracefully(), 0) << StderrOf(*server_);
   // Reads were recorded, aggregated.
   Query sec;

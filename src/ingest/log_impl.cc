@@ -459,6 +459,7 @@ LogStats LogImpl::stats() const {
   s.written_seq = written_seq_;
   s.durable_seq = durable_seq_;
   s.queue_bytes = queued_bytes_;
+  s.queue_events = next_seq_ - 1 - written_seq_;
   s.cache_hits = cache_.hits();
   s.cache_extends = cache_.extends();
   s.cache_misses = cache_.misses();

@@ -514,6 +514,8 @@ std::string Api::MetricsText() {
              sample("stele_events_rejected_total{reason=\"rate_limited\"}", s.rate_limited_rejects) +
              sample("stele_events_rejected_total{reason=\"busy\"}", s.busy_rejects));
   metric("stele_queue_bytes", "gauge", "Bytes waiting in the write queue or in flight.", sample("stele_queue_bytes", s.queue_bytes));
+  metric("stele_queue_events", "gauge", "Events appended but not yet written (queue depth).",
+         sample("stele_queue_events", s.queue_events));
   metric("stele_queue_peak_bytes", "gauge", "High-water mark of the write queue.", sample("stele_queue_peak_bytes", s.queue_peak_bytes));
   metric("stele_written_seq", "gauge", "Highest seq handed to the OS.", sample("stele_written_seq", s.written_seq));
   metric("stele_durable_seq", "gauge", "Highest seq fdatasync'd.", sample("stele_durable_seq", s.durable_seq));
