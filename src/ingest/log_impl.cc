@@ -99,6 +99,10 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
         // or read-only) must not take the monitor down.
         (void)raw->RecordSecurityEvent(type, data);
       });
+  for (const auto& [removed, why] : log->deferred_retention_) {
+    log->monitor_->Report("security.retention_applied", "seqs", removed, why);
+  }
+  log->deferred_retention_.clear();
   STELE_RETURN_IF_ERROR(log->DrainPendingSecurityEvents());
   return log;
 }
@@ -565,6 +569,16 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
   STELE_RETURN_IF_ERROR(env_->SyncDir(segment_dir_));
   // Cached answers may hold removed events: the only invalidation there is.
   cache_.Clear();
+  // The log records its own deletions (as an aggregated security event, so
+  // the writer thread never waits on its own queue).
+  const std::string removed = std::to_string((*sealed)[0].first_seq) + ".." + std::to_string(through);
+  const std::string why = std::to_string(n) + " segment(s) by retention" +
+                          (covered >= through ? std::string(" (finishing an interrupted run)") : std::string());
+  if (monitor_) {
+    monitor_->Report("security.retention_applied", "seqs", removed, why);
+  } else {
+    deferred_retention_.emplace_back(removed, why);  // reported once Open() has started the monitor
+  }
   MutexLock l(&mu_);
   stats_.segments_removed += n;
   stats_.first_seq = through + 1;

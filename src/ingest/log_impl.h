@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "event/validator.h"
 #include "ingest/retention.h"
@@ -140,6 +142,7 @@ class LogImpl {
   uint64_t checkpoint_target_ = 0;  // checkpoint_wanted_ as the writer last saw it
   int64_t last_checkpoint_ns_ = 0;
   int64_t last_retention_ns_ = 0;
+  std::vector<std::pair<std::string, std::string>> deferred_retention_;  // removals before the monitor ran
   std::string batch_;
   std::thread writer_;
 };
