@@ -1,21 +1,11 @@
 #include "query/query_params.h"
 
-#include <charconv>
 #include <set>
 
 #include "util/time.h"
+#include "util/units.h"
 
 namespace stele {
-namespace {
-
-bool ParseU64(std::string_view text, uint64_t* out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-}  // namespace
-
 Result<Query> QueryFromParams(const QueryParams& params, std::string_view prefix) {
   Query q;
   std::set<std::string> seen;

@@ -115,6 +115,8 @@ class KeyCounter {
     by_count_.insert({added->second, &added->first});
   }
   bool overflowed() const { return overflowed_; }
+  // After overflow: the smallest counter, above which no key is missed.
+  uint64_t floor() const { return by_count_.empty() ? 0 : by_count_.begin()->first; }
   const auto& counts() const { return counts_; }
 
  private:
@@ -234,9 +236,6 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     for (const auto& [k, n] : counter.counts()) estimates.push_back({k, n});
     const size_t candidates = std::min(estimates.size(), std::max<size_t>(4 * top_k, top_k + 64));
     std::partial_sort(estimates.begin(), estimates.begin() + static_cast<long>(candidates), estimates.end(), order);
-    // Keys below the smallest counter may still be missed; say how sure we are.
-    uint64_t smallest = UINT64_MAX;
-    for (const auto& [k, n] : counter.counts()) smallest = std::min(smallest, n);
     std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> exact;
     for (size_t i = 0; i < candidates; ++i) exact.emplace(estimates[i].key, 0);
     estimates.clear();
@@ -251,7 +250,7 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     result.groups_exact = false;
     result.groups = max_keys;  // at least
     result.bounded_counters = max_keys;
-    result.membership_floor = smallest;
+    result.membership_floor = counter.floor();  // keys below it may have been missed
   }
   if (top_k && rows.size() > top_k) {
     std::partial_sort(rows.begin(), rows.begin() + static_cast<long>(top_k), rows.end(), order);

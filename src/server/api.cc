@@ -13,17 +13,12 @@
 #include "stele/stats.h"
 #include "util/json_escape.h"
 #include "util/time.h"
+#include "util/units.h"
 
 namespace stele {
 namespace {
 
 constexpr uint64_t kDefaultPage = 100;
-
-bool ParseU64(std::string_view text, uint64_t* out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
 
 // Removes the parameter `name` from params; its value, or nullopt.
 std::optional<std::string> TakeParam(QueryParams* params, std::string_view name) {
@@ -196,14 +191,18 @@ HttpResponse Api::Handle(HttpRequest& req) {
     res.headers.emplace_back("Allow", allow);
   } else if (auto who = Authorize(req, route->scope, &res)) {
     const std::string_view p = route->path;
-    if (p == "/v1/events") res = req.method == "POST" ? PostEvents(req, *who) : GetEvents(req, *who);
+    if (p == "/v1/events") res = req.method == "POST" ? PostEvents(req) : GetEvents(req, *who);
     else if (p == "/v1/stats") res = GetStats(req, *who);
     else if (p == "/v1/tail") res = GetTail(req, *who);
     else if (p == "/v1/checkpoint") res = GetCheckpoint();
     else if (p == "/v1/proof/inclusion") res = GetProof(req, true);
     else if (p == "/v1/proof/consistency") res = GetProof(req, false);
     else if (p == "/v1/verify") res = GetVerify();
-    else res = Json(200, ""), res.body = MetricsText(), res.content_type = "text/plain; version=0.0.4";
+    else {
+      res.status = 200;
+      res.body = MetricsText();
+      res.content_type = "text/plain; version=0.0.4";
+    }
   }
   CountStatus(res.status);
   return res;
@@ -219,7 +218,7 @@ HttpResponse Api::Health() {
   return Json(h.ok() ? 200 : 503, body + "}");
 }
 
-HttpResponse Api::PostEvents(HttpRequest& req, const Principal& who) {
+HttpResponse Api::PostEvents(HttpRequest& req) {
   auto wait = TakeParam(&req.params, "wait");
   if (!req.params.empty()) {
     return JsonError(400, "invalid_argument", "parameter \"" + req.params[0].first.substr(0, 64) + "\": unknown parameter");
@@ -271,7 +270,6 @@ HttpResponse Api::PostEvents(HttpRequest& req, const Principal& who) {
     all_rate_limited = all_rate_limited && e.status.code() == StatusCode::kRateLimited;
   }
   out += "]";
-  (void)who;
   if (result.appended == 0) {
     const int status = all_rate_limited ? 429 : 400;
     out += ",\"error\":{\"code\":" + JsonString(all_rate_limited ? "rate_limited" : "invalid_argument") +

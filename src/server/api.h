@@ -50,7 +50,7 @@ class Api final : public HttpHandler {
   // The caller's key, or the refusal to send (401, 403, 429).
   std::optional<Principal> Authorize(const HttpRequest& request, Scope need, HttpResponse* refusal);
 
-  HttpResponse PostEvents(HttpRequest& request, const Principal& who);
+  HttpResponse PostEvents(HttpRequest& request);
   HttpResponse GetEvents(HttpRequest& request, const Principal& who);
   HttpResponse GetStats(HttpRequest& request, const Principal& who);
   HttpResponse GetTail(HttpRequest& request, const Principal& who);

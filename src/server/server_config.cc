@@ -106,7 +106,7 @@ Status LoadServerConfig(const std::string& path, Options* options, ServerConfig*
       {"server.workers", size_into(&config->workers)},
       {"server.io_threads", size_into(&config->io_threads)},
       {"server.drain_timeout", ms_into(&config->drain_timeout)},
-      {"server.tail_poll", ms_into(&config->tail_poll)},
+      {"server.stream_poll", ms_into(&config->http.stream_poll)},
       {"limits.max_header_bytes", size_into(&config->http.max_header_bytes)},
       {"limits.max_headers", size_into(&config->http.max_headers)},
       {"limits.max_target_bytes", size_into(&config->http.max_target_bytes)},

@@ -23,7 +23,6 @@ struct ServerConfig {
   double key_rate = 0;
   double key_burst = 0;  // 0: one second's worth
   std::chrono::milliseconds drain_timeout{30'000};
-  std::chrono::milliseconds tail_poll{100};
 };
 
 // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80".

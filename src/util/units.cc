@@ -1,5 +1,6 @@
 #include "util/units.h"
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,12 @@ bool ParseLeadingNumber(std::string_view text, uint64_t* value, size_t* used) {
 }
 
 }  // namespace
+
+bool ParseU64(std::string_view text, uint64_t* out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
 
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   uint64_t n = 0;

@@ -9,6 +9,9 @@
 
 namespace stele {
 
+// A whole decimal u64 ("0".."18446744073709551615"); false on anything else.
+bool ParseU64(std::string_view text, uint64_t* out);
+
 // "45s", "90m", "12h", "30d", "250ms" (a bare number is seconds);
 // kInvalidArgument with the reason otherwise.
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
