@@ -24,6 +24,7 @@ enum class StatusCode {
   kLocked,           // another process holds the data directory
   kNotFound,
   kClosed,           // the log was shut down
+  kPermissionDenied, // a path leaves the data directory or crosses a symlink
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -43,6 +44,7 @@ class [[nodiscard]] Status {
   static Status Locked(std::string m) { return {StatusCode::kLocked, std::move(m)}; }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Closed(std::string m) { return {StatusCode::kClosed, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "util/confined_env.h"
 #include "cli/commands.h"
 #include "stele/stats.h"
 #include "util/env.h"
@@ -58,7 +59,8 @@ int RunEngineStats(const GlobalFlags& global) {
   // A running `stele serve` publishes its live counters (query cache, rate
   // limits, auth failures) here once a second.
   std::string serving = "null";
-  if (auto text = ReadFileToString(Env::Default(), global.dir + "/serve-status.json", 1 << 16); text.ok()) {
+  ConfinedEnv data_dir(global.dir);
+  if (auto text = ReadFileToString(&data_dir, global.dir + "/serve-status.json", 1 << 16); text.ok()) {
     const size_t pid_at = text->find("\"pid\":");
     const long pid = pid_at == std::string::npos ? 0 : std::strtol(text->c_str() + pid_at + 6, nullptr, 10);
     if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) {

@@ -12,6 +12,8 @@
 #include "util/coding.h"
 #include "util/time.h"
 
+#include "util/confined_env.h"
+
 namespace stele {
 namespace {
 
@@ -29,7 +31,8 @@ std::string& ThreadRecordBuffer() {
 
 LogImpl::LogImpl(const Options& options)
     : options_(options),
-      env_(options.env != nullptr ? options.env : Env::Default()),
+      own_env_(options.env != nullptr ? nullptr : std::make_unique<ConfinedEnv>(options.dir)),
+      env_(options.env != nullptr ? options.env : own_env_.get()),
       segment_dir_(options.dir + "/" + std::string(format::kSegmentsDir)),
       cache_(options.query_cache_bytes) {
   limits_.max_event_bytes = options.max_event_bytes;
@@ -240,7 +243,8 @@ Status LogImpl::QueueSecurityEvent(const std::string& dir, std::string_view type
   }
   std::string line = "{\"type\":\"" + std::string(type) + "\",\"ts\":" + std::to_string(NowNanos()) +
                      ",\"source\":\"stele\",\"data\":" + std::string(data_json) + "}\n";
-  auto f = Env::Default()->OpenAppendable(dir + "/" + std::string(kPendingSecurityFile));
+  ConfinedEnv env(dir);
+  auto f = env.OpenAppendable(dir + "/" + std::string(kPendingSecurityFile));
   if (!f.ok()) return f.status();
   STELE_RETURN_IF_ERROR((*f)->Append(line));  // one O_APPEND write: lines never interleave
   STELE_RETURN_IF_ERROR((*f)->Sync());

@@ -97,6 +97,8 @@ class LogImpl {
   Status SignCheckpoint();
 
   const Options options_;
+  // The data directory's ConfinedEnv, unless options.env supplies one.
+  const std::unique_ptr<Env> own_env_;
   Env* const env_;
   const std::string segment_dir_;
   ValidationLimits limits_;

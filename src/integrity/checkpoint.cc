@@ -60,6 +60,9 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& ver
 Result<NoteSigner> LoadOrCreateSigner(Env* env, const std::string& dir, const std::string& key_path, bool create) {
   const std::string path = key_path.empty() ? dir + "/" + std::string(kKeysDir) + "/" + std::string(kSignerKeyFile)
                                             : key_path;
+  // A key the operator names by path may live outside the data directory
+  // (that is its point: a key the data directory's writers cannot read).
+  if (!key_path.empty()) env = Env::Default();
   if (env->Exists(path)) {
     auto text = ReadFileToString(env, path, 4096);
     if (!text.ok()) return text.status();

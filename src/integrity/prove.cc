@@ -1,6 +1,7 @@
 // Inclusion and consistency proofs as JSON, and their offline check.
 #include <simdjson.h>
 
+#include "util/confined_env.h"
 #include "integrity/hash_store.h"
 #include "integrity/merkle.h"
 #include "storage/log_snapshot.h"
@@ -28,8 +29,8 @@ Status CheckSize(uint64_t size, uint64_t current) {
 
 class ProverImpl final : public Prover {
  public:
-  ProverImpl(Env* env, const std::string& dir, std::unique_ptr<LogSnapshot> snapshot, uint64_t size)
-      : snapshot_(std::move(snapshot)), size_(size), source_(env, dir, SnapshotLoader()) {}
+  ProverImpl(std::unique_ptr<Env> env, const std::string& dir, std::unique_ptr<LogSnapshot> snapshot, uint64_t size)
+      : env_(std::move(env)), snapshot_(std::move(snapshot)), size_(size), source_(env_.get(), dir, SnapshotLoader()) {}
 
   uint64_t size() const override { return size_; }
 
@@ -86,6 +87,7 @@ class ProverImpl final : public Prover {
     };
   }
 
+  std::unique_ptr<Env> env_;  // the data directory's ConfinedEnv, used by both below
   std::unique_ptr<LogSnapshot> snapshot_;
   uint64_t size_;
   HashStoreReader source_;
@@ -94,12 +96,12 @@ class ProverImpl final : public Prover {
 }  // namespace
 
 Result<std::unique_ptr<Prover>> Prover::Open(const std::string& dir) {
-  Env* env = Env::Default();
-  auto snapshot = LogSnapshot::Open(env, dir);
+  auto env = std::make_unique<ConfinedEnv>(dir);
+  auto snapshot = LogSnapshot::Open(env.get(), dir);
   if (!snapshot.ok()) return snapshot.status();
   auto size = (*snapshot)->LastSeq();
   if (!size.ok()) return size.status();
-  return std::unique_ptr<Prover>(new ProverImpl(env, dir, std::move(snapshot).value(), *size));
+  return std::unique_ptr<Prover>(new ProverImpl(std::move(env), dir, std::move(snapshot).value(), *size));
 }
 
 Result<std::string> ProveInclusionJson(const std::string& dir, uint64_t seq, uint64_t size) {

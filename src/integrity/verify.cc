@@ -15,6 +15,7 @@
 #include <mutex>
 #include <thread>
 
+#include "util/confined_env.h"
 #include "event/record.h"
 #include "integrity/checkpoint.h"
 #include "integrity/hash_store.h"
@@ -154,7 +155,8 @@ struct SignedCheckpoint {
 }  // namespace
 
 Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& options) {
-  Env* env = Env::Default();
+  ConfinedEnv confined(dir);
+  Env* env = &confined;
   const auto start = std::chrono::steady_clock::now();
   VerifyReport report;
   auto fail = [&](uint64_t seq, std::string reason) -> Result<VerifyReport> {
@@ -183,7 +185,8 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
     checkpoints.push_back({*cp, "checkpoint " + CheckpointFileName(size)});
   }
   if (!options.against_file.empty()) {
-    auto note = ReadFileToString(env, options.against_file, 64 << 10);
+    // The operator names this file, usually kept outside the data directory.
+    auto note = ReadFileToString(Env::Default(), options.against_file, 64 << 10);
     if (!note.ok()) return note.status();
     auto cp = OpenCheckpoint(*note, *verifier);
     if (!cp.ok()) return fail(0, "--against " + options.against_file + ": " + cp.status().message());
@@ -328,7 +331,8 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
 }
 
 Result<std::string> LatestCheckpointNote(const std::string& dir) {
-  Env* env = Env::Default();
+  ConfinedEnv confined(dir);
+  Env* env = &confined;
   auto sizes = ListCheckpoints(env, dir);
   if (!sizes.ok()) return sizes.status();
   if (sizes->empty()) return Status::NotFound(dir + ": no checkpoint yet");
@@ -336,7 +340,8 @@ Result<std::string> LatestCheckpointNote(const std::string& dir) {
 }
 
 Result<std::string> VerifierKeyOf(const std::string& dir) {
-  auto v = LoadVerifier(Env::Default(), dir, "");
+  ConfinedEnv confined(dir);
+  auto v = LoadVerifier(&confined, dir, "");
   if (!v.ok()) return v.status();
   return v->ToString();
 }

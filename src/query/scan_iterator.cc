@@ -1,4 +1,5 @@
 #include "query/scan_iterator.h"
+#include "util/confined_env.h"
 
 #include <algorithm>
 #include <iterator>
@@ -21,6 +22,14 @@ Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::st
   std::unique_ptr<ScanIterator> it(
       new ScanIterator(env, segment_dir, query, std::move(filter).value(), std::move(segments).value()));
   it->context_ = std::move(context);
+  return it;
+}
+
+Result<std::unique_ptr<ScanIterator>> ScanIterator::OpenDirectory(const std::string& dir, const Query& query) {
+  auto env = std::make_unique<ConfinedEnv>(dir);
+  auto it = Open(env.get(), dir, query);
+  if (!it.ok()) return it.status();
+  (*it)->own_env_ = std::move(env);
   return it;
 }
 
@@ -182,7 +191,7 @@ bool ScanIterator::Next(EventView* event) {
 }
 
 Result<std::unique_ptr<EventIterator>> QueryDirectory(const std::string& dir, const Query& query) {
-  auto it = ScanIterator::Open(Env::Default(), dir, query);
+  auto it = ScanIterator::OpenDirectory(dir, query);
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
 }

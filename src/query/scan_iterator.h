@@ -39,6 +39,10 @@ class ScanIterator final : public EventIterator {
   static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
                                                     Context context = {});
 
+  // Open() over a ConfinedEnv of `dir` that the iterator owns: what a reader
+  // in another process (`stele query`) uses.
+  static Result<std::unique_ptr<ScanIterator>> OpenDirectory(const std::string& dir, const Query& query);
+
   bool Next(EventView* event) override;
   const Status& status() const override { return status_; }
   // Frames decompressed so far (not served by the frame cache), for tests
@@ -55,6 +59,7 @@ class ScanIterator final : public EventIterator {
   bool LoadNextFrame();    // false when the current segment is exhausted or on error
   bool Fail(Status s);
 
+  std::unique_ptr<Env> own_env_;  // set by OpenDirectory
   Env* env_;
   std::string segment_dir_;
   Query query_;

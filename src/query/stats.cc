@@ -1,3 +1,4 @@
+#include "util/confined_env.h"
 #include "stele/stats.h"
 
 #include <algorithm>
@@ -193,7 +194,8 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by
 
 Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k,
                                    size_t max_keys) {
-  Env* env = Env::Default();
+  ConfinedEnv confined(dir);
+  Env* env = &confined;
   Query q = filter;
   q.limit = 0;
   q.descending = false;

@@ -1,3 +1,4 @@
+#include "util/confined_env.h"
 #include "server/api_keys.h"
 
 #include <openssl/rand.h>
@@ -57,7 +58,8 @@ std::string KeyStore::HashSecret(std::string_view secret) { return ToHex(Sha256(
 
 Status KeyStore::Load(std::vector<ApiKey>* keys) const {
   keys->clear();
-  Env* env = Env::Default();
+  ConfinedEnv confined(dir_);
+  Env* env = &confined;
   if (!env->Exists(path_)) return Status::Ok();
   auto text = ReadFileToString(env, path_, 16u << 20);
   if (!text.ok()) return text.status();
@@ -81,7 +83,8 @@ Status KeyStore::Save(const std::vector<ApiKey>& keys) {
     text += k.name + "\t" + ScopesToString(k.scopes) + "\t" + k.hash_hex + "\t" + k.created + "\t" +
             (k.revoked ? "revoked" : "active") + "\n";
   }
-  Env* env = Env::Default();
+  ConfinedEnv confined(dir_);
+  Env* env = &confined;
   STELE_RETURN_IF_ERROR(env->CreateDir(dir_));
   STELE_RETURN_IF_ERROR(env->CreateDir(dir_ + "/keys"));
   STELE_RETURN_IF_ERROR(WriteFileAtomically(env, path_, text));

@@ -1,3 +1,4 @@
+#include "util/confined_env.h"
 #include "server/serve.h"
 
 #include <signal.h>
@@ -53,15 +54,16 @@ int RunServer(const Options& options, const ServerConfig& config,
   // Wait for a signal; once a second meanwhile, sample the ingest rate and
   // publish the live counters for `stele stats --engine`.
   const std::string status_path = options.dir + "/serve-status.json";
+  ConfinedEnv data_dir(options.dir);
   int sig = 0;
   while (true) {
     api.SampleIngestRate();
-    (void)WriteFileAtomically(Env::Default(), status_path, api.StatusJson(address) + "\n");
+    (void)WriteFileAtomically(&data_dir, status_path, api.StatusJson(address) + "\n");
     timespec one_second{1, 0};
     sig = sigtimedwait(&signals, nullptr, &one_second);
     if (sig == SIGTERM || sig == SIGINT) break;
   }
-  (void)Env::Default()->Remove(status_path);
+  (void)data_dir.Remove(status_path);
   std::fprintf(stderr, "stele: %s: draining and shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Shutdown(config.drain_timeout);
   Status s = (*log)->Shutdown();  // drains, flushes, writes the final checkpoint

@@ -10,13 +10,15 @@
 #include <cstring>
 
 #include "util/env.h"
+#include "util/posix_file.h"
 
 namespace stele {
-namespace {
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   return Status::IOError(what + " " + path + ": " + std::strerror(err));
 }
+
+namespace {
 
 class PosixWritableFile final : public WritableFile {
  public:
@@ -179,19 +181,31 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return ErrnoStatus("open", path, errno);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      ::close(fd);
-      if (err == EWOULDBLOCK) {
-        return Status::Locked(path + " is held by another writer process (one writer per data directory)");
-      }
-      return ErrnoStatus("flock", path, err);
-    }
-    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+    return LockOpenFile(path, fd);
   }
 };
 
 }  // namespace
+
+std::unique_ptr<WritableFile> NewPosixWritableFile(std::string path, int fd) {
+  struct stat st;
+  const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return std::make_unique<PosixWritableFile>(std::move(path), fd, size);
+}
+std::unique_ptr<RandomAccessFile> NewPosixRandomAccessFile(std::string path, int fd) {
+  return std::make_unique<PosixRandomAccessFile>(std::move(path), fd);
+}
+Result<std::unique_ptr<FileLock>> LockOpenFile(const std::string& path, int fd) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Locked(path + " is held by another writer process (one writer per data directory)");
+    }
+    return ErrnoStatus("flock", path, err);
+  }
+  return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+}
 
 Result<std::string> ReadFileToString(Env* env, const std::string& path, size_t limit) {
   auto f = env->OpenReadable(path);

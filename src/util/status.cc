@@ -15,6 +15,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kLocked: return "locked";
     case StatusCode::kNotFound: return "not found";
     case StatusCode::kClosed: return "closed";
+    case StatusCode::kPermissionDenied: return "permission denied";
   }
   return "unknown";
 }
