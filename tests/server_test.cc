@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "http_client.h"
+#include "server_fixture.h"
 #include "server/api_keys.h"
 #include "test_util.h"
 #include "workload/generator.h"
@@ -45,30 +46,6 @@ std::string Output(const std::vector<test::StoredEvent>& events) {
   }
   return out;
 }
-
-std::string StderrOf(const test::ServerProcess& s) {
-  std::ifstream f(s.stderr_path());
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-class Server : public ::testing::Test {
- protected:
-  void Start(const std::vector<std::string>& extra = {}) {
-    server_ = std::make_unique<test::ServerProcess>(data_, extra);
-    ASSERT_TRUE(server_->started()) << StderrOf(*server_);
-  }
-  // Writes a TOML config and returns the flags that pass it.
-  std::vector<std::string> Config(const std::string& toml) {
-    const std::string path = dir_.Sub("stele.toml");
-    test::WriteFileBytes(path, toml);
-    return {"--config", path};
-  }
-  int StopGracefully() { return server_->Stop(SIGTERM); }
-
-  test::TempDir dir_;
-  const std::string data_ = dir_.Sub("data");
-  std::unique_ptr<test::ServerProcess> server_;
-};
 
 TEST_F(Server, BulkIngestQueriesStatsProofsAndTailEndToEnd) {
   // Security events (reads are recorded) are held until shutdown, so the
@@ -213,6 +190,8 @@ TEST_F(Server, EveryEndpointChecksKeyAndScope) {
       {"GET", "/v1/verify", "", kScopeAdmin},
       {"GET", "/metrics", "", kScopeRead},
       {"GET", "/v1/tail?after=0&type=none", "", kScopeRead},
+      {"GET", "/v1/segments", "", kScopeAdmin},
+      {"GET", "/v1/checkpoints", "", kScopeRead},
   };
   auto right = [&](Scope s) { return s == kScopeAppend ? *app : s == kScopeRead ? *rd : *adm; };
   auto wrong = [&](Scope s) { return s == kScopeAppend ? *rd : s == kScopeRead ? *app : *rd; };

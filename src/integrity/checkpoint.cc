@@ -87,6 +87,15 @@ Result<NoteVerifier> LoadVerifier(Env* env, const std::string& dir, const std::s
   return s->Verifier();
 }
 
+bool ParseCheckpointFileName(std::string_view name, uint64_t* size) {
+  if (name.size() != 23 || !name.ends_with(".cp")) return false;
+  for (size_t i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+  }
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, *size);
+  return ec == std::errc() && p == name.data() + 20;
+}
+
 std::string CheckpointFileName(uint64_t size) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%020llu.cp", static_cast<unsigned long long>(size));
@@ -109,9 +118,7 @@ Result<std::vector<uint64_t>> ListCheckpoints(Env* env, const std::string& dir) 
   std::vector<uint64_t> sizes;
   for (const std::string& n : *names) {
     uint64_t size;
-    if (n.size() != 23 || !n.ends_with(".cp")) continue;
-    auto [p, ec] = std::from_chars(n.data(), n.data() + 20, size);
-    if (ec == std::errc() && p == n.data() + 20) sizes.push_back(size);
+    if (ParseCheckpointFileName(n, &size)) sizes.push_back(size);
   }
   std::sort(sizes.begin(), sizes.end());
   return sizes;

@@ -49,5 +49,7 @@ Status WriteCheckpointFile(Env* env, const std::string& dir, uint64_t size, cons
 Result<std::vector<uint64_t>> ListCheckpoints(Env* env, const std::string& dir);
 Result<std::string> ReadCheckpointFile(Env* env, const std::string& dir, uint64_t size);
 std::string CheckpointFileName(uint64_t size);
+// True for exactly 20 decimal digits + ".cp"; sets *size.
+bool ParseCheckpointFileName(std::string_view name, uint64_t* size);
 
 }  // namespace stele

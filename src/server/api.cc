@@ -84,6 +84,7 @@ HttpResponse Api::FromStatus(const Status& s) {
   switch (s.code()) {
     case StatusCode::kInvalidArgument: r = JsonError(400, "invalid_argument", s.message()); break;
     case StatusCode::kNotFound: r = JsonError(404, "not_found", s.message()); break;
+    case StatusCode::kPermissionDenied: r = JsonError(403, "permission_denied", s.message()); break;
     case StatusCode::kRateLimited:
       r = JsonError(429, "rate_limited", s.message());
       r.headers.emplace_back("Retry-After", "1");
@@ -164,7 +165,7 @@ bool Api::Quick(const HttpRequest& req) const {
 HttpResponse Api::Handle(HttpRequest& req) {
   struct Route {
     const char* method;
-    const char* path;
+    const char* path;  // ending in '/': a prefix followed by a file name
     Scope scope;
   };
   static constexpr Route kRoutes[] = {
@@ -172,17 +173,22 @@ HttpResponse Api::Handle(HttpRequest& req) {
       {"GET", "/v1/stats", kScopeRead},            {"GET", "/v1/tail", kScopeRead},
       {"GET", "/v1/checkpoint", kScopeRead},       {"GET", "/v1/proof/inclusion", kScopeRead},
       {"GET", "/v1/proof/consistency", kScopeRead}, {"GET", "/v1/verify", kScopeAdmin},
-      {"GET", "/metrics", kScopeRead},
+      {"GET", "/metrics", kScopeRead},             {"GET", "/v1/segments", kScopeAdmin},
+      {"GET", "/v1/segments/", kScopeAdmin},       {"GET", "/v1/checkpoints", kScopeRead},
+      {"GET", "/v1/checkpoints/", kScopeRead},
   };
   HttpResponse res;
   const Route* route = nullptr;
   std::string allow;
   for (const Route& r : kRoutes) {
-    if (req.path != r.path) continue;
+    const std::string_view rp = r.path;
+    if (rp.ends_with('/') ? !req.path.starts_with(rp) : req.path != rp) continue;
     allow += (allow.empty() ? "" : ", ") + std::string(r.method);
     if (req.method == r.method) route = &r;
   }
-  if (req.path == "/healthz") {
+  if (HasTraversal(req.path)) {
+    res = RejectPath(req, "peer", req.peer, "the path has a \".\" or \"..\" segment, a backslash or a NUL");
+  } else if (req.path == "/healthz") {
     res = req.method == "GET" ? Health() : JsonError(405, "method_not_allowed", "use GET");
   } else if (allow.empty()) {
     res = JsonError(404, "not_found", "no endpoint " + req.path.substr(0, 128));
@@ -198,6 +204,8 @@ HttpResponse Api::Handle(HttpRequest& req) {
     else if (p == "/v1/proof/inclusion") res = GetProof(req, true);
     else if (p == "/v1/proof/consistency") res = GetProof(req, false);
     else if (p == "/v1/verify") res = GetVerify();
+    else if (p == "/v1/segments" || p == "/v1/checkpoints") res = ListDataFiles(p == "/v1/segments");
+    else if (p.ends_with('/')) res = GetDataFile(req, who->name, p == "/v1/segments/");
     else {
       res.status = 200;
       res.body = MetricsText();

@@ -57,6 +57,14 @@ class Api final : public HttpHandler {
   HttpResponse GetCheckpoint();
   HttpResponse GetProof(HttpRequest& request, bool inclusion);
   HttpResponse GetVerify();
+  // Data files for backup (api_files.cc).
+  HttpResponse ListDataFiles(bool segments);
+  HttpResponse GetDataFile(const HttpRequest& request, const std::string& who, bool segment);
+  // 400 invalid_path, recorded as a security.path_rejected event.
+  HttpResponse RejectPath(const HttpRequest& request, std::string_view subject_kind, std::string_view subject,
+                          std::string_view why);
+  // True when a decoded path has a "." or ".." component, a backslash or a NUL.
+  static bool HasTraversal(std::string_view path);
   HttpResponse Health();
   HttpResponse FromStatus(const Status& status);
   void CountStatus(int status);
