@@ -65,5 +65,6 @@ Command RegisterProve(CLI::App& app, const GlobalFlags& global);
 Command RegisterRetain(CLI::App& app, const GlobalFlags& global);
 Command RegisterServe(CLI::App& app, const GlobalFlags& global);
 Command RegisterKeys(CLI::App& app, const GlobalFlags& global);
+Command RegisterAlerts(CLI::App& app, const GlobalFlags& global);
 
 }  // namespace stele::cli

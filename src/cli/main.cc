@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       RegisterRetain(app, global),
       RegisterServe(app, global),
       RegisterKeys(app, global),
+      RegisterAlerts(app, global),
   };
   try {
     app.parse(argc, argv);

@@ -519,6 +519,13 @@ std::string Api::MetricsText() {
          sample("stele_events_rejected_total{reason=\"invalid\"}", s.invalid_rejects) +
              sample("stele_events_rejected_total{reason=\"rate_limited\"}", s.rate_limited_rejects) +
              sample("stele_events_rejected_total{reason=\"busy\"}", s.busy_rejects));
+  if (alerts_ != nullptr) {
+    const AlertDispatcher::Counters a = alerts_->counters();
+    metric("stele_alerts_total", "counter", "Webhook alerts, by outcome.",
+           sample("stele_alerts_total{outcome=\"sent\"}", a.sent) +
+               sample("stele_alerts_total{outcome=\"failed\"}", a.failed) +
+               sample("stele_alerts_total{outcome=\"blocked\"}", a.blocked));
+  }
   metric("stele_queue_bytes", "gauge", "Bytes waiting in the write queue or in flight.", sample("stele_queue_bytes", s.queue_bytes));
   metric("stele_queue_events", "gauge", "Events appended but not yet written (queue depth).",
          sample("stele_queue_events", s.queue_events));

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "alerts/alert_dispatcher.h"
 #include "security/rate_limiter.h"
 #include "server/api_keys.h"
 #include "server/http_server.h"
@@ -35,6 +36,7 @@ class Api final : public HttpHandler {
   // Prometheus text exposition of the log's and the server's counters.
   std::string MetricsText();
   void set_server(const HttpServer* server) { server_ = server; }
+  void set_alerts(const AlertDispatcher* alerts) { alerts_ = alerts; }
   // Sampled once a second by the server: events appended per second.
   void SampleIngestRate();
   // The serving process's live counters as one JSON object, written to
@@ -75,6 +77,7 @@ class Api final : public HttpHandler {
   const ServerConfig config_;
   const bool loopback_;
   const HttpServer* server_ = nullptr;
+  const AlertDispatcher* alerts_ = nullptr;
   std::unique_ptr<RateLimiter> key_limiter_;
   std::atomic<int64_t> keys_checked_ns_{0};
   std::atomic<int64_t> fresh_checkpoint_ns_{0};

@@ -1,4 +1,3 @@
-#include "util/confined_env.h"
 #include "server/serve.h"
 
 #include <signal.h>
@@ -9,6 +8,7 @@
 #include "server/api_keys.h"
 #include "server/http_server.h"
 #include "stele/log.h"
+#include "util/confined_env.h"
 #include "util/env.h"
 
 namespace stele {
@@ -40,7 +40,14 @@ int RunServer(const Options& options, const ServerConfig& config,
     std::fprintf(stderr, "stele: %s\n", log.status().ToString().c_str());
     return log.status().code() == StatusCode::kLocked ? 4 : 3;
   }
+  AlertDispatcher alerts(log->get(), config.alerts);
+  if (Status s = alerts.Start(); !s.ok()) {
+    std::fprintf(stderr, "stele: %s\n", s.ToString().c_str());
+    (void)(*log)->Shutdown();  // records the security.ssrf_blocked event
+    return 2;
+  }
   Api api(log->get(), options.dir, &keys, config);
+  api.set_alerts(&alerts);
   HttpServer server(&api, config.http, config.io_threads, config.workers);
   api.set_server(&server);
   if (Status s = server.Start(config.host, config.port); !s.ok()) {
@@ -66,6 +73,7 @@ int RunServer(const Options& options, const ServerConfig& config,
   (void)data_dir.Remove(status_path);
   std::fprintf(stderr, "stele: %s: draining and shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Shutdown(config.drain_timeout);
+  alerts.Stop();
   Status s = (*log)->Shutdown();  // drains, flushes, writes the final checkpoint
   if (!s.ok()) {
     std::fprintf(stderr, "stele: shutdown: %s\n", s.ToString().c_str());

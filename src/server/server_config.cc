@@ -133,6 +133,21 @@ Status LoadServerConfig(const std::string& path, Options* options, ServerConfig*
       {"log.retention_max_bytes", size_into(&options->retention_max_bytes)},
       {"log.security_interval", ms_into(&options->security_interval)},
       {"log.checkpoint_interval", ms_into(&options->checkpoint_interval)},
+      {"webhooks.allow", [&](const toml::node& n) -> Status {
+         const auto* arr = n.as_array();
+         if (arr == nullptr) return bad(current, "want a list of \"host\" or \"host:port\"");
+         for (const auto& v : *arr) {
+           auto s = v.value<std::string>();
+           if (!s) return bad(current, "want a list of \"host\" or \"host:port\"");
+           config->alerts.allow.push_back(*s);
+         }
+         return Status::Ok();
+       }},
+      {"webhooks.connect_timeout", ms_into(&config->alerts.webhook.connect_timeout)},
+      {"webhooks.timeout", ms_into(&config->alerts.webhook.io_timeout)},
+      {"webhooks.retries", size_into(&config->alerts.webhook.retries)},
+      {"webhooks.backoff", ms_into(&config->alerts.webhook.backoff)},
+      {"webhooks.poll", ms_into(&config->alerts.poll)},
       {"log.batch_commit_delay", [&](const toml::node& n) -> Status {
          std::chrono::nanoseconds d{};
          STELE_RETURN_IF_ERROR(duration_of(n, &d));
@@ -140,9 +155,65 @@ Status LoadServerConfig(const std::string& path, Options* options, ServerConfig*
          return Status::Ok();
        }},
   };
+  // [[alerts]]: an array of rule tables, each key checked like the rest.
+  AlertRule* rule = nullptr;
+  std::map<std::string, Apply> rule_keys = {
+      {"name", [&](const toml::node& n) -> Status {
+         auto s = n.value<std::string>();
+         if (!s || s->empty()) return bad(current, "want a non-empty string");
+         rule->name = *s;
+         return Status::Ok();
+       }},
+      {"type", [&](const toml::node& n) -> Status {
+         auto s = n.value<std::string>();
+         if (!s || s->empty()) return bad(current, "want an event type, \"prefix.*\" or \"*\"");
+         rule->type = *s;
+         return Status::Ok();
+       }},
+      {"url", [&](const toml::node& n) -> Status {
+         auto s = n.value<std::string>();
+         if (!s) return bad(current, "want an http(s) URL");
+         rule->url = *s;
+         return Status::Ok();
+       }},
+      {"threshold", Apply([&](const toml::node& n) { return uint_of(n, &rule->threshold); })},
+      {"window", Apply([&](const toml::node& n) -> Status {
+         std::chrono::nanoseconds d{};
+         STELE_RETURN_IF_ERROR(duration_of(n, &d));
+         rule->window = std::chrono::duration_cast<std::chrono::milliseconds>(d);
+         return Status::Ok();
+       })},
+      {"max_events", Apply([&](const toml::node& n) {
+         uint64_t v = 0;
+         STELE_RETURN_IF_ERROR(uint_of(n, &v));
+         rule->max_events = static_cast<size_t>(v);
+         return Status::Ok();
+       })},
+  };
   Status status;
   root.for_each([&](const toml::key& section, const toml::node& node) {
     if (!status.ok()) return;
+    if (section.str() == "alerts") {
+      const auto* arr = node.as_array();
+      if (arr == nullptr || !arr->is_array_of_tables()) {
+        status = bad("alerts", "want [[alerts]] tables");
+        return;
+      }
+      for (size_t i = 0; i < arr->size() && status.ok(); ++i) {
+        rule = &config->alerts.rules.emplace_back();
+        rule->name = "alerts[" + std::to_string(i) + "]";
+        arr->get(i)->as_table()->for_each([&](const toml::key& key, const toml::node& value) {
+          if (!status.ok()) return;
+          current = "alerts[" + std::to_string(i) + "]." + std::string(key.str());
+          auto it = rule_keys.find(std::string(key.str()));
+          status = it == rule_keys.end() ? bad(current, "unknown setting") : it->second(value);
+        });
+        if (status.ok() && (rule->type.empty() || rule->url.empty())) {
+          status = bad("alerts[" + std::to_string(i) + "]", "needs both type and url");
+        }
+      }
+      return;
+    }
     const auto* table = node.as_table();
     if (table == nullptr) {
       status = bad(std::string(section.str()), "want a [section]");

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "alerts/alert_dispatcher.h"
 #include "server/http_server.h"
 #include "stele/options.h"
 
@@ -23,6 +24,8 @@ struct ServerConfig {
   double key_rate = 0;
   double key_burst = 0;  // 0: one second's worth
   std::chrono::milliseconds drain_timeout{30'000};
+  // [[alerts]] rules and the [webhooks] settings (docs/security.md).
+  AlertConfig alerts;
 };
 
 // "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80".
