@@ -40,8 +40,12 @@ struct Options {
   size_t queue_bytes = 64u << 20;
   std::chrono::milliseconds enqueue_deadline{2000};
 
-  // Largest accepted input event, in bytes of JSON.
-  size_t max_event_bytes = 1u << 20;
+  // Limits on input events (docs/security.md, "Input limits"): an event over
+  // any of them is rejected with an error naming the field and the limit.
+  size_t max_event_bytes = 1u << 20;    // bytes of JSON
+  int max_depth = 64;                   // nesting of objects and arrays in data
+  size_t max_object_keys = 10'000;      // keys in one object of data
+  size_t max_string_bytes = 256u << 10; // one string or key in data, unescaped
 
   // Segment rotation: a segment is sealed once it holds this many bytes, or
   // once it is this old and holds at least one frame.

@@ -42,11 +42,12 @@ struct Query {
   // that data field (its string value, or its JSON text otherwise).
   std::optional<std::string> regex;
   std::optional<std::string> regex_field;
-};
 
-// Largest accepted regex: pattern text and compiled program memory.
-inline constexpr size_t kMaxRegexBytes = 4096;
-inline constexpr int64_t kMaxRegexProgramBytes = 8 << 20;
+  // Bounds on the regex: limits, never filters (they change no answer, only
+  // whether a pattern is accepted).
+  size_t max_regex_bytes = 4096;                // pattern text
+  int64_t max_regex_program_bytes = 8ll << 20;  // RE2's compiled program and DFA memory
+};
 
 // Streams the events a Query selects, one frame in memory at a time.
 // Not thread-safe; one consumer.  A stored frame that fails its checksum

@@ -78,7 +78,8 @@ std::string SimdError(simdjson::error_code e) { return simdjson::error_message(e
 
 // Validates one JSON value completely (structure, strings, number grammar,
 // duplicate keys, depth).  `depth` is the depth of this value's container.
-bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, WalkError* err) {
+bool WalkValue(od::value value, int depth, const ValidationLimits& limits, std::vector<std::string_view>& keys,
+               WalkError* err) {
   od::json_type type;
   if (auto e = value.type().get(type)) {
     err->reason = "invalid JSON: " + SimdError(e);
@@ -86,8 +87,8 @@ bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, 
   }
   switch (type) {
     case od::json_type::object: {
-      if (depth + 1 > kMaxDepth) {
-        err->reason = "nesting deeper than " + std::to_string(kMaxDepth);
+      if (depth + 1 > limits.max_depth) {
+        err->reason = "nesting deeper than " + std::to_string(limits.max_depth) + " (the depth limit)";
         return false;
       }
       od::object obj;
@@ -103,6 +104,17 @@ bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, 
           keys.resize(first);
           return false;
         }
+        if (key.size() > limits.max_string_bytes) {
+          err->reason = "key is " + std::to_string(key.size()) + " bytes; the string limit is " +
+                        std::to_string(limits.max_string_bytes);
+          keys.resize(first);
+          return false;
+        }
+        if (keys.size() - first >= limits.max_object_keys) {
+          err->reason = "object has more than " + std::to_string(limits.max_object_keys) + " keys (the key-count limit)";
+          keys.resize(first);
+          return false;
+        }
         keys.push_back(key);
         od::value child;
         if (auto e = field.value().get(child)) {
@@ -110,7 +122,7 @@ bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, 
           keys.resize(first);
           return false;
         }
-        if (!WalkValue(child, depth + 1, keys, err)) {
+        if (!WalkValue(child, depth + 1, limits, keys, err)) {
           std::string prefix = "/";
           EscapePointerToken(key, &prefix);
           err->path.insert(0, prefix);
@@ -136,8 +148,8 @@ bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, 
       return !dup;
     }
     case od::json_type::array: {
-      if (depth + 1 > kMaxDepth) {
-        err->reason = "nesting deeper than " + std::to_string(kMaxDepth);
+      if (depth + 1 > limits.max_depth) {
+        err->reason = "nesting deeper than " + std::to_string(limits.max_depth) + " (the depth limit)";
         return false;
       }
       od::array arr;
@@ -152,7 +164,7 @@ bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, 
           err->reason = "invalid JSON: " + SimdError(e);
           return false;
         }
-        if (!WalkValue(child, depth + 1, keys, err)) {
+        if (!WalkValue(child, depth + 1, limits, keys, err)) {
           err->path.insert(0, "/" + std::to_string(index));
           return false;
         }
@@ -164,6 +176,11 @@ bool WalkValue(od::value value, int depth, std::vector<std::string_view>& keys, 
       std::string_view s;
       if (auto e = value.get_string().get(s)) {
         err->reason = "invalid string: " + SimdError(e);
+        return false;
+      }
+      if (s.size() > limits.max_string_bytes) {
+        err->reason = "string is " + std::to_string(s.size()) + " bytes; the string limit is " +
+                      std::to_string(limits.max_string_bytes);
         return false;
       }
       return true;
@@ -386,7 +403,7 @@ Status EventValidator::ValidateDocument(simdjson::padded_string_view input, int6
       const char* begin = value.raw_json_token().data();
       WalkError err;
       key_stack_.clear();
-      if (!WalkValue(value, 1, key_stack_, &err)) return FieldError("data" + err.path, err.reason);
+      if (!WalkValue(value, 1, limits, key_stack_, &err)) return FieldError("data" + err.path, err.reason);
       // The value ends where the next structural character starts, less
       // whitespace.  data is never last in the document (the closing brace
       // of the event follows), so the location always exists.

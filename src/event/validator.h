@@ -19,8 +19,12 @@
 
 namespace stele {
 
+// Limits on outside bytes (docs/security.md has the table); Options sets them.
 struct ValidationLimits {
   size_t max_event_bytes = 1u << 20;
+  int max_depth = kMaxDepth;             // nesting of data's objects and arrays
+  size_t max_object_keys = 10'000;       // keys in any one object of data
+  size_t max_string_bytes = 256u << 10;  // any one string (key or value) in data, after unescaping
   bool allow_reserved_types = false;  // only stele itself writes security.*
 };
 

@@ -36,6 +36,9 @@ LogImpl::LogImpl(const Options& options)
       segment_dir_(options.dir + "/" + std::string(format::kSegmentsDir)),
       cache_(options.query_cache_bytes) {
   limits_.max_event_bytes = options.max_event_bytes;
+  limits_.max_depth = options.max_depth;
+  limits_.max_object_keys = options.max_object_keys;
+  limits_.max_string_bytes = options.max_string_bytes;
 }
 
 Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {

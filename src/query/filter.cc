@@ -37,17 +37,21 @@ Result<std::unique_ptr<EventFilter>> EventFilter::Create(const Query& query) {
     if (!why.empty()) return Status::InvalidArgument("--regex-field \"" + *query.regex_field + "\": " + why);
   }
   if (query.regex) {
-    if (query.regex->size() > kMaxRegexBytes) {
+    if (query.regex->size() > query.max_regex_bytes) {
       return Status::InvalidArgument("--regex: pattern is " + std::to_string(query.regex->size()) +
-                                     " bytes; limit is " + std::to_string(kMaxRegexBytes));
+                                     " bytes; the regex limit is " + std::to_string(query.max_regex_bytes));
     }
     RE2::Options options;
     options.set_log_errors(false);
-    options.set_max_mem(kMaxRegexProgramBytes);  // bounds the compiled program (and DFA cache)
+    options.set_max_mem(query.max_regex_program_bytes);  // bounds the compiled program (and DFA cache)
     f->regex_ = std::make_unique<RE2>(*query.regex, options);
     if (!f->regex_->ok()) {
-      return Status::InvalidArgument("--regex: " + f->regex_->error() +
-                                     " (RE2 syntax: linear time, no backreferences or lookarounds)");
+      const bool too_big = f->regex_->error_code() == RE2::ErrorPatternTooLarge;
+      return Status::InvalidArgument(
+          "--regex: " + f->regex_->error() +
+          (too_big ? " (compiled, it needs more than the regex program limit of " +
+                         std::to_string(query.max_regex_program_bytes) + " bytes)"
+                   : " (RE2 syntax: linear time, no backreferences or lookarounds)"));
     }
   }
   return f;

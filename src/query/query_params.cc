@@ -62,9 +62,6 @@ Result<Query> QueryFromParams(const QueryParams& params, std::string_view prefix
     if (!q.regex) return bad("regex_field", "needs regex too");
     q.regex_field = regex_field;
   }
-  if (q.regex && q.regex->size() > kMaxRegexBytes) {
-    return bad("regex", "pattern is over " + std::to_string(kMaxRegexBytes) + " bytes");
-  }
   return q;
 }
 

@@ -216,6 +216,14 @@ HttpResponse Api::Handle(HttpRequest& req) {
   return res;
 }
 
+Result<Query> Api::ParseQuery(const HttpRequest& req) const {
+  auto q = QueryFromParams(req.params);
+  if (!q.ok()) return q.status();
+  q->max_regex_bytes = config_.max_regex_bytes;
+  q->max_regex_program_bytes = static_cast<int64_t>(config_.max_regex_program_bytes);
+  return q;
+}
+
 HttpResponse Api::Health() {
   const LogStats s = log_->stats();
   Status h = log_->health();
@@ -296,7 +304,7 @@ HttpResponse Api::GetEvents(HttpRequest& req, const Principal& who) {
     if (*format != "json" && *format != "ndjson") return JsonError(400, "invalid_argument", "parameter \"format\": want json or ndjson");
     page = *format == "json";
   }
-  auto q = QueryFromParams(req.params);
+  auto q = ParseQuery(req);
   if (!q.ok()) return FromStatus(q.status());
   const uint64_t last = log_->stats().written_seq;
   if (q->after > last + 1) {
@@ -361,7 +369,7 @@ HttpResponse Api::GetStats(HttpRequest& req, const Principal& who) {
   if (top_text && (!ParseU64(*top_text, &top) || top == 0 || top > 100'000)) {
     return JsonError(400, "invalid_argument", "parameter \"top\": want 1..100000");
   }
-  auto q = QueryFromParams(req.params);
+  auto q = ParseQuery(req);
   if (!q.ok()) return FromStatus(q.status());
   log_->ReportSecurityIncident("security.read", "key", who.name, req.target.substr(0, 256), "query");
   auto stats = StatsDirectory(dir_, *q, by, top);
@@ -370,7 +378,7 @@ HttpResponse Api::GetStats(HttpRequest& req, const Principal& who) {
 }
 
 HttpResponse Api::GetTail(HttpRequest& req, const Principal& who) {
-  auto q = QueryFromParams(req.params);
+  auto q = ParseQuery(req);
   if (!q.ok()) return FromStatus(q.status());
   if (q->descending) return JsonError(400, "invalid_argument", "parameter \"desc\": a tail follows in seq order");
   uint64_t start = log_->stats().written_seq;

@@ -69,6 +69,8 @@ class Api final : public HttpHandler {
   static bool HasTraversal(std::string_view path);
   HttpResponse Health();
   HttpResponse FromStatus(const Status& status);
+  // The request's query parameters, with the configured regex limits.
+  Result<Query> ParseQuery(const HttpRequest& request) const;
   void CountStatus(int status);
 
   Log* const log_;

@@ -20,6 +20,8 @@ struct ServerConfig {
   unsigned workers = 8;  // handler threads (a wait=durable request holds one during its fsync)
   HttpLimits http;
   size_t max_lines_per_request = 100'000;
+  size_t max_regex_bytes = 4096;                // a query's regex pattern
+  size_t max_regex_program_bytes = 8u << 20;    // its compiled RE2 program
   // Per-API-key token bucket, in requests per second (0: off).
   double key_rate = 0;
   double key_burst = 0;  // 0: one second's worth
