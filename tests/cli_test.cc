@@ -334,7 +334,7 @@ TEST(CliRetain, RemovesOldSegmentsAndTheLogStillVerifies) {
   test::TempDir dir;
   RunResult gen = RunStele({"bench", "generate", "--events", "40000"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
-  RunResult app = RunStele({"append", "--dir", dir.path(), "--segment-max-mb", "1"}, gen.out);
+  RunResult app = RunStele({"append", "--dir", dir.path(), "--segment-max", "1M"}, gen.out);
   ASSERT_EQ(app.exit_code, 0) << app.err;
   ASSERT_GE(test::SegmentFiles(dir.path()).size(), 2u);
 

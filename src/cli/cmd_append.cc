@@ -15,7 +15,7 @@ namespace {
 
 struct AppendFlags {
   std::string sync = "batch";
-  uint64_t segment_max_mb = 256;
+  std::string segment_max = "256M";
 };
 
 // Reads stdin in chunks of whole lines and feeds them to the log.
@@ -26,11 +26,12 @@ int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
     std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", flags.sync.c_str());
     return kExitUsage;
   }
-  if (flags.segment_max_mb == 0) {
-    std::fprintf(stderr, "stele: --segment-max-mb must be > 0\n");
+  auto segment_max = ParseByteSize(flags.segment_max);
+  if (!segment_max.ok() || *segment_max == 0) {
+    std::fprintf(stderr, "stele: --segment-max \"%s\": want a size like 64K or 256M\n", flags.segment_max.c_str());
     return kExitUsage;
   }
-  options.segment_max_bytes = flags.segment_max_mb << 20;
+  options.segment_max_bytes = *segment_max;
   auto log = Log::Open(options);
   if (!log.ok()) return ReportError(log.status());
   if ((*log)->recovery().dropped_bytes > 0) {
@@ -124,7 +125,7 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global) {
   auto flags = std::make_shared<AppendFlags>();
   CLI::App* sub = app.add_subcommand("append", "append NDJSON events read from stdin");
   sub->add_option("--sync", flags->sync, "durability: always | batch | none")->default_str("batch");
-  sub->add_option("--segment-max-mb", flags->segment_max_mb, "seal segments at this size")->default_str("256");
+  sub->add_option("--segment-max", flags->segment_max, "seal segments at this size (64K, 256M...)")->default_str("256M");
   sub->footer(
       "Prints {\"appended\":N,\"first_seq\":A,\"last_seq\":B,\"rejected\":R}. Rejected lines go to stderr\n"
       "as 'line N: reason'; every valid line still lands. Exit 1 if any line was rejected.");

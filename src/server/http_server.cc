@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "server/http_request.h"
 #include "util/json_escape.h"
 
 namespace stele {
@@ -57,40 +58,6 @@ bool PercentDecode(std::string_view in, bool form, std::string* out) {
   return true;
 }
 
-namespace {
-
-// Splits and decodes a query string; false on a bad escape.
-bool ParseQueryString(std::string_view qs, QueryParams* out, std::string* bad) {
-  while (!qs.empty()) {
-    const size_t amp = qs.find('&');
-    std::string_view part = qs.substr(0, amp);
-    qs.remove_prefix(amp == std::string_view::npos ? qs.size() : amp + 1);
-    if (part.empty()) continue;
-    const size_t eq = part.find('=');
-    std::string name, value;
-    if (!PercentDecode(part.substr(0, eq), true, &name) ||
-        !PercentDecode(eq == std::string_view::npos ? "" : part.substr(eq + 1), true, &value)) {
-      *bad = std::string(part.substr(0, 64));
-      return false;
-    }
-    out->emplace_back(std::move(name), std::move(value));
-  }
-  return true;
-}
-
-const char* ReasonCode(int status) {
-  switch (status) {
-    case 400: return "bad_request";
-    case 408: return "timeout";
-    case 413: return "too_large";
-    case 414: return "uri_too_long";
-    case 431: return "headers_too_large";
-    case 503: return "unavailable";
-    default: return "error";
-  }
-}
-
-}  // namespace
 
 struct HttpServer::Impl {
   Impl(HttpServer* owner, HttpHandler* handler, HttpLimits limits, unsigned io_threads, unsigned workers)
@@ -210,68 +177,39 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     HttpServer* owner;
     ~Closer() { --owner->connections_; }
   } closer{owner};
-  auto refuse = [&](int status, std::string message) -> net::awaitable<void> {
-    handler->OnRefused(peer, status, message);
-    HttpResponse r = JsonError(status, ReasonCode(status), message);
+  auto refuse = [&](HttpRefusal refusal) -> net::awaitable<void> {
+    handler->OnRefused(peer, refusal.status, refusal.message);
+    HttpResponse r = RefusalResponse(refusal);
     co_await Write(stream, r, false);
   };
   if (open > limits.max_connections) {
-    co_await refuse(503, "too many connections (" + std::to_string(limits.max_connections) + ")");
+    co_await refuse({503, "too many connections (" + std::to_string(limits.max_connections) + ")"});
     co_return;
   }
   beast::flat_buffer buffer;
   while (!stopping) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes);
+    HttpParser parser;
+    ConfigureParser(limits, &parser);
     stream.expires_after(limits.header_timeout);
     co_await http::async_read_header(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
-        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-      break;  // the client left, or idled past the timeout
-    }
-    if (ec == http::error::body_limit) {  // a Content-Length over the limit
-      co_await refuse(413, "request body is over " + std::to_string(limits.max_body_bytes) + " bytes");
-      break;
-    }
-    if (ec == http::error::header_limit) {
-      co_await refuse(431, "request headers are over " + std::to_string(limits.max_header_bytes) + " bytes");
-      break;
-    }
     if (ec) {
-      co_await refuse(400, "malformed HTTP request: " + ec.message());
+      if (auto refusal = RefusalForReadError(ec, limits)) co_await refuse(*refusal);
+      break;  // the client left, idled past the timeout, or was refused
+    }
+    if (auto refusal = CheckRequestHead(parser, limits)) {
+      co_await refuse(*refusal);
       break;
     }
     const auto& header = parser.get();
-    size_t count = 0;
-    for (auto it = header.begin(); it != header.end(); ++it) ++count;
-    if (count > limits.max_headers) {
-      co_await refuse(431, "more than " + std::to_string(limits.max_headers) + " request headers");
-      break;
-    }
-    if (header.target().size() > limits.max_target_bytes) {
-      co_await refuse(414, "request target is over " + std::to_string(limits.max_target_bytes) + " bytes");
-      break;
-    }
     if (header.has_content_length() || header.chunked()) {
-      if (auto len = parser.content_length(); len && *len > limits.max_body_bytes) {
-        co_await refuse(413, "request body is over " + std::to_string(limits.max_body_bytes) + " bytes");
-        break;
-      }
       stream.expires_after(limits.body_timeout);
       co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
-      if (ec == http::error::body_limit) {
-        co_await refuse(413, "request body is over " + std::to_string(limits.max_body_bytes) + " bytes");
-        break;
-      }
       if (ec == beast::error::timeout) {
-        co_await refuse(408, "request body did not arrive in time");
+        co_await refuse({408, "request body did not arrive in time"});
         break;
       }
       if (ec) {
-        if (ec != http::error::end_of_stream && ec != net::error::eof) {
-          co_await refuse(400, "malformed HTTP body: " + ec.message());
-        }
+        if (auto refusal = RefusalForReadError(ec, limits)) co_await refuse(*refusal);
         break;
       }
     }
@@ -280,26 +218,13 @@ net::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     auto req = parser.release();
     const bool keep_alive = req.keep_alive();
     HttpRequest r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    r.peer = peer;
-    for (const auto& f : req) {
-      std::string name(f.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    r.body = std::move(req.body());
+    std::optional<HttpRefusal> bad_request = BuildRequest(std::move(req), peer, &r);
     HttpResponse res;
-    const std::string_view target = r.target;
-    const size_t q = target.find('?');
-    std::string bad;
     if (stopping) {
       res = JsonError(503, "shutting_down", "the server is shutting down");
       res.headers.emplace_back("Retry-After", "1");
-    } else if (!PercentDecode(target.substr(0, q), false, &r.path)) {
-      res = JsonError(400, "bad_request", "request path has a bad %-escape");
-    } else if (q != std::string_view::npos && !ParseQueryString(target.substr(q + 1), &r.params, &bad)) {
-      res = JsonError(400, "bad_request", "query parameter \"" + bad + "\" has a bad %-escape");
+    } else if (bad_request) {
+      res = RefusalResponse(*bad_request);
     } else if (handler->Quick(r)) {
       res = handler->Handle(r);
     } else {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora in fuzz/corpus/ from the stele binary
+# (build/stele): real events, real sealed and active segments, real signed
+# checkpoints and proofs, real query strings, URLs and HTTP requests.  The
+# seeds are committed; run this only when a format changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STELE=${STELE:-build/stele}
+out=fuzz/corpus
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rm -rf "$out"/{event,segment,note}
+mkdir -p "$out"/{event,segment,note,query,url,http}
+
+# Events: the reference workload, plus edge cases.
+"$STELE" bench generate --events 40 > "$tmp/events.ndjson"
+i=0
+while IFS= read -r line; do printf '%s' "$line" > "$out/event/gen-$i.json"; i=$((i+1)); done < "$tmp/events.ndjson"
+printf '%s' '{"type":"a.b","ts":"2026-11-27T10:00:00.123456789+02:00","actor":"u","source":"s","lead_id":"L","workflow_id":"w","data":{"k":[1,2.5e3,-0,"\u00e9\ud83d\ude00",null,true,{"":{}}]}}' > "$out/event/edge-all-fields.json"
+printf '%s' '{"type":"a.b","ts":1700000000000000000,"data":{"a":{"a":{"a":{"a":1}}}}}' > "$out/event/edge-ns.json"
+printf '%s' '{"type":"a.b","data":{"x":1,"x":2}}' > "$out/event/edge-dup.json"
+
+# Segments: several sealed ones and the active one, 4K each.
+for k in 1 2 3 4 5; do
+  "$STELE" bench generate --events 60 --seed "$k" | "$STELE" append --dir "$tmp/log" --segment-max 4K >/dev/null
+done
+for f in "$tmp"/log/segments/*.seg; do cp "$f" "$out/segment/$(basename "$f")"; done
+
+# Notes: checkpoints, the verifier key, proofs.
+for f in "$tmp"/log/checkpoints/*.cp; do printf '\x00' | cat - "$f" > "$out/note/cp-$(basename "$f")"; done
+{ printf '\x01'; sed -n '1,4p' "$(ls "$tmp"/log/checkpoints/*.cp | tail -1)"; } > "$out/note/body"
+{ printf '\x03'; "$STELE" checkpoint --dir "$tmp/log" --public-key; } > "$out/note/verifier"
+{ printf '\x04'; "$STELE" prove inclusion 7 --dir "$tmp/log"; } > "$out/note/inclusion"
+{ printf '\x04'; "$STELE" prove consistency 10 200 --dir "$tmp/log"; } > "$out/note/consistency"
+echo "fuzz/make_seeds.sh: seeds written to $out"
