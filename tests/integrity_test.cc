@@ -106,6 +106,32 @@ TEST(Integrity, IntactLogVerifiesAndEveryCheckpointMatchesTheTree) {
   }
 }
 
+TEST(Integrity, ASigningKeyOutsideTheDirectoryLeavesOnlyItsPublicHalfThere) {
+  test::TempDir dir;
+  const std::string key_path = dir.Sub("signing.key");
+  auto signer = GenerateNoteSigner("stele-outside");
+  ASSERT_TRUE(signer.ok());
+  test::WriteFileBytes(key_path, signer->ToString() + "\n");
+  Options o;
+  o.dir = dir.Sub("data");
+  o.signing_key_path = key_path;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*log)->Append("{\"type\":\"a.b\"}").ok());
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  EXPECT_FALSE(std::filesystem::exists(o.dir + "/keys/checkpoint.key"));
+  EXPECT_EQ(*VerifierKeyOf(o.dir), signer->Verifier().ToString());
+  auto report = VerifyLog(o.dir, {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok) << report->reason;
+  EXPECT_GE(report->checkpoints, 1u);
+  // A verifier that trusts another key rejects the checkpoints.
+  VerifyOptions other;
+  other.verifier_key = GenerateNoteSigner("stele-outside")->Verifier().ToString();
+  auto bad = VerifyLog(o.dir, other);
+  EXPECT_TRUE(!bad.ok() || !bad->ok);
+}
+
 TEST(Integrity, ProofsWorkForEverySeqAgainstTheCurrentSize) {
   TempDir dir;
   MakeLog(dir.path(), 700);

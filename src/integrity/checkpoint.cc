@@ -58,16 +58,28 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& ver
 }
 
 Result<NoteSigner> LoadOrCreateSigner(Env* env, const std::string& dir, const std::string& key_path, bool create) {
-  const std::string path = key_path.empty() ? dir + "/" + std::string(kKeysDir) + "/" + std::string(kSignerKeyFile)
-                                            : key_path;
+  const std::string keys_dir = dir + "/" + std::string(kKeysDir);
+  const std::string path = key_path.empty() ? keys_dir + "/" + std::string(kSignerKeyFile) : key_path;
   // A key the operator names by path may live outside the data directory
   // (that is its point: a key the data directory's writers cannot read).
-  if (!key_path.empty()) env = Env::Default();
-  if (env->Exists(path)) {
-    auto text = ReadFileToString(env, path, 4096);
+  Env* key_env = key_path.empty() ? env : Env::Default();
+  if (key_env->Exists(path)) {
+    auto text = ReadFileToString(key_env, path, 4096);
     if (!text.ok()) return text.status();
     auto s = ParseNoteSigner(*text);
     if (!s.ok()) return Status::InvalidArgument(path + ": " + s.status().message());
+    if (!key_path.empty() && create) {
+      // Readers of the directory (verify, checkpoint --public-key) need the
+      // public half; it is all the directory holds.
+      const std::string pub = keys_dir + "/" + std::string(kVerifierKeyFile);
+      const std::string text = s->Verifier().ToString() + "\n";
+      auto have = ReadFileToString(env, pub, 4096);
+      if (!have.ok() || *have != text) {
+        STELE_RETURN_IF_ERROR(env->CreateDir(keys_dir));
+        STELE_RETURN_IF_ERROR(WriteFileAtomically(env, pub, text));
+        STELE_RETURN_IF_ERROR(env->SyncDir(keys_dir));
+      }
+    }
     return s;
   }
   if (!key_path.empty() || !create) return Status::NotFound(path + ": no signing key");
@@ -75,16 +87,25 @@ Result<NoteSigner> LoadOrCreateSigner(Env* env, const std::string& dir, const st
   if (RAND_bytes(id, sizeof id) != 1) return Status::IOError("the OS random generator failed");
   auto s = GenerateNoteSigner("stele-" + ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id)));
   if (!s.ok()) return s;
-  STELE_RETURN_IF_ERROR(env->CreateDir(dir + "/" + std::string(kKeysDir)));
+  STELE_RETURN_IF_ERROR(env->CreateDir(keys_dir));
   STELE_RETURN_IF_ERROR(WriteFileAtomically(env, path, s->ToString() + "\n"));
-  STELE_RETURN_IF_ERROR(env->SyncDir(dir + "/" + std::string(kKeysDir)));
+  STELE_RETURN_IF_ERROR(env->SyncDir(keys_dir));
   return s;
 }
 
 Result<NoteVerifier> LoadVerifier(Env* env, const std::string& dir, const std::string& key_path) {
   auto s = LoadOrCreateSigner(env, dir, key_path, false);
-  if (!s.ok()) return s.status();
-  return s->Verifier();
+  if (s.ok()) return s->Verifier();
+  // The signing key kept outside the directory: its public half is here.
+  const std::string pub = dir + "/" + std::string(kKeysDir) + "/" + std::string(kVerifierKeyFile);
+  if (s.status().code() != StatusCode::kNotFound || !key_path.empty() || !env->Exists(pub)) return s.status();
+  auto text = ReadFileToString(env, pub, 4096);
+  if (!text.ok()) return text.status();
+  std::string_view key = *text;
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.remove_suffix(1);
+  auto v = ParseNoteVerifier(key);
+  if (!v.ok()) return Status::InvalidArgument(pub + ": " + v.status().message());
+  return v;
 }
 
 bool ParseCheckpointFileName(std::string_view name, uint64_t* size) {

@@ -35,6 +35,8 @@ Result<Checkpoint> OpenCheckpoint(std::string_view note, const NoteVerifier& ver
 
 inline constexpr std::string_view kKeysDir = "keys";
 inline constexpr std::string_view kSignerKeyFile = "checkpoint.key";
+// The verifier key, written when the signing key lives outside the directory.
+inline constexpr std::string_view kVerifierKeyFile = "checkpoint.pub";
 inline constexpr std::string_view kCheckpointsDir = "checkpoints";
 
 // Loads the signer key from key_path, or from <dir>/keys/checkpoint.key,

@@ -132,6 +132,12 @@ Status LoadServerConfig(const std::string& path, Options* options, ServerConfig*
          return Status::Ok();
        }},
       {"log.queue_bytes", size_into(&options->queue_bytes)},
+      {"log.signing_key_path", [&](const toml::node& n) -> Status {
+         auto s = n.value<std::string>();
+         if (!s || s->empty()) return bad(current, "want the path of a signed-note key file");
+         options->signing_key_path = *s;
+         return Status::Ok();
+       }},
       {"log.segment_max_bytes", size_into(&options->segment_max_bytes)},
       {"log.zstd_level", size_into(&options->zstd_level)},
       {"log.retention_max_age", ms_into(&retention_age)},
