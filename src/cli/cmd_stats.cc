@@ -33,6 +33,7 @@ int RunEngineStats(const GlobalFlags& global) {
   }
   uint64_t segments = 0, sealed_indexes = 0, segment_bytes = 0, index_bytes = 0;
   for (auto& e : std::filesystem::directory_iterator(seg_dir, ec)) {
+    if (!std::filesystem::is_regular_file(e.symlink_status(ec))) continue;  // symlinks are not followed
     const std::string ext = e.path().extension().string();
     if (ext == ".seg") {
       ++segments;

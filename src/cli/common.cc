@@ -26,7 +26,7 @@ uint64_t DiskBytes(const std::string& path) {
   if (std::filesystem::is_regular_file(path, ec)) return std::filesystem::file_size(path, ec);
   uint64_t total = 0;
   for (auto& e : std::filesystem::recursive_directory_iterator(path, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
+    if (std::filesystem::is_regular_file(e.symlink_status(ec))) total += e.file_size(ec);  // symlinks not followed
   }
   return total;
 }

@@ -585,7 +585,7 @@ std::string Api::MetricsText() {
   uint64_t segments = 0, bytes = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir_, ec)) {
-    if (!e.is_regular_file(ec)) continue;
+    if (!std::filesystem::is_regular_file(e.symlink_status(ec))) continue;  // never stat through a planted symlink
     bytes += e.file_size(ec);
     if (e.path().extension() == ".seg") ++segments;
   }
