@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libre2-dev
   libclang-rt-14-dev libsqlite3-dev zstd gzip python3
   libboost-dev libtomlplusplus-dev wrk
+  python3-dev pybind11-dev python3-pytest
 )
 
 missing=()

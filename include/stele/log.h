@@ -92,6 +92,11 @@ class Log {
   // (names field and reason), kBusy (queue full past the deadline),
   // kReadOnly (an earlier write or sync failed), kClosed.
   Result<uint64_t> Append(std::string_view json);
+  // Append() that never waits: kBusy at once when the queue is full or the
+  // sync mode is kAlways (then nothing was appended: call Append(), which
+  // waits, without holding what other threads need, such as a GIL).  The
+  // event's source was charged a rate-limit token either way.
+  Result<uint64_t> TryAppend(std::string_view json);
 
   // Validates each line of an NDJSON text; the good lines are enqueued as
   // one run with contiguous seqs, the bad ones are reported by line number.

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "stele/status.h"
 
 namespace stele {
 
@@ -21,6 +24,7 @@ enum class SyncMode {
 // Parses "always" | "batch" | "none".  Returns false on anything else.
 bool ParseSyncMode(std::string_view text, SyncMode* out);
 std::string_view SyncModeName(SyncMode mode);
+
 
 struct Options {
   // Data directory; created (mode 0700) if missing.
@@ -103,5 +107,13 @@ struct Options {
   // I/O seam (see src/util/env.h); nullptr means the POSIX file system.
   Env* env = nullptr;
 };
+
+// Presets for common workloads (the same names as `--profile` and the Python
+// package's `profile=`), applied over *options:
+//   "high-throughput"    big queue, 2 ms group-commit window, checkpoints every 1M events
+//   "low-latency"        no group-commit window, 64 KiB frames: an append is written at once
+//   "storage-optimized"  zstd level 6 and 1 MiB frames: smaller files, slower writer
+// kInvalidArgument naming the profile otherwise.
+Status ApplyProfile(std::string_view profile, Options* options);
 
 }  // namespace stele

@@ -16,12 +16,16 @@ namespace {
 struct AppendFlags {
   std::string sync = "batch";
   std::string segment_max = "256M";
+  std::string profile;
 };
 
 // Reads stdin in chunks of whole lines and feeds them to the log.
 int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
   Options options;
   options.dir = global.dir;
+  if (!flags.profile.empty()) {
+    if (Status s = ApplyProfile(flags.profile, &options); !s.ok()) return ReportError(s);
+  }
   if (!ParseSyncMode(flags.sync, &options.sync)) {
     std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", flags.sync.c_str());
     return kExitUsage;
@@ -125,6 +129,7 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global) {
   auto flags = std::make_shared<AppendFlags>();
   CLI::App* sub = app.add_subcommand("append", "append NDJSON events read from stdin");
   sub->add_option("--sync", flags->sync, "durability: always | batch | none")->default_str("batch");
+  sub->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized");
   sub->add_option("--segment-max", flags->segment_max, "seal segments at this size (64K, 256M...)")->default_str("256M");
   sub->footer(
       "Prints {\"appended\":N,\"first_seq\":A,\"last_seq\":B,\"rejected\":R}. Rejected lines go to stderr\n"

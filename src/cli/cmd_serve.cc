@@ -11,6 +11,7 @@ struct ServeFlags {
   std::string listen;
   std::string config;
   std::string sync;
+  std::string profile;
   unsigned workers = 0;
 };
 
@@ -18,6 +19,10 @@ int RunServe(const GlobalFlags& global, const ServeFlags& flags) {
   Options options;
   options.dir = global.dir;
   ServerConfig config;
+  // The profile first, so the config file and flags override it.
+  if (!flags.profile.empty()) {
+    if (Status s = ApplyProfile(flags.profile, &options); !s.ok()) return ReportError(s);
+  }
   if (!flags.config.empty()) {
     if (Status s = LoadServerConfig(flags.config, &options, &config); !s.ok()) return ReportError(s);
   }
@@ -43,6 +48,7 @@ Command RegisterServe(CLI::App& app, const GlobalFlags& global) {
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)");
   cmd->add_option("--config", flags->config, "TOML config file (docs/server.md)");
   cmd->add_option("--sync", flags->sync, "always | batch | none (default batch)");
+  cmd->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized");
   cmd->add_option("--workers", flags->workers, "handler threads (default 8)");
   cmd->footer("Prints {\"listening\":\"HOST:PORT\"} once it accepts connections. SIGTERM/SIGINT drain, flush, "
               "checkpoint and exit 0.");

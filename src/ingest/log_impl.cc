@@ -121,7 +121,7 @@ Status LogImpl::RefusalLocked() const {
   return Status::Ok();
 }
 
-Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n) {
+Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n, bool wait) {
   const auto deadline = std::chrono::steady_clock::now() + options_.enqueue_deadline;
   MutexLock l(&mu_);
   while (true) {
@@ -130,6 +130,7 @@ Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n) {
     // queue, so it cannot wait for ever; memory stays bounded by the larger
     // of the two.
     if (queued_bytes_ == 0 || queued_bytes_ + records->size() <= options_.queue_bytes) break;
+    if (!wait) return Status::Busy("write queue full");  // TryAppend: the caller waits elsewhere
     if (!space_cv_.WaitUntil(&mu_, deadline) && std::chrono::steady_clock::now() >= deadline) {
       ++stats_.busy_rejects;
       return Status::Busy("write queue full (" + std::to_string(queued_bytes_) + " of " +
@@ -174,19 +175,24 @@ Status LogImpl::WaitWritten(uint64_t seq) {
   return Status::Ok();
 }
 
-Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const ValidationLimits& limits) {
+Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait) {
   EventView event;
   STELE_RETURN_IF_ERROR(Admit(json, NowNanos(), limits, &event));
   std::string& buf = ThreadRecordBuffer();
   buf.clear();
   AppendFramedRecord(event, &buf);
-  auto seq = Enqueue(&buf, 1);
+  auto seq = Enqueue(&buf, 1, wait);
   if (!seq.ok()) return seq;
   if (options_.sync == SyncMode::kAlways) STELE_RETURN_IF_ERROR(WaitDurable(*seq));
   return seq;
 }
 
-Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated(json, limits_); }
+Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated(json, limits_, true); }
+
+Result<uint64_t> LogImpl::TryAppend(std::string_view json) {
+  if (options_.sync == SyncMode::kAlways) return Status::Busy("sync=always waits for the disk");
+  return AppendValidated(json, limits_, false);
+}
 
 Status LogImpl::Admit(std::string_view json, int64_t now_ns, const ValidationLimits& limits, EventView* event) {
   Status s = ThreadValidator().Validate(json, now_ns, limits, event);

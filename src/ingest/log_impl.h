@@ -39,6 +39,7 @@ class LogImpl {
   ~LogImpl();
 
   Result<uint64_t> Append(std::string_view json);
+  Result<uint64_t> TryAppend(std::string_view json);
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
   static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);
@@ -59,8 +60,9 @@ class LogImpl {
 
   // Moves `records` (n framed records with seq placeholders) into the queue,
   // assigning seqs; waits up to the enqueue deadline for space.
-  Result<uint64_t> Enqueue(std::string* records, uint64_t n) EXCLUDES(mu_);
-  Result<uint64_t> AppendValidated(std::string_view json, const ValidationLimits& limits);
+  // Without `wait`, a full queue is kBusy at once (TryAppend).
+  Result<uint64_t> Enqueue(std::string* records, uint64_t n, bool wait = true) EXCLUDES(mu_);
+  Result<uint64_t> AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait = true);
   // Waits until durable_seq_ >= seq (or an error).
   Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);

@@ -47,4 +47,24 @@ std::string_view SyncModeName(SyncMode mode) {
   return "?";
 }
 
+Status ApplyProfile(std::string_view profile, Options* o) {
+  if (profile == "high-throughput") {
+    o->sync = SyncMode::kBatch;
+    o->batch_commit_delay = std::chrono::microseconds(2000);
+    o->queue_bytes = 256u << 20;
+    o->checkpoint_every_events = 1'000'000;
+  } else if (profile == "low-latency") {
+    o->sync = SyncMode::kBatch;
+    o->batch_commit_delay = std::chrono::microseconds(0);
+    o->frame_target_bytes = 64u << 10;
+  } else if (profile == "storage-optimized") {
+    o->zstd_level = 6;
+    o->frame_target_bytes = 1u << 20;
+  } else {
+    return Status::InvalidArgument("profile \"" + std::string(profile) +
+                                   "\": want high-throughput, low-latency or storage-optimized");
+  }
+  return Status::Ok();
+}
+
 }  // namespace stele
