@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "stele/integrity.h"
 #include "stele/stats.h"
@@ -90,26 +91,67 @@ T Unwrap(Result<T>&& r) {
 
 constexpr int kMaxNesting = 200;  // deeper than the engine accepts; stops self-referencing containers
 
-void AppendPyJson(PyObject* o, std::string* out, std::string* path, int depth);
+// Where a converter is inside `data`: kept as borrowed keys and indexes, and
+// spelled out as a JSON pointer only for an error message.
+struct PathPart {
+  PyObject* key = nullptr;  // a dict key (str), or nullptr for a list index
+  Py_ssize_t index = 0;
+};
+using PyPath = std::vector<PathPart>;
 
-void AppendPyString(PyObject* o, std::string* out, const std::string& path) {
+std::string Spell(const char* root, const PyPath& path) {
+  std::string s = root;
+  for (const PathPart& p : path) {
+    s.push_back('/');
+    if (p.key == nullptr) {
+      s += std::to_string(p.index);
+    } else if (const char* k = PyUnicode_AsUTF8(p.key)) {
+      s += k;
+    } else {
+      PyErr_Clear();
+      s += "?";
+    }
+  }
+  return s;
+}
+
+[[noreturn]] void Invalid(const char* root, const PyPath& path, const std::string& reason) {
+  ThrowValidation(Spell(root, path), reason);
+}
+
+void AppendPyString(PyObject* o, std::string* out, const char* root, const PyPath& path) {
   Py_ssize_t n = 0;
   const char* s = PyUnicode_AsUTF8AndSize(o, &n);
   if (s == nullptr) {
     PyErr_Clear();
-    ThrowValidation(path, "a string that is not valid Unicode (a lone surrogate?)");
+    Invalid(root, path, "a string that is not valid Unicode (a lone surrogate?)");
   }
   AppendJsonString(std::string_view(s, static_cast<size_t>(n)), out);
 }
 
-void AppendPyJson(PyObject* o, std::string* out, std::string* path, int depth) {
-  if (depth > kMaxNesting) ThrowValidation(*path, "nesting deeper than " + std::to_string(kMaxNesting));
+void AppendPyString(PyObject* o, std::string* out, const char* field) { AppendPyString(o, out, field, PyPath{}); }
+
+// Shortest digits that read back as the same double (what repr() gives,
+// though not always in the same notation), with ".0" added where the text
+// would otherwise read back as an int.
+void AppendFloat(double d, std::string* out) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  std::string_view text(buf, static_cast<size_t>(end - buf));
+  out->append(text);
+  if (text.find_first_of(".en") == std::string_view::npos) out->append(".0");
+}
+
+void AppendPyJson(PyObject* o, std::string* out, const char* root, PyPath* path) {
+  if (path->size() > kMaxNesting) Invalid(root, *path, "nesting deeper than " + std::to_string(kMaxNesting));
   if (o == Py_None) {
     out->append("null");
   } else if (o == Py_True) {
     out->append("true");
   } else if (o == Py_False) {
     out->append("false");
+  } else if (PyUnicode_Check(o)) {
+    AppendPyString(o, out, root, *path);
   } else if (PyLong_Check(o)) {
     int overflow = 0;
     const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -127,54 +169,43 @@ void AppendPyJson(PyObject* o, std::string* out, std::string* path, int depth) {
     }
   } else if (PyFloat_Check(o)) {
     const double d = PyFloat_AS_DOUBLE(o);
-    if (!std::isfinite(d)) ThrowValidation(*path, "NaN and Infinity are not JSON numbers");
-    char* text = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, nullptr);
-    if (text == nullptr) throw py::error_already_set();
-    out->append(text);
-    PyMem_Free(text);
-  } else if (PyUnicode_Check(o)) {
-    AppendPyString(o, out, *path);
+    if (!std::isfinite(d)) Invalid(root, *path, "NaN and Infinity are not JSON numbers");
+    AppendFloat(d, out);
   } else if (PyDict_Check(o)) {
     out->push_back('{');
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     bool first = true;
-    const size_t path_len = path->size();
+    path->emplace_back();
     while (PyDict_Next(o, &pos, &key, &value)) {
       if (!PyUnicode_Check(key)) {
-        ThrowValidation(*path, std::string("keys must be strings, not ") + Py_TYPE(key)->tp_name);
+        path->pop_back();
+        Invalid(root, *path, std::string("keys must be strings, not ") + Py_TYPE(key)->tp_name);
       }
       if (!first) out->push_back(',');
       first = false;
-      Py_ssize_t n = 0;
-      const char* k = PyUnicode_AsUTF8AndSize(key, &n);
-      if (k == nullptr) {
-        PyErr_Clear();
-        ThrowValidation(*path, "a key that is not valid Unicode");
-      }
-      AppendJsonString(std::string_view(k, static_cast<size_t>(n)), out);
+      path->back().key = key;
+      AppendPyString(key, out, root, *path);
       out->push_back(':');
-      path->push_back('/');
-      path->append(k, static_cast<size_t>(n));
-      AppendPyJson(value, out, path, depth + 1);
-      path->resize(path_len);
+      AppendPyJson(value, out, root, path);
     }
+    path->pop_back();
     out->push_back('}');
   } else if (PyList_Check(o) || PyTuple_Check(o)) {
     out->push_back('[');
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
     PyObject** items = PySequence_Fast_ITEMS(o);
-    const size_t path_len = path->size();
+    path->emplace_back();
     for (Py_ssize_t i = 0; i < n; ++i) {
       if (i > 0) out->push_back(',');
-      path->push_back('/');
-      path->append(std::to_string(i));
-      AppendPyJson(items[i], out, path, depth + 1);
-      path->resize(path_len);
+      path->back().index = i;
+      AppendPyJson(items[i], out, root, path);
     }
+    path->pop_back();
     out->push_back(']');
   } else {
-    ThrowValidation(*path, std::string("a ") + Py_TYPE(o)->tp_name + " is not JSON (use dict, list, str, int, float, bool or None)");
+    Invalid(root, *path, std::string("a ") + Py_TYPE(o)->tp_name +
+                             " is not JSON (use dict, list, str, int, float, bool or None)");
   }
 }
 
@@ -197,13 +228,13 @@ int64_t TimeArg(const py::handle& v, const char* name) {
   ThrowValidation(name, "want a datetime, nanoseconds since the epoch, or an RFC 3339 string");
 }
 
-void AppendOptionalField(std::string* out, const char* name, const py::object& v) {
-  if (v.is_none()) return;
-  if (!PyUnicode_Check(v.ptr())) ThrowValidation(name, std::string("must be a str, not ") + Py_TYPE(v.ptr())->tp_name);
+void AppendOptionalField(std::string* out, const char* name, PyObject* v) {
+  if (v == nullptr || v == Py_None) return;
+  if (!PyUnicode_Check(v)) ThrowValidation(name, std::string("must be a str, not ") + Py_TYPE(v)->tp_name);
   out->append(",\"");
   out->append(name);
   out->append("\":");
-  AppendPyString(v.ptr(), out, name);
+  AppendPyString(v, out, name);
 }
 
 // ------------------------------------------------------- JSON -> Python
@@ -401,32 +432,33 @@ class NativeLog {
     log_ = Unwrap(std::move(log));
   }
 
-  void LogEvent(const py::object& event_type, const py::object& data, const py::object& actor, const py::object& source,
-                const py::object& lead_id, const py::object& workflow_id, const py::object& ts) {
+  // Arguments are borrowed; nullptr or None means absent.
+  void LogEvent(PyObject* event_type, PyObject* data, PyObject* actor, PyObject* source, PyObject* lead_id,
+                PyObject* workflow_id, PyObject* ts) {
     std::string& json = Buffer();
     json.assign("{\"type\":");
-    if (!PyUnicode_Check(event_type.ptr())) ThrowValidation("type", "must be a str");
-    AppendPyString(event_type.ptr(), &json, "type");
-    if (!ts.is_none()) {
+    if (!PyUnicode_Check(event_type)) ThrowValidation("type", "must be a str");
+    AppendPyString(event_type, &json, "type");
+    if (ts != nullptr && ts != Py_None) {
       json.append(",\"ts\":");
-      if (PyLong_Check(ts.ptr()) && !PyBool_Check(ts.ptr())) AppendPyJson(ts.ptr(), &json, &Path("ts"), 0);
-      else json.append(std::to_string(TimeArg(ts, "ts")));
+      if (PyLong_Check(ts) && !PyBool_Check(ts)) AppendPyJson(ts, &json, "ts", &Path());
+      else json.append(std::to_string(TimeArg(py::handle(ts), "ts")));
     }
     AppendOptionalField(&json, "actor", actor);
     AppendOptionalField(&json, "source", source);
     AppendOptionalField(&json, "lead_id", lead_id);
     AppendOptionalField(&json, "workflow_id", workflow_id);
-    if (!data.is_none()) {
+    if (data != nullptr && data != Py_None) {
       json.append(",\"data\":");
-      if (PyUnicode_Check(data.ptr())) {  // ready JSON text
+      if (PyUnicode_Check(data)) {  // ready JSON text
         Py_ssize_t n = 0;
-        const char* s = PyUnicode_AsUTF8AndSize(data.ptr(), &n);
+        const char* s = PyUnicode_AsUTF8AndSize(data, &n);
         if (s == nullptr) throw py::error_already_set();
         json.append(s, static_cast<size_t>(n));
-      } else if (PyDict_Check(data.ptr())) {
-        AppendPyJson(data.ptr(), &json, &Path("data"), 1);
+      } else if (PyDict_Check(data)) {
+        AppendPyJson(data, &json, "data", &Path());
       } else {
-        ThrowValidation("data", std::string("must be a dict or a JSON object string, not ") + Py_TYPE(data.ptr())->tp_name);
+        ThrowValidation("data", std::string("must be a dict or a JSON object string, not ") + Py_TYPE(data)->tp_name);
       }
     }
     json.push_back('}');
@@ -599,9 +631,9 @@ class NativeLog {
     thread_local std::string buffer;
     return buffer;
   }
-  static std::string& Path(const char* root) {
-    thread_local std::string path;
-    path.assign(root);
+  static PyPath& Path() {
+    thread_local PyPath path;
+    path.clear();
     return path;
   }
 
@@ -610,6 +642,56 @@ class NativeLog {
   std::unique_ptr<Log> log_;
   bool closed_ = false;
 };
+
+// log_event as a METH_FASTCALL method: pybind11's general argument handling
+// costs more than the append itself (about 0.4 µs per keyword argument),
+// and this is the call a Python producer makes millions of times.
+PyObject* LogEventFast(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    NativeLog* log = py::handle(self).cast<NativeLog*>();
+    static const char* const kNames[] = {"event_type", "data", "actor", "source", "lead_id", "workflow_id", "ts"};
+    PyObject* a[7] = {};
+    if (nargs < 1 || nargs > 2) {
+      PyErr_SetString(PyExc_TypeError, "log_event(event_type, data=None, *, actor, source, lead_id, workflow_id, ts)");
+      return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < nargs; ++i) a[i] = args[i];
+    const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; ++k) {
+      PyObject* name = PyTuple_GET_ITEM(kwnames, k);
+      int slot = -1;
+      for (int j = 0; j < 7 && slot < 0; ++j) {
+        if (PyUnicode_CompareWithASCIIString(name, kNames[j]) == 0) slot = j;
+      }
+      if (slot < 0 || a[slot] != nullptr) {
+        PyErr_Format(PyExc_TypeError, slot < 0 ? "log_event() got an unexpected keyword argument '%U'"
+                                               : "log_event() got multiple values for argument '%U'", name);
+        return nullptr;
+      }
+      a[slot] = args[nargs + k];
+    }
+    if (a[0] == nullptr) {
+      PyErr_SetString(PyExc_TypeError, "log_event() missing required argument 'event_type'");
+      return nullptr;
+    }
+    log->LogEvent(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+    Py_RETURN_NONE;
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const py::cast_error&) {
+    PyErr_SetString(PyExc_TypeError, "log_event() needs a stele Log");
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+}
+
+PyMethodDef kLogEventDef = {
+    "log_event", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(LogEventFast)), METH_FASTCALL | METH_KEYWORDS,
+    "log_event(event_type, data=None, *, actor=None, source=None, lead_id=None, workflow_id=None, ts=None)\n"
+    "Validate and enqueue one event; durable after flush() (or at once under sync='always')."};
 
 }  // namespace
 }  // namespace stele::python
@@ -625,10 +707,6 @@ PYBIND11_MODULE(_native, m) {
   py::class_<NativeLog>(m, "NativeLog", "One open stele log (the writer of its directory).")
       .def(py::init<const std::string&, const std::string&, const py::object&, const py::dict&>(), py::arg("path"),
            py::arg("sync") = "batch", py::arg("profile") = py::none(), py::arg("options") = py::dict())
-      .def("log_event", &NativeLog::LogEvent, py::arg("event_type"), py::arg("data") = py::none(), py::kw_only(),
-           py::arg("actor") = py::none(), py::arg("source") = py::none(), py::arg("lead_id") = py::none(),
-           py::arg("workflow_id") = py::none(), py::arg("ts") = py::none(),
-           "Validate and enqueue one event; durable after flush() (or at once under sync='always').")
       .def("flush", &NativeLog::Flush, "Return once every event logged before the call is durable.")
       .def("shutdown", &NativeLog::Shutdown, "Drain, flush, write a final checkpoint and close. Idempotent.")
       .def("query_events", &NativeLog::QueryEvents, py::arg("event_type") = py::none(),
@@ -643,4 +721,8 @@ PYBIND11_MODULE(_native, m) {
       .def("_prove_inclusion_json", &NativeLog::ProveInclusionJson, py::arg("seq"))
       .def_property_readonly("path", &NativeLog::path)
       .def_property_readonly("closed", &NativeLog::closed);
+  PyObject* log_type = m.attr("NativeLog").ptr();
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(log_type), &kLogEventDef);
+  if (descr == nullptr || PyObject_SetAttrString(log_type, "log_event", descr) != 0) throw py::error_already_set();
+  Py_DECREF(descr);
 }
