@@ -380,5 +380,32 @@ TEST(CliKeys, SecretsAreShownOnceAndStoredOnlyHashed) {
   EXPECT_EQ(RunStele({"keys", "revoke", "nobody", "--dir", dir.path()}).exit_code, 3);
 }
 
+TEST(CliAlerts, CheckSaysAllowedOrBlockedWithTheReason) {
+  RunResult blocked = RunStele({"alerts", "check", "http://0x7f.1/hook"});
+  EXPECT_EQ(blocked.exit_code, 2);
+  EXPECT_EQ(blocked.out, "blocked: 127.0.0.1 is loopback (127/8)\n");
+  RunResult meta = RunStele({"alerts", "check", "http://[::ffff:169.254.169.254]/"});
+  EXPECT_EQ(meta.exit_code, 2);
+  EXPECT_NE(meta.out.find("cloud metadata"), std::string::npos) << meta.out;
+  RunResult allowed = RunStele({"alerts", "check", "https://8.8.8.8/hook"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.out;
+  EXPECT_EQ(allowed.out, "allowed (8.8.8.8 port 443)\n");
+  RunResult listed = RunStele({"alerts", "check", "--allow", "127.0.0.1:9000", "http://127.0.0.1:9000/x"});
+  EXPECT_EQ(listed.exit_code, 0);
+  EXPECT_EQ(listed.out.rfind("allowed (allowlisted; 127.0.0.1 port 9000)", 0), 0u) << listed.out;
+}
+
+TEST(CliProfile, AppendTakesAProfileAndRefusesAnUnknownOne) {
+  test::TempDir dir;
+  RunResult ok = RunStele({"append", "--dir", dir.path(), "--profile", "storage-optimized"},
+                          "{\"type\":\"a.b\"}\n");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  RunResult bad = RunStele({"append", "--dir", dir.path(), "--profile", "fastest"}, "{\"type\":\"a.b\"}\n");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("profile \"fastest\": want high-throughput, low-latency or storage-optimized"),
+            std::string::npos)
+      << bad.err;
+}
+
 }  // namespace
 }  // namespace stele
