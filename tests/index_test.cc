@@ -10,6 +10,7 @@
 
 #include "event/record.h"
 #include "index/segment_index.h"
+#include "query/count.h"
 #include "query/scan_iterator.h"
 #include "stele/stats.h"
 #include "test_util.h"
@@ -49,6 +50,10 @@ TEST(SegmentIndexFormat, RoundTripsAndRejectsDamage) {
   EXPECT_EQ(idx->FramesWithPrefix(IndexedField::kType, "lead."), (std::vector<uint32_t>{0, 1, 2}));
   EXPECT_EQ(idx->FramesWithPrefix(IndexedField::kType, "email."), (std::vector<uint32_t>{0, 2}));
   EXPECT_EQ(idx->Frames(IndexedField::kSource, "x"), (std::vector<uint32_t>{}));
+  EXPECT_EQ(*idx->FrameCounts(IndexedField::kLeadId, "L1", false), (std::vector<FrameCount>{{0, 1}, {2, 2}}));
+  EXPECT_EQ(*idx->FrameCounts(IndexedField::kType, "lead.", true), (std::vector<FrameCount>{{0, 1}, {1, 1}, {2, 1}}));
+  EXPECT_EQ(*idx->FrameCounts(IndexedField::kType, "", true), (std::vector<FrameCount>{{0, 2}, {1, 1}, {2, 2}}));
+  EXPECT_EQ(b.FrameCounts(IndexedField::kActor, "c", false), (std::vector<FrameCount>{{2, 2}}));
   std::string bytes = b.Finish();
   bytes[bytes.size() / 2] ^= 1;
   EXPECT_EQ(SegmentIndex::Parse(bytes).status().code(), StatusCode::kCorruption);
@@ -120,6 +125,55 @@ class Planner : public ::testing::Test {
 };
 test::TempDir* Planner::dir_ = nullptr;
 std::vector<StoredEvent>* Planner::expected_ = nullptr;
+
+TEST_F(Planner, CountsMatchBruteForceAndComeFromTheIndex) {
+  std::mt19937_64 rng(77);
+  CountStats all;
+  for (int round = 0; round < 300; ++round) {
+    Query q = RandomQuery(rng);
+    if (rng() % 3 == 0) q.after = 1 + rng() % kEvents;
+    if (rng() % 5 == 0) q.limit = 1 + rng() % 100;
+    const uint64_t want = test::ReferenceQuery(*expected_, q).size();
+    CountStats st;
+    auto n = CountEvents(Env::Default(), dir_->path(), q, {}, &st);
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    ASSERT_EQ(*n, want) << "round " << round;
+    ASSERT_EQ(*CountDirectory(dir_->path(), q), want) << "round " << round;
+    all.frames_from_index += st.frames_from_index;
+    all.frames_read += st.frames_read;
+  }
+  EXPECT_GT(all.frames_from_index, 0u);
+  // One type over most of the log's time: nearly every frame is counted
+  // from the index; only the frames at the window's edges (and the active
+  // segment) are read.
+  Query q;
+  q.type = WorkloadGenerator::Types()[0];
+  q.since_ns = (*expected_)[2000].ts_ns;
+  q.until_ns = (*expected_)[kEvents - 8000].ts_ns;
+  CountStats st;
+  auto n = CountEvents(Env::Default(), dir_->path(), q, {}, &st);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, test::ReferenceQuery(*expected_, q).size());
+  EXPECT_GT(st.frames_from_index, 20u);
+  EXPECT_LE(st.frames_read, 4u) << "only the frames the window cuts";
+  EXPECT_EQ(st.segments_scanned, 1u) << "only the active segment";
+}
+
+TEST_F(Planner, CountWithoutAnIndexStillCountsExactly) {
+  // A copy of the log whose sealed segments lost their index files.
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  for (const auto& f : test::SegmentFiles(copy.path())) fs::remove(SegmentIndexPath(f));
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 40; ++round) {
+    Query q = RandomQuery(rng);
+    CountStats st;
+    auto n = CountEvents(Env::Default(), copy.path(), q, {}, &st);
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, test::ReferenceQuery(*expected_, q).size()) << "round " << round;
+    EXPECT_EQ(st.frames_from_index, 0u);
+  }
+}
 
 TEST_F(Planner, SealedSegmentsHaveFieldIndexes) {
   auto files = test::SegmentFiles(dir_->path());

@@ -136,6 +136,12 @@ class Log {
   // the call (it waits for the writer to hand them to the OS).
   Result<std::unique_ptr<EventIterator>> Query(const stele::Query& query);
 
+  // How many events Query(query) would return.  With at most one indexed
+  // equality filter and time or seq ranges, sealed segments are counted
+  // from their field index's per-frame counts, reading only the frames a
+  // range cuts; anything else is counted by reading.  Same visibility.
+  Result<uint64_t> Count(const stele::Query& query);
+
   // A page of a query (1 <= query.limit <= kMaxPageEvents) as NDJSON, through
   // the query cache: a repeat is answered from memory, and an answer is
   // extended by reading only the events added since it was cached, so it is

@@ -65,5 +65,9 @@ class EventIterator {
 // lock: safe while another process writes.  It sees every event written
 // (flushed to the OS) before it was opened; newer ones may or may not appear.
 Result<std::unique_ptr<EventIterator>> QueryDirectory(const std::string& dir, const Query& query);
+// How many events `query` selects (capped by its limit), in another
+// process's log: frames the field index can count are not read (see
+// Log::Count).
+Result<uint64_t> CountDirectory(const std::string& dir, const Query& query);
 
 }  // namespace stele

@@ -53,6 +53,12 @@ int RunQuery(const GlobalFlags& global, const QueryFlags& flags) {
   query->limit = flags.limit;
   query->descending = flags.desc;
   query->after = flags.after;
+  if (format == OutputFormat::kCount) {  // from the field index where it can
+    auto n = CountDirectory(global.dir, *query);
+    if (!n.ok()) return ReportError(n.status());
+    std::printf("%llu\n", static_cast<unsigned long long>(*n));
+    return kExitOk;
+  }
   EventPrinter printer(format);
   uint64_t last = 0;
   Status s = Stream(global.dir, *query, &printer, &last);

@@ -12,7 +12,9 @@ namespace stele {
 namespace {
 
 constexpr std::string_view kMagic = "STELEFIX";
-constexpr uint32_t kVersion = 1;
+// Version 2 adds each frame's event count to the postings; version 1 files
+// (without them) are still read.
+constexpr uint32_t kVersion = 2;
 
 void PutVarint(std::string* out, uint32_t v) {
   while (v >= 0x80) {
@@ -90,6 +92,7 @@ void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
       auto it = values_[f].find(s.value);
       if (it == values_[f].end()) it = values_[f].emplace(std::string(s.value), Postings{}).first;
       it->second.frames.push_back(ordinal);
+      it->second.counts.push_back(s.count);
       it->second.events += s.count;
       s = Slot{};
     }
@@ -110,6 +113,36 @@ std::vector<uint32_t> SegmentIndexBuilder::Frames(IndexedField f, std::string_vi
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::vector<FrameCount> MergeFrameCounts(std::vector<FrameCount> all) {
+  std::sort(all.begin(), all.end(), [](const FrameCount& a, const FrameCount& b) { return a.frame < b.frame; });
+  std::vector<FrameCount> out;
+  for (const FrameCount& c : all) {
+    if (!out.empty() && out.back().frame == c.frame) {
+      out.back().events += c.events;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<FrameCount> SegmentIndexBuilder::FrameCounts(IndexedField f, std::string_view value, bool prefix) const {
+  std::vector<FrameCount> out;
+  const auto& m = values_[static_cast<int>(f)];
+  auto add = [&out](const Postings& p) {
+    for (size_t i = 0; i < p.frames.size(); ++i) out.push_back({p.frames[i], p.counts[i]});
+  };
+  if (!prefix) {
+    auto it = m.find(value);
+    if (it != m.end()) add(it->second);
+    return out;
+  }
+  for (const auto& [v, p] : m) {
+    if (v.starts_with(value)) add(p);
+  }
+  return MergeFrameCounts(std::move(out));
 }
 
 std::optional<std::vector<uint32_t>> PlanCandidates(const Query& q, const PostingsLookup& postings) {
@@ -140,6 +173,11 @@ void LiveSegmentIndex::AddFrame(uint32_t ordinal, std::string_view raw) {
   builder_.AddFrame(ordinal, raw);
 }
 
+std::vector<FrameCount> LiveSegmentIndex::FrameCounts(IndexedField f, std::string_view value, bool prefix) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return builder_.FrameCounts(f, value, prefix);
+}
+
 std::string LiveSegmentIndex::Finish() const {
   std::lock_guard<std::mutex> g(mu_);
   return builder_.Finish();
@@ -167,7 +205,7 @@ size_t SegmentIndexBuilder::distinct_values() const {
 //   5 x field: u32 count, u32 directory_offset
 //   per field: directory of count x (u32 value_offset, u32 postings_offset), sorted by value
 //   value heap: u16 len | bytes;
-//   postings heap: varint n_frames | varint events | varint first frame | varint deltas...
+//   postings heap: varint n_frames | varint events | n x (varint frame delta | varint frame's events)
 //   u64 XXH3-64 of all the bytes before it
 std::string SegmentIndexBuilder::Finish() const {
   std::string head, dirs, heap;
@@ -197,9 +235,10 @@ std::string SegmentIndexBuilder::Finish() const {
       PutVarint(&heap, static_cast<uint32_t>(kv->second.frames.size()));
       PutVarint(&heap, static_cast<uint32_t>(std::min<uint64_t>(kv->second.events, UINT32_MAX)));
       uint32_t prev = 0;
-      for (uint32_t o : kv->second.frames) {
-        PutVarint(&heap, o - prev);
-        prev = o;
+      for (size_t k = 0; k < kv->second.frames.size(); ++k) {
+        PutVarint(&heap, kv->second.frames[k] - prev);
+        PutVarint(&heap, kv->second.counts[k]);
+        prev = kv->second.frames[k];
       }
     }
   }
@@ -217,7 +256,8 @@ Result<SegmentIndex> SegmentIndex::Parse(std::string bytes) {
     return Status::Corruption("segment index: checksum mismatch");
   }
   SegmentIndex idx;
-  if (GetU32(bytes.data() + 8) != kVersion) return Status::Corruption("segment index: unknown version");
+  idx.version_ = GetU32(bytes.data() + 8);
+  if (idx.version_ != 1 && idx.version_ != kVersion) return Status::Corruption("segment index: unknown version");
   idx.frame_count_ = GetU32(bytes.data() + 12);
   const size_t body_end = bytes.size() - 8;
   for (int f = 0; f < kIndexedFieldCount; ++f) {
@@ -249,15 +289,34 @@ std::string_view SegmentIndex::ValueAt(const FieldTable& t, uint32_t i) const {
   return std::string_view(bytes_.data() + off + 2, GetU16(bytes_.data() + off));
 }
 
-void SegmentIndex::AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out) const {
+void SegmentIndex::AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out,
+                                  std::vector<FrameCount>* counts) const {
   const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
   const char* end = bytes_.data() + bytes_.size() - 8;
-  uint32_t n = 0, events = 0, o = 0, delta = 0;
+  uint32_t n = 0, events = 0, o = 0, delta = 0, count = 0;
   if (!GetVarint(p, end, &n) || !GetVarint(p, end, &events)) return;
   for (uint32_t k = 0; k < n && GetVarint(p, end, &delta); ++k) {
     o += delta;
-    out->push_back(o);
+    if (version_ >= 2 && !GetVarint(p, end, &count)) return;
+    if (out != nullptr) out->push_back(o);
+    if (counts != nullptr) counts->push_back({o, count});
   }
+}
+
+std::optional<std::vector<FrameCount>> SegmentIndex::FrameCounts(IndexedField f, std::string_view value,
+                                                                 bool prefix) const {
+  if (version_ < 2) return std::nullopt;
+  const FieldTable& t = fields_[static_cast<int>(f)];
+  std::vector<FrameCount> out;
+  if (!prefix) {
+    const uint32_t i = LowerBound(t, value);
+    if (i < t.count && ValueAt(t, i) == value) AppendPostings(t, i, nullptr, &out);
+    return out;
+  }
+  for (uint32_t i = LowerBound(t, value); i < t.count && ValueAt(t, i).starts_with(value); ++i) {
+    AppendPostings(t, i, nullptr, &out);
+  }
+  return MergeFrameCounts(std::move(out));
 }
 
 void SegmentIndex::ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const {

@@ -32,6 +32,14 @@ enum class IndexedField : int { kType = 0, kActor, kSource, kLeadId, kWorkflowId
 inline constexpr int kIndexedFieldCount = 5;
 std::string_view FieldOf(const EventView& e, IndexedField f);
 
+struct FrameCount {
+  uint32_t frame = 0;
+  uint32_t events = 0;
+  bool operator==(const FrameCount&) const = default;
+};
+// Merges per-value lists into one per-frame list (counts added up).
+std::vector<FrameCount> MergeFrameCounts(std::vector<FrameCount> all);
+
 class SegmentIndexBuilder {
  public:
   // Adds the records of frame `ordinal` ((u32 len | record)* as in a frame).
@@ -40,6 +48,9 @@ class SegmentIndexBuilder {
   // Frame ordinals holding `value` (or, with prefix, any value starting
   // with it), ascending.
   std::vector<uint32_t> Frames(IndexedField f, std::string_view value, bool prefix) const;
+  // (frame ordinal, events holding the value in it), ascending by frame;
+  // for a prefix, the counts of every matching value added up per frame.
+  std::vector<FrameCount> FrameCounts(IndexedField f, std::string_view value, bool prefix) const;
   // The file bytes.
   std::string Finish() const;
   void Clear();
@@ -48,6 +59,7 @@ class SegmentIndexBuilder {
  private:
   struct Postings {
     std::vector<uint32_t> frames;  // ascending frame ordinals
+    std::vector<uint32_t> counts;  // events holding the value, per frame
     uint64_t events = 0;           // events holding the value
   };
   // Transparent hashing: lookups by string_view allocate nothing.
@@ -80,6 +92,9 @@ class SegmentIndex {
   std::vector<uint32_t> Frames(IndexedField f, std::string_view value) const;
   // Frame ordinals holding any value that starts with `prefix` (ascending).
   std::vector<uint32_t> FramesWithPrefix(IndexedField f, std::string_view prefix) const;
+  // Like SegmentIndexBuilder::FrameCounts; nullopt for a version-1 file,
+  // which holds no per-frame counts.
+  std::optional<std::vector<FrameCount>> FrameCounts(IndexedField f, std::string_view value, bool prefix) const;
   // Distinct values of a field.
   size_t value_count(IndexedField f) const { return fields_[static_cast<int>(f)].count; }
   // Calls fn(value, events holding it) for every value, in ascending order.
@@ -93,10 +108,12 @@ class SegmentIndex {
     size_t directory = 0;  // offset of count entries of (u32 value_off, u32 postings_off)
   };
   std::string_view ValueAt(const FieldTable& t, uint32_t i) const;
-  void AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out) const;
+  void AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out,
+                      std::vector<FrameCount>* counts = nullptr) const;
   uint32_t LowerBound(const FieldTable& t, std::string_view v) const;
 
   std::string bytes_;
+  uint32_t version_ = 0;
   uint32_t frame_count_ = 0;
   FieldTable fields_[kIndexedFieldCount];
 };
@@ -117,6 +134,7 @@ class LiveSegmentIndex {
   void AddFrame(uint32_t ordinal, std::string_view raw);
   std::string Finish() const;
   std::optional<std::vector<uint32_t>> Candidates(const Query& q) const;
+  std::vector<FrameCount> FrameCounts(IndexedField f, std::string_view value, bool prefix) const;
 
  private:
   const uint64_t first_seq_;

@@ -12,6 +12,7 @@
 #include "util/coding.h"
 #include "util/time.h"
 
+#include "query/count.h"
 #include "util/confined_env.h"
 
 namespace stele {
@@ -382,6 +383,13 @@ Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query)
   auto it = ScanIterator::Open(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_});
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
+}
+
+Result<uint64_t> LogImpl::Count(const stele::Query& query) {
+  uint64_t size;
+  std::shared_ptr<const LiveSegmentIndex> live;
+  STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
+  return CountEvents(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_});
 }
 
 Result<std::string> LogImpl::QueryPage(const stele::Query& query) {

@@ -40,6 +40,7 @@ class LogImpl {
 
   Result<uint64_t> Append(std::string_view json);
   Result<uint64_t> TryAppend(std::string_view json);
+  Result<uint64_t> Count(const stele::Query& query);
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
   static Status QueueSecurityEvent(const std::string& dir, std::string_view type, std::string_view data_json);

@@ -1,4 +1,5 @@
 #include "query/scan_iterator.h"
+#include "query/count.h"
 #include "util/confined_env.h"
 
 #include <algorithm>
@@ -188,6 +189,11 @@ bool ScanIterator::Next(EventView* event) {
     if (done_) return false;
     if (!OpenNextSegment()) return false;
   }
+}
+
+Result<uint64_t> CountDirectory(const std::string& dir, const Query& query) {
+  ConfinedEnv env(dir);
+  return CountEvents(&env, dir, query, {});
 }
 
 Result<std::unique_ptr<EventIterator>> QueryDirectory(const std::string& dir, const Query& query) {

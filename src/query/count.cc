@@ -1,0 +1,174 @@
+#include "query/count.h"
+
+#include <optional>
+
+#include "event/record.h"
+#include "index/segment_index.h"
+#include "query/filter.h"
+#include "storage/format.h"
+#include "storage/segment_list.h"
+#include "storage/segment_reader.h"
+#include "util/coding.h"
+
+namespace stele {
+namespace {
+
+// The one indexed equality filter of a query the index can count, or
+// nullopt when the query is not countable from per-frame counts (two or
+// more equality filters, a data or regex filter).  `field` is unset when
+// the query has no equality filter at all (every event of a frame counts).
+struct Countable {
+  std::optional<IndexedField> field;
+  std::string value;
+  bool prefix = false;
+};
+
+std::optional<Countable> CountableQuery(const Query& q) {
+  if (!q.where.empty() || q.regex) return std::nullopt;
+  Countable c;
+  int filters = 0;
+  if (q.type && *q.type != "*") {
+    ++filters;
+    c.field = IndexedField::kType;
+    c.prefix = q.type->ends_with(".*");
+    c.value = c.prefix ? q.type->substr(0, q.type->size() - 1) : *q.type;
+  }
+  const std::pair<const std::optional<std::string>*, IndexedField> others[] = {
+      {&q.actor, IndexedField::kActor},
+      {&q.source, IndexedField::kSource},
+      {&q.lead_id, IndexedField::kLeadId},
+      {&q.workflow_id, IndexedField::kWorkflowId},
+  };
+  for (const auto& [v, f] : others) {
+    if (!*v) continue;
+    ++filters;
+    c.field = f;
+    c.value = **v;
+  }
+  if (filters > 1) return std::nullopt;
+  return c;
+}
+
+// The seq and ts bounds of a query, inclusive.
+struct Bounds {
+  uint64_t seq_lo = 0, seq_hi = UINT64_MAX;
+  int64_t ts_lo = INT64_MIN, ts_hi = INT64_MAX;
+
+  explicit Bounds(const Query& q) {
+    if (q.seq_from) seq_lo = *q.seq_from;
+    if (q.seq_to) seq_hi = *q.seq_to;
+    if (q.after != 0) {
+      if (q.descending) seq_hi = std::min(seq_hi, q.after - 1);
+      else seq_lo = std::max(seq_lo, q.after + 1);
+    }
+    if (q.since_ns) ts_lo = *q.since_ns;
+    if (q.until_ns) ts_hi = *q.until_ns == INT64_MIN ? INT64_MIN : *q.until_ns - 1;
+  }
+  bool Covers(const format::FrameIndexEntry& f) const {
+    return f.first_seq >= seq_lo && f.last_seq() <= seq_hi && f.min_ts >= ts_lo && f.max_ts <= ts_hi;
+  }
+  bool Misses(const format::FrameIndexEntry& f) const {
+    return f.last_seq() < seq_lo || f.first_seq > seq_hi || f.max_ts < ts_lo || f.min_ts > ts_hi;
+  }
+};
+
+// Counts one sealed segment from its index; nullopt when it cannot (no
+// index, a version-1 index, a frame-count mismatch), and the caller reads.
+std::optional<Result<uint64_t>> CountSealed(Env* env, const SegmentReader& segment, const Countable& countable,
+                                            const Bounds& bounds, EventFilter* filter,
+                                            const ScanIterator::Context& context, CountStats* stats) {
+  std::shared_ptr<const SegmentIndex> index;
+  if (context.sealed_indexes) {
+    auto cached = context.sealed_indexes->Get(env, segment.path());
+    if (cached.ok()) index = *cached;
+  } else if (auto loaded = SegmentIndex::Load(env, segment.path()); loaded.ok()) {
+    index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
+  }
+  const auto& frames = segment.frames();
+  if (!index || index->frame_count() != frames.size()) return std::nullopt;
+  std::vector<FrameCount> counts;
+  if (countable.field) {
+    auto c = index->FrameCounts(*countable.field, countable.value, countable.prefix);
+    if (!c) return std::nullopt;
+    counts = std::move(*c);
+  } else {
+    for (uint32_t i = 0; i < frames.size(); ++i) counts.push_back({i, frames[i].count});
+  }
+  uint64_t total = 0;
+  std::string raw;
+  EventView e;
+  for (const FrameCount& c : counts) {
+    if (c.frame >= frames.size()) return std::optional<Result<uint64_t>>(Status::Corruption(segment.path() + ": index names a frame past the end"));
+    const format::FrameIndexEntry& f = frames[c.frame];
+    if (bounds.Misses(f)) continue;
+    if (bounds.Covers(f)) {
+      total += c.events;
+      if (stats) ++stats->frames_from_index;
+      continue;
+    }
+    // The ranges cut this frame: read it.
+    if (Status s = segment.ReadFrame(c.frame, &raw); !s.ok()) return std::optional<Result<uint64_t>>(s);
+    if (stats) ++stats->frames_read;
+    for (size_t pos = 0; pos + 4 <= raw.size(); pos += 4 + GetU32(raw.data() + pos)) {
+      if (!DecodeRecord(std::string_view(raw.data() + pos + 4, GetU32(raw.data() + pos)), &e)) {
+        return std::optional<Result<uint64_t>>(
+            Status::Corruption(segment.path() + ": malformed record in a frame that passed its checksum"));
+      }
+      total += filter->Matches(e);
+    }
+  }
+  return std::optional<Result<uint64_t>>(total);
+}
+
+}  // namespace
+
+Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& query,
+                             const ScanIterator::Context& context, CountStats* stats) {
+  Query q = query;
+  q.limit = 0;
+  auto filter = EventFilter::Create(q);
+  if (!filter.ok()) return filter.status();
+  const std::optional<Countable> countable = CountableQuery(q);
+  const Bounds bounds(q);
+  const std::string segment_dir = SegmentDirOf(dir);
+  auto segments = ListSegments(env, segment_dir);
+  if (!segments.ok()) return segments.status();
+  uint64_t total = 0;
+  for (size_t i = 0; i < segments->size(); ++i) {
+    const uint64_t first = (*segments)[i];
+    const bool is_last = i + 1 == segments->size();
+    const uint64_t last_bound = is_last ? UINT64_MAX : (*segments)[i + 1] - 1;
+    if (!(*filter)->MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
+    if (countable && !is_last) {
+      auto reader = SegmentReader::Open(env, segment_dir + "/" + format::SegmentFileName(first), first);
+      if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // removed by retention
+      if (!reader.ok()) return reader.status();
+      if ((*reader)->sealed()) {
+        auto counted = CountSealed(env, **reader, *countable, bounds, filter->get(), context, stats);
+        if (counted) {
+          if (!counted->ok()) return counted->status();
+          total += **counted;
+          continue;
+        }
+      }
+    }
+    // Read this segment's events through the planner.
+    Query part = q;
+    part.seq_from = std::max<uint64_t>(q.seq_from.value_or(1), first);
+    part.seq_to = std::min<uint64_t>(q.seq_to.value_or(UINT64_MAX), last_bound);
+    if (*part.seq_from > *part.seq_to) continue;
+    auto it = ScanIterator::Open(env, dir, part, context);
+    if (!it.ok()) return it.status();
+    EventView e;
+    while ((*it)->Next(&e)) ++total;
+    if (!(*it)->status().ok()) return (*it)->status();
+    if (stats) {
+      ++stats->segments_scanned;
+      stats->frames_read += (*it)->frames_read();
+    }
+  }
+  if (query.limit != 0) total = std::min<uint64_t>(total, query.limit);
+  return total;
+}
+
+}  // namespace stele
