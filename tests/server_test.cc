@@ -87,6 +87,12 @@ TEST_F(Server, BulkIngestQueriesStatsProofsAndTailEndToEnd) {
   for (uint64_t seq : test::ReferenceQuery(expected, q)) want.push_back(expected[seq - 1]);
   ASSERT_FALSE(want.empty());
   EXPECT_EQ(filtered.body, Output(want));
+  HttpReply counted = c.Request("GET", "/v1/events?lead=L0000003&type=email.*&format=count");
+  EXPECT_EQ(counted.body, "{\"count\":" + std::to_string(want.size()) + "}\n");
+  Query email;
+  email.type = "email.*";
+  EXPECT_EQ(c.Request("GET", "/v1/events?type=email.*&format=count").body,
+            "{\"count\":" + std::to_string(test::ReferenceQuery(expected, email).size()) + "}\n");
 
   // JSON pages with a cursor, descending, equal the same reference reversed.
   std::string paged;

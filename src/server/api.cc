@@ -301,7 +301,9 @@ HttpResponse Api::GetEvents(HttpRequest& req, const Principal& who) {
   auto format = TakeParam(&req.params, "format");
   bool page = req.Header("accept").find("application/json") != std::string_view::npos;
   if (format) {
-    if (*format != "json" && *format != "ndjson") return JsonError(400, "invalid_argument", "parameter \"format\": want json or ndjson");
+    if (*format != "json" && *format != "ndjson" && *format != "count") {
+      return JsonError(400, "invalid_argument", "parameter \"format\": want json, ndjson or count");
+    }
     page = *format == "json";
   }
   auto q = ParseQuery(req);
@@ -312,6 +314,11 @@ HttpResponse Api::GetEvents(HttpRequest& req, const Principal& who) {
                                                   " does not exist (the log ends at " + std::to_string(last) + ")");
   }
   log_->ReportSecurityIncident("security.read", "key", who.name, req.target.substr(0, 256), "query");
+  if (format && *format == "count") {
+    auto n = log_->Count(*q);
+    if (!n.ok()) return FromStatus(n.status());
+    return Json(200, "{\"count\":" + std::to_string(*n) + "}");
+  }
   if (page) {
     if (q->limit == 0) q->limit = kDefaultPage;
     if (q->limit > Log::kMaxPageEvents) {
