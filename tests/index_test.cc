@@ -488,6 +488,44 @@ TEST(LiveIndex, FreshEventsInTheActiveSegmentAreFoundWithoutAScan) {
   ASSERT_TRUE((*log)->Shutdown().ok());
 }
 
+TEST(LiveIndex, CountsOfAnOpenLogWhileItWritesMatchBruteForce) {
+  test::TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.frame_target_bytes = 4 << 10;
+  o.segment_max_bytes = 64 << 10;  // sealed segments and the active one, counted from their indexes
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  WorkloadGenerator::Config config;
+  config.leads = 300;
+  WorkloadGenerator gen(config);
+  std::vector<StoredEvent> expected;
+  std::mt19937_64 rng(11);
+  const auto& types = WorkloadGenerator::Types();
+  for (uint64_t i = 0; i < 20'000; ++i) {
+    std::string line = gen.Event(i);
+    expected.push_back(test::ExpectedFromLine(i + 1, line));
+    ASSERT_TRUE((*log)->Append(line).ok());
+    if (i % 500 == 499) {
+      const StoredEvent& p = expected[rng() % expected.size()];
+      Query q;
+      switch (rng() % 4) {
+        case 0: q.type = types[rng() % types.size()]; break;
+        case 1: q.type = p.type.substr(0, p.type.find('.') + 1) + "*"; break;
+        case 2: q.lead_id = p.lead_id; break;
+        default: break;  // ranges only
+      }
+      if (rng() % 2) q.since_ns = p.ts_ns - static_cast<int64_t>(rng() % 5'000'000'000);
+      if (rng() % 2) q.until_ns = p.ts_ns + static_cast<int64_t>(rng() % 5'000'000'000);
+      auto n = (*log)->Count(q);
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      EXPECT_EQ(*n, test::ReferenceQuery(expected, q).size()) << "after " << i + 1;
+    }
+  }
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  EXPECT_GE((*log)->stats().segments_sealed, 3u);
+}
+
 TEST(LiveIndex, WithTheFieldIndexOffQueriesScan) {
   test::TempDir dir;
   Options o;

@@ -72,25 +72,35 @@ struct Bounds {
   }
 };
 
-// Counts one sealed segment from its index; nullopt when it cannot (no
-// index, a version-1 index, a frame-count mismatch), and the caller reads.
-std::optional<Result<uint64_t>> CountSealed(Env* env, const SegmentReader& segment, const Countable& countable,
-                                            const Bounds& bounds, EventFilter* filter,
-                                            const ScanIterator::Context& context, CountStats* stats) {
-  std::shared_ptr<const SegmentIndex> index;
-  if (context.sealed_indexes) {
-    auto cached = context.sealed_indexes->Get(env, segment.path());
-    if (cached.ok()) index = *cached;
-  } else if (auto loaded = SegmentIndex::Load(env, segment.path()); loaded.ok()) {
-    index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
-  }
+// Counts one segment from its field index's per-frame counts: a sealed
+// segment's file index, or the live index of the active one.  nullopt when
+// it cannot (no index, a version-1 index, frames that do not line up), and
+// the caller reads the segment instead.
+std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& segment, const Countable& countable,
+                                               const Bounds& bounds, EventFilter* filter,
+                                               const ScanIterator::Context& context, CountStats* stats) {
+  std::optional<std::vector<FrameCount>> indexed;
   const auto& frames = segment.frames();
-  if (!index || index->frame_count() != frames.size()) return std::nullopt;
+  if (segment.sealed()) {
+    std::shared_ptr<const SegmentIndex> index;
+    if (context.sealed_indexes) {
+      auto cached = context.sealed_indexes->Get(env, segment.path());
+      if (cached.ok()) index = *cached;
+    } else if (auto loaded = SegmentIndex::Load(env, segment.path()); loaded.ok()) {
+      index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
+    }
+    if (!index || index->frame_count() != frames.size()) return std::nullopt;
+    if (countable.field) indexed = index->FrameCounts(*countable.field, countable.value, countable.prefix);
+  } else {
+    // The writer's live index may already hold frames written after this
+    // reader looked; those are beyond frames() and are left out below.
+    if (!context.live || context.live->first_seq() != segment.first_seq()) return std::nullopt;
+    if (countable.field) indexed = context.live->FrameCounts(*countable.field, countable.value, countable.prefix);
+  }
   std::vector<FrameCount> counts;
   if (countable.field) {
-    auto c = index->FrameCounts(*countable.field, countable.value, countable.prefix);
-    if (!c) return std::nullopt;
-    counts = std::move(*c);
+    if (!indexed) return std::nullopt;
+    counts = std::move(*indexed);
   } else {
     for (uint32_t i = 0; i < frames.size(); ++i) counts.push_back({i, frames[i].count});
   }
@@ -98,7 +108,10 @@ std::optional<Result<uint64_t>> CountSealed(Env* env, const SegmentReader& segme
   std::string raw;
   EventView e;
   for (const FrameCount& c : counts) {
-    if (c.frame >= frames.size()) return std::optional<Result<uint64_t>>(Status::Corruption(segment.path() + ": index names a frame past the end"));
+    if (c.frame >= frames.size()) {
+      if (!segment.sealed()) break;  // written after this reader looked
+      return std::optional<Result<uint64_t>>(Status::Corruption(segment.path() + ": index names a frame past the end"));
+    }
     const format::FrameIndexEntry& f = frames[c.frame];
     if (bounds.Misses(f)) continue;
     if (bounds.Covers(f)) {
@@ -139,18 +152,19 @@ Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& quer
     const bool is_last = i + 1 == segments->size();
     const uint64_t last_bound = is_last ? UINT64_MAX : (*segments)[i + 1] - 1;
     if (!(*filter)->MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
-    if (countable && !is_last) {
+    if (countable) {
       auto reader = SegmentReader::Open(env, segment_dir + "/" + format::SegmentFileName(first), first);
       if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // removed by retention
-      if (!reader.ok()) return reader.status();
-      if ((*reader)->sealed()) {
-        auto counted = CountSealed(env, **reader, *countable, bounds, filter->get(), context, stats);
+      if (reader.ok() && (*reader)->tail_error().ok()) {
+        auto counted = CountFromIndex(env, **reader, *countable, bounds, filter->get(), context, stats);
         if (counted) {
           if (!counted->ok()) return counted->status();
           total += **counted;
           continue;
         }
       }
+      // Anything odd (a damaged tail, a header still being written) is left
+      // to the planner, which knows how to report it.
     }
     // Read this segment's events through the planner.
     Query part = q;
