@@ -389,7 +389,7 @@ Result<uint64_t> LogImpl::Count(const stele::Query& query) {
   uint64_t size;
   std::shared_ptr<const LiveSegmentIndex> live;
   STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
-  return CountEvents(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_});
+  return CountEvents(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_, sealed_readers_});
 }
 
 Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
@@ -584,6 +584,7 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
   }
   for (size_t i = 0; i < n; ++i) {
     sealed_indexes_->Erase(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
+    sealed_readers_->Erase(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
     if (frames_) frames_->EraseSegment(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
     STELE_RETURN_IF_ERROR(RemoveSegmentFiles(env_, segment_dir_, (*sealed)[i].first_seq));
   }

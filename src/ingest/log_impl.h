@@ -24,6 +24,7 @@
 #include "integrity/note.h"
 #include "query/frame_cache.h"
 #include "query/query_cache.h"
+#include "query/reader_cache.h"
 #include "security/rate_limiter.h"
 #include "security/security_monitor.h"
 #include "stele/log.h"
@@ -133,6 +134,7 @@ class LogImpl {
 
   QueryCache cache_;
   std::shared_ptr<SegmentIndexCache> sealed_indexes_ = std::make_shared<SegmentIndexCache>(256u << 20);
+  std::shared_ptr<SealedReaderCache> sealed_readers_ = std::make_shared<SealedReaderCache>(256);
   std::shared_ptr<FrameCache> frames_;  // null when Options::frame_cache_bytes is 0
 
   std::mutex shutdown_mu_;  // serializes Shutdown()

@@ -5,6 +5,7 @@
 #include "event/record.h"
 #include "index/segment_index.h"
 #include "query/filter.h"
+#include "query/frame_cache.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
 #include "storage/segment_reader.h"
@@ -105,7 +106,6 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
     for (uint32_t i = 0; i < frames.size(); ++i) counts.push_back({i, frames[i].count});
   }
   uint64_t total = 0;
-  std::string raw;
   EventView e;
   for (const FrameCount& c : counts) {
     if (c.frame >= frames.size()) {
@@ -119,11 +119,20 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
       if (stats) ++stats->frames_from_index;
       continue;
     }
-    // The ranges cut this frame: read it.
-    if (Status s = segment.ReadFrame(c.frame, &raw); !s.ok()) return std::optional<Result<uint64_t>>(s);
-    if (stats) ++stats->frames_read;
-    for (size_t pos = 0; pos + 4 <= raw.size(); pos += 4 + GetU32(raw.data() + pos)) {
-      if (!DecodeRecord(std::string_view(raw.data() + pos + 4, GetU32(raw.data() + pos)), &e)) {
+    // The ranges cut this frame: read it (through the frame cache), and
+    // on a cached frame with an exact value, only the records holding it.
+    bool hit = false;
+    auto frame = LoadFrame(segment, c.frame, context.frames.get(), &hit);
+    if (!frame.ok()) return std::optional<Result<uint64_t>>(frame.status());
+    if (stats && !hit) ++stats->frames_read;
+    const CachedFrame& cf = **frame;
+    std::vector<uint32_t> picked;
+    const bool narrow = hit && countable.field && !countable.prefix;
+    if (narrow) picked = cf.RecordsWith(*countable.field, countable.value);
+    const size_t n = narrow ? picked.size() : cf.offsets().size();
+    for (size_t k = 0; k < n; ++k) {
+      const char* rec = cf.raw().data() + cf.offsets()[narrow ? picked[k] : k];
+      if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), &e)) {
         return std::optional<Result<uint64_t>>(
             Status::Corruption(segment.path() + ": malformed record in a frame that passed its checksum"));
       }
@@ -153,7 +162,14 @@ Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& quer
     const uint64_t last_bound = is_last ? UINT64_MAX : (*segments)[i + 1] - 1;
     if (!(*filter)->MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
     if (countable) {
-      auto reader = SegmentReader::Open(env, segment_dir + "/" + format::SegmentFileName(first), first);
+      const std::string path = segment_dir + "/" + format::SegmentFileName(first);
+      Result<std::shared_ptr<const SegmentReader>> reader =
+          context.readers ? context.readers->Get(env, path, first)
+                          : [&]() -> Result<std::shared_ptr<const SegmentReader>> {
+                              auto r = SegmentReader::Open(env, path, first);
+                              if (!r.ok()) return r.status();
+                              return std::shared_ptr<const SegmentReader>(std::move(r).value());
+                            }();
       if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // removed by retention
       if (reader.ok() && (*reader)->tail_error().ok()) {
         auto counted = CountFromIndex(env, **reader, *countable, bounds, filter->get(), context, stats);

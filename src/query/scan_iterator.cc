@@ -124,6 +124,22 @@ void ScanIterator::PlanFrames() {
   if (query_.descending) std::reverse(frame_order_.begin(), frame_order_.end());
 }
 
+Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
+                                                     bool* hit) {
+  std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(segment.path(), i) : nullptr;
+  *hit = frame != nullptr;
+  if (frame) return frame;
+  std::string raw;
+  STELE_RETURN_IF_ERROR(segment.ReadFrame(i, &raw));
+  auto made = CachedFrame::Make(std::move(raw), segment.frames()[i].count);
+  if (!made.ok()) {
+    return Status::Corruption(segment.path() + ": frame " + std::to_string(i) + " " + made.status().message());
+  }
+  frame = *made;
+  if (cache) cache->Put(segment.path(), i, frame);
+  return frame;
+}
+
 bool ScanIterator::LoadNextFrame() {
   const auto& frames = segment_->frames();
   while (frames_done_ < frame_order_.size()) {
@@ -131,24 +147,14 @@ bool ScanIterator::LoadNextFrame() {
     if (i >= frames.size()) continue;
     const format::FrameIndexEntry& f = frames[i];
     if (!filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
-    frame_ = context_.frames ? context_.frames->Get(segment_->path(), i) : nullptr;
     // Value maps pay off only for frames read again: build them on a hit,
     // never on a miss (a cache smaller than the working set then costs
     // nothing over a plain scan).
-    const bool hit = frame_ != nullptr;
-    if (!frame_) {
-      ++frames_read_;
-      std::string raw;
-      Status s = segment_->ReadFrame(i, &raw);
-      if (!s.ok()) return Fail(std::move(s));
-      auto made = CachedFrame::Make(std::move(raw), f.count);
-      if (!made.ok()) {
-        return Fail(Status::Corruption(segment_->path() + ": frame " + std::to_string(i) + " " +
-                                       made.status().message()));
-      }
-      frame_ = *made;
-      if (context_.frames) context_.frames->Put(segment_->path(), i, frame_);
-    }
+    bool hit = false;
+    auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &hit);
+    if (!loaded.ok()) return Fail(loaded.status());
+    frame_ = std::move(loaded).value();
+    if (!hit) ++frames_read_;
     if (hit && equality_) {
       offsets_.clear();
       for (uint32_t k : frame_->RecordsWith(equality_->first, equality_->second)) {

@@ -20,12 +20,18 @@
 
 #include "index/segment_index.h"
 #include "query/frame_cache.h"
+#include "query/reader_cache.h"
 #include "query/filter.h"
 #include "stele/query.h"
 #include "storage/segment_reader.h"
 #include "util/env.h"
 
 namespace stele {
+
+// Frame i of a segment, decompressed: from the cache when it holds it (then
+// *hit is set), else read, checked and put in the cache (cache may be null).
+Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
+                                                     bool* hit);
 
 class ScanIterator final : public EventIterator {
  public:
@@ -35,6 +41,7 @@ class ScanIterator final : public EventIterator {
     std::shared_ptr<const LiveSegmentIndex> live;      // the writer's index of the active segment
     std::shared_ptr<SegmentIndexCache> sealed_indexes;  // loaded sealed-segment indexes
     std::shared_ptr<FrameCache> frames;                 // decompressed frames
+    std::shared_ptr<SealedReaderCache> readers;         // open sealed segments (counts)
   };
   static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
                                                     Context context = {});

@@ -1,0 +1,36 @@
+// SealedReaderCache: open readers of sealed segments for an open Log's
+// counts, so a count that the field indexes answer makes no file-system
+// call per segment (a reader holds the segment's descriptor and frame
+// index; a sealed segment never changes).  An unsealed segment is never
+// cached.  Retention must Erase() what it removes.  LRU, bounded in
+// readers (each holds one descriptor).  Thread-safe; readers are shared
+// read-only (SegmentReader::ReadFrame is a const pread).
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "storage/segment_reader.h"
+#include "util/env.h"
+
+namespace stele {
+
+class SealedReaderCache {
+ public:
+  explicit SealedReaderCache(size_t max_readers) : max_readers_(max_readers) {}
+  // The segment's reader: cached when the segment is sealed, else fresh.
+  Result<std::shared_ptr<const SegmentReader>> Get(Env* env, const std::string& path, uint64_t first_seq);
+  void Erase(const std::string& path);
+
+ private:
+  const size_t max_readers_;
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const SegmentReader>>> lru_;  // front = most recent
+  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+};
+
+}  // namespace stele
