@@ -56,6 +56,19 @@ Status Refused(const std::string& rel, const std::string& why) {
   return Status::PermissionDenied("\"" + rel + "\": " + why);
 }
 
+// "a//b/" -> "a/b": runs of slashes mean one on POSIX, and a trailing one
+// names the same directory ("--dir data/" builds paths like "data//segments").
+std::string CollapseSlashes(std::string_view p) {
+  std::string out;
+  out.reserve(p.size());
+  for (char c : p) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
 bool IsSymlinkAt(int dirfd, const std::string& name) {
   struct stat st;
   return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
@@ -63,19 +76,19 @@ bool IsSymlinkAt(int dirfd, const std::string& name) {
 
 }  // namespace
 
-ConfinedEnv::ConfinedEnv(std::string root) : root_(std::move(root)) {
-  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-}
+ConfinedEnv::ConfinedEnv(std::string root) : root_(CollapseSlashes(root)) {}
 
 void ConfinedEnv::UseComponentWalkForTesting(bool on) { force_walk = on; }
 
-Result<std::string> ConfinedEnv::Relative(const std::string& path) const {
+Result<std::string> ConfinedEnv::Relative(const std::string& given) const {
   std::string rel;
+  const std::string path = CollapseSlashes(given);
   if (path == root_) return rel;
-  if (path.size() <= root_.size() + 1 || path.compare(0, root_.size(), root_) != 0 || path[root_.size()] != '/') {
-    return Status::PermissionDenied("\"" + path + "\": outside the data directory " + root_);
-  }
-  rel = path.substr(root_.size() + 1);
+  const bool under = root_ == "/" ? path.size() > 1 && path[0] == '/'
+                                  : path.size() > root_.size() + 1 && path.compare(0, root_.size(), root_) == 0 &&
+                                        path[root_.size()] == '/';
+  if (!under) return Status::PermissionDenied("\"" + given + "\": outside the data directory " + root_);
+  rel = path.substr(root_ == "/" ? 1 : root_.size() + 1);
   size_t start = 0;
   while (true) {
     const size_t slash = rel.find('/', start);

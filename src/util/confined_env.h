@@ -23,7 +23,8 @@ class ConfinedEnv final : public Env {
   explicit ConfinedEnv(std::string root);
 
   const std::string& root() const { return root_; }
-  // The part of `path` beneath root ("segments/0001.seg"), or
+  // The part of `path` beneath root ("segments/0001.seg"; runs of slashes
+  // count as one, as they do on POSIX), or
   // kPermissionDenied when `path` is not beneath it or a component is not a
   // plain name: empty, ".", "..", or anything outside [A-Za-z0-9._+-] (which
   // every name the engine makes fits: no NUL, backslash or percent sign).
