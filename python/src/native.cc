@@ -384,13 +384,13 @@ class EventIter {
 // ------------------------------------------------------------------ Log
 
 void ApplyOption(Options* o, const std::string& key, const py::handle& v) {
-  auto ms = [&](const char* what) {
+  auto seconds = [&] {
     const double s = v.cast<double>();
-    if (s < 0) ThrowValidation(key, std::string("must be >= 0 ") + what);
+    if (s < 0) ThrowValidation(key, "must be >= 0 seconds");
     return s;
   };
   if (key == "queue_bytes") o->queue_bytes = v.cast<size_t>();
-  else if (key == "enqueue_deadline") o->enqueue_deadline = std::chrono::milliseconds(static_cast<int64_t>(ms("seconds") * 1000));
+  else if (key == "enqueue_deadline") o->enqueue_deadline = std::chrono::milliseconds(static_cast<int64_t>(seconds() * 1000));
   else if (key == "max_event_bytes") o->max_event_bytes = v.cast<size_t>();
   else if (key == "max_depth") o->max_depth = v.cast<int>();
   else if (key == "max_object_keys") o->max_object_keys = v.cast<size_t>();
@@ -398,14 +398,14 @@ void ApplyOption(Options* o, const std::string& key, const py::handle& v) {
   else if (key == "segment_max_bytes") o->segment_max_bytes = v.cast<uint64_t>();
   else if (key == "frame_target_bytes") o->frame_target_bytes = v.cast<size_t>();
   else if (key == "zstd_level") o->zstd_level = v.cast<int>();
-  else if (key == "batch_commit_delay") o->batch_commit_delay = std::chrono::microseconds(static_cast<int64_t>(ms("seconds") * 1e6));
-  else if (key == "retention_max_age") o->retention_max_age = std::chrono::seconds(static_cast<int64_t>(ms("seconds")));
+  else if (key == "batch_commit_delay") o->batch_commit_delay = std::chrono::microseconds(static_cast<int64_t>(seconds() * 1e6));
+  else if (key == "retention_max_age") o->retention_max_age = std::chrono::seconds(static_cast<int64_t>(seconds()));
   else if (key == "retention_max_bytes") o->retention_max_bytes = v.cast<uint64_t>();
   else if (key == "source_rate") o->source_rate = v.cast<double>();
   else if (key == "source_burst") o->source_burst = v.cast<double>();
   else if (key == "checkpoint_every_events") o->checkpoint_every_events = v.cast<uint64_t>();
-  else if (key == "checkpoint_interval") o->checkpoint_interval = std::chrono::milliseconds(static_cast<int64_t>(ms("seconds") * 1000));
-  else if (key == "security_interval") o->security_interval = std::chrono::milliseconds(static_cast<int64_t>(ms("seconds") * 1000));
+  else if (key == "checkpoint_interval") o->checkpoint_interval = std::chrono::milliseconds(static_cast<int64_t>(seconds() * 1000));
+  else if (key == "security_interval") o->security_interval = std::chrono::milliseconds(static_cast<int64_t>(seconds() * 1000));
   else if (key == "query_cache_bytes") o->query_cache_bytes = v.cast<size_t>();
   else if (key == "frame_cache_bytes") o->frame_cache_bytes = v.cast<size_t>();
   else if (key == "signing_key_path") o->signing_key_path = v.cast<std::string>();

@@ -67,13 +67,11 @@ void AlertDispatcher::Poll(size_t i) {
   auto it = log_->Query(q);
   if (!it.ok()) return;  // the log is shutting down; the next poll tries again
   EventView e;
+  uint64_t matched = 0;
   while ((*it)->Next(&e)) {
     s.cursor = e.seq;
     if (e.type.starts_with("security.alert_")) continue;  // our own audit trail
-    // Keep the times of the newest `threshold` matches: enough to know
-    // whether that many arrived within the window.
-    s.times.push_back(now);
-    if (s.times.size() > rule.threshold) s.times.erase(s.times.begin());
+    ++matched;
     if (s.count++ == 0) s.first_seq = e.seq;
     s.last_seq = e.seq;
     if (s.sampled < rule.max_events) {
@@ -82,11 +80,19 @@ void AlertDispatcher::Poll(size_t i) {
       s.events += (s.sampled++ ? "," : "") + line;
     }
   }
-  // Matches older than the window no longer count towards the threshold.
-  while (!s.times.empty() && now - s.times.front() > rule.window) s.times.erase(s.times.begin());
-  if (s.times.size() >= rule.threshold) {
+  // The matches of each poll share its time; those older than the window
+  // no longer count towards the threshold.
+  if (matched > 0) {
+    s.polls.emplace_back(now, matched);
+    s.in_window += matched;
+  }
+  while (!s.polls.empty() && now - s.polls.front().first > rule.window) {
+    s.in_window -= s.polls.front().second;
+    s.polls.pop_front();
+  }
+  if (s.in_window >= rule.threshold) {
     Fire(i);
-  } else if (s.times.empty()) {
+  } else if (s.polls.empty()) {
     s = RuleState{s.cursor};
   }
 }

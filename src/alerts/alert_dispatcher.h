@@ -12,7 +12,7 @@
 // security.alert_* events are never matched themselves, so alerts cannot
 // feed on their own audit trail.
 //
-// What it promises: memory bounded by rules × max_events; a slow or dead
+// What it promises: memory bounded by rules × (max_events + window / poll); a slow or dead
 // receiver delays only later alerts (sends are sequential, each bounded by
 // the sender's timeouts and retries); Stop() returns once the current send
 // ends.  Alerts are at most once: events that arrive while the server is
@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -68,7 +69,10 @@ class AlertDispatcher {
  private:
   struct RuleState {
     uint64_t cursor = 0;                                // last seq looked at
-    std::vector<std::chrono::steady_clock::time_point> times;  // matches in the window (≤ threshold)
+    // Matches per poll still in the window (at most window / poll entries),
+    // and their sum.
+    std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> polls;
+    uint64_t in_window = 0;
     uint64_t count = 0;                                 // matches since the last alert, in the window
     uint64_t first_seq = 0, last_seq = 0;
     std::string events;                                 // JSON array elements, ≤ max_events

@@ -198,7 +198,7 @@ Result<WebhookResult> WebhookSender::Send(std::string_view url, std::string_view
     }
     ++result.attempts;
     Attempt(*target, json_body, &result);
-    if (result.delivered || !Retryable(result) || result.error.find("redirect") != std::string::npos) break;
+    if (result.delivered || !Retryable(result)) break;  // a 3xx is final: never followed, never retried
   }
   return result;
 }

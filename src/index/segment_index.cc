@@ -396,6 +396,15 @@ void SegmentIndexCache::Erase(const std::string& segment_path) {
   map_.erase(it);
 }
 
+std::shared_ptr<const SegmentIndex> SealedIndexOf(Env* env, const std::string& segment_path, SegmentIndexCache* cache) {
+  if (cache) {
+    auto cached = cache->Get(env, segment_path);
+    return cached.ok() ? *cached : nullptr;
+  }
+  auto loaded = SegmentIndex::Load(env, segment_path);
+  return loaded.ok() ? std::make_shared<const SegmentIndex>(std::move(loaded).value()) : nullptr;
+}
+
 std::string SegmentIndexPath(const std::string& segment_path) {
   return segment_path.substr(0, segment_path.size() - format::kSegmentSuffix.size()) + ".fidx";
 }

@@ -161,6 +161,10 @@ class SegmentIndexCache {
   size_t bytes_ = 0;
 };
 
+// The index of a sealed segment: from `cache` when given, else loaded; null
+// when it is missing or damaged (derived data: the caller reads instead).
+std::shared_ptr<const SegmentIndex> SealedIndexOf(Env* env, const std::string& segment_path, SegmentIndexCache* cache);
+
 std::string SegmentIndexPath(const std::string& segment_path);
 // Writes the index file atomically (temporary name, fsync, rename).
 Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes);

@@ -83,13 +83,7 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
   std::optional<std::vector<FrameCount>> indexed;
   const auto& frames = segment.frames();
   if (segment.sealed()) {
-    std::shared_ptr<const SegmentIndex> index;
-    if (context.sealed_indexes) {
-      auto cached = context.sealed_indexes->Get(env, segment.path());
-      if (cached.ok()) index = *cached;
-    } else if (auto loaded = SegmentIndex::Load(env, segment.path()); loaded.ok()) {
-      index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
-    }
+    const auto index = SealedIndexOf(env, segment.path(), context.sealed_indexes.get());
     if (!index || index->frame_count() != frames.size()) return std::nullopt;
     if (countable.field) indexed = index->FrameCounts(*countable.field, countable.value, countable.prefix);
   } else {
@@ -163,13 +157,7 @@ Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& quer
     if (!(*filter)->MayMatchRange(first, last_bound, INT64_MIN, INT64_MAX)) continue;
     if (countable) {
       const std::string path = segment_dir + "/" + format::SegmentFileName(first);
-      Result<std::shared_ptr<const SegmentReader>> reader =
-          context.readers ? context.readers->Get(env, path, first)
-                          : [&]() -> Result<std::shared_ptr<const SegmentReader>> {
-                              auto r = SegmentReader::Open(env, path, first);
-                              if (!r.ok()) return r.status();
-                              return std::shared_ptr<const SegmentReader>(std::move(r).value());
-                            }();
+      auto reader = OpenSegmentReader(env, path, first, context.readers.get());
       if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // removed by retention
       if (reader.ok() && (*reader)->tail_error().ok()) {
         auto counted = CountFromIndex(env, **reader, *countable, bounds, filter->get(), context, stats);

@@ -28,6 +28,14 @@ Result<std::shared_ptr<const SegmentReader>> SealedReaderCache::Get(Env* env, co
   return reader;
 }
 
+Result<std::shared_ptr<const SegmentReader>> OpenSegmentReader(Env* env, const std::string& path, uint64_t first_seq,
+                                                               SealedReaderCache* cache) {
+  if (cache) return cache->Get(env, path, first_seq);
+  auto opened = SegmentReader::Open(env, path, first_seq);
+  if (!opened.ok()) return opened.status();
+  return std::shared_ptr<const SegmentReader>(std::move(opened).value());
+}
+
 void SealedReaderCache::Erase(const std::string& path) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = map_.find(path);

@@ -33,4 +33,8 @@ class SealedReaderCache {
   std::unordered_map<std::string, decltype(lru_)::iterator> map_;
 };
 
+// A segment's reader: through `cache` when given, else freshly opened.
+Result<std::shared_ptr<const SegmentReader>> OpenSegmentReader(Env* env, const std::string& path, uint64_t first_seq,
+                                                               SealedReaderCache* cache);
+
 }  // namespace stele

@@ -96,13 +96,7 @@ void ScanIterator::PlanFrames() {
   frame_order_.clear();
   std::optional<std::vector<uint32_t>> candidates;
   if (segment_->sealed()) {
-    std::shared_ptr<const SegmentIndex> index;
-    if (context_.sealed_indexes) {
-      auto cached = context_.sealed_indexes->Get(env_, segment_->path());
-      if (cached.ok()) index = *cached;
-    } else if (auto loaded = SegmentIndex::Load(env_, segment_->path()); loaded.ok()) {
-      index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
-    }
+    const auto index = SealedIndexOf(env_, segment_->path(), context_.sealed_indexes.get());
     // No index (crash before it was written) or a damaged one: it is derived
     // data, so the segment is scanned instead.
     if (index && index->frame_count() == n) {

@@ -41,13 +41,6 @@ std::string StatusCodeText(StatusCode code) {
   return s;
 }
 
-HttpResponse Json(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.body.push_back('\n');
-  return r;
-}
 
 // The seq of an output line ({"seq":N,...}).
 uint64_t SeqOfLine(std::string_view line) {
@@ -231,7 +224,7 @@ HttpResponse Api::Health() {
                      ",\"last_seq\":" + std::to_string(s.written_seq) +
                      ",\"durable_seq\":" + std::to_string(s.durable_seq);
   if (!h.ok()) body += ",\"reason\":" + JsonString(h.message());
-  return Json(h.ok() ? 200 : 503, body + "}");
+  return JsonResponse(h.ok() ? 200 : 503, body + "}");
 }
 
 HttpResponse Api::PostEvents(HttpRequest& req) {
@@ -290,11 +283,11 @@ HttpResponse Api::PostEvents(HttpRequest& req) {
     const int status = all_rate_limited ? 429 : 400;
     out += ",\"error\":{\"code\":" + JsonString(all_rate_limited ? "rate_limited" : "invalid_argument") +
            ",\"message\":" + JsonString("all " + std::to_string(result.rejected.size()) + " events were rejected") + "}";
-    HttpResponse r = Json(status, out + "}");
+    HttpResponse r = JsonResponse(status, out + "}");
     if (all_rate_limited) r.headers.emplace_back("Retry-After", "1");
     return r;
   }
-  return Json(200, out + "}");
+  return JsonResponse(200, out + "}");
 }
 
 HttpResponse Api::GetEvents(HttpRequest& req, const Principal& who) {
@@ -317,7 +310,7 @@ HttpResponse Api::GetEvents(HttpRequest& req, const Principal& who) {
   if (format && *format == "count") {
     auto n = log_->Count(*q);
     if (!n.ok()) return FromStatus(n.status());
-    return Json(200, "{\"count\":" + std::to_string(*n) + "}");
+    return JsonResponse(200, "{\"count\":" + std::to_string(*n) + "}");
   }
   if (page) {
     if (q->limit == 0) q->limit = kDefaultPage;
@@ -339,7 +332,7 @@ HttpResponse Api::GetEvents(HttpRequest& req, const Principal& who) {
     }
     body += "],\"next\":";
     body += n == q->limit ? "\"" + std::to_string(last_seq) + "\"" : "null";
-    return Json(200, body + "}");
+    return JsonResponse(200, body + "}");
   }
   auto it = log_->Query(*q);
   if (!it.ok()) return FromStatus(it.status());
@@ -381,7 +374,7 @@ HttpResponse Api::GetStats(HttpRequest& req, const Principal& who) {
   log_->ReportSecurityIncident("security.read", "key", who.name, req.target.substr(0, 256), "query");
   auto stats = StatsDirectory(dir_, *q, by, top);
   if (!stats.ok()) return FromStatus(stats.status());
-  return Json(200, StatsToJson(*by_text, *stats));
+  return JsonResponse(200, StatsToJson(*by_text, *stats));
 }
 
 HttpResponse Api::GetTail(HttpRequest& req, const Principal& who) {
@@ -468,7 +461,7 @@ HttpResponse Api::GetProof(HttpRequest& req, bool inclusion) {
   }
   auto proof = inclusion ? ProveInclusionJson(dir_, a, b) : ProveConsistencyJson(dir_, a, b);
   if (!proof.ok()) return FromStatus(proof.status());
-  return Json(200, *proof);
+  return JsonResponse(200, *proof);
 }
 
 HttpResponse Api::GetVerify() {
@@ -479,10 +472,10 @@ HttpResponse Api::GetVerify() {
     (void)log_->RecordSecurityEvent("security.integrity_failed",
                                     "{\"first_bad_seq\":" + std::to_string(r.first_bad_seq) +
                                         ",\"reason\":" + JsonString(r.reason) + ",\"by\":\"GET /v1/verify\"}");
-    return Json(200, "{\"ok\":false,\"first_bad_seq\":" + std::to_string(r.first_bad_seq) +
+    return JsonResponse(200, "{\"ok\":false,\"first_bad_seq\":" + std::to_string(r.first_bad_seq) +
                          ",\"reason\":" + JsonString(r.reason) + "}");
   }
-  return Json(200, "{\"ok\":true,\"first_seq\":" + std::to_string(r.first_seq) + ",\"events\":" +
+  return JsonResponse(200, "{\"ok\":true,\"first_seq\":" + std::to_string(r.first_seq) + ",\"events\":" +
                        std::to_string(r.events) + ",\"checkpoints\":" + std::to_string(r.checkpoints) +
                        ",\"root\":\"" + r.root_hex + "\",\"raw_bytes\":" + std::to_string(r.raw_bytes) +
                        ",\"seconds\":" + std::to_string(r.seconds) + "}");

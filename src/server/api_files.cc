@@ -20,13 +20,6 @@ namespace {
 constexpr std::string_view kSegmentsPrefix = "/v1/segments/";
 constexpr std::string_view kCheckpointsPrefix = "/v1/checkpoints/";
 
-HttpResponse JsonOk(std::string body) {
-  HttpResponse r;
-  r.body = std::move(body);
-  r.body.push_back('\n');
-  return r;
-}
-
 }  // namespace
 
 bool Api::HasTraversal(std::string_view path) {
@@ -76,7 +69,7 @@ HttpResponse Api::ListDataFiles(bool segments) {
     }
     body += "]}";
   }
-  return JsonOk(std::move(body));
+  return JsonResponse(200, std::move(body));
 }
 
 HttpResponse Api::GetDataFile(const HttpRequest& req, const std::string& who, bool segment) {

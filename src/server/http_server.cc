@@ -32,6 +32,14 @@ HttpResponse JsonError(int status, std::string_view code, std::string_view messa
   return r;
 }
 
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.body.push_back('\n');
+  return r;
+}
+
 bool PercentDecode(std::string_view in, bool form, std::string* out) {
   out->clear();
   out->reserve(in.size());

@@ -74,6 +74,8 @@ struct HttpResponse {
 
 // Builds the error body SPEC §6 specifies: {"error":{"code":..,"message":..}}.
 HttpResponse JsonError(int status, std::string_view code, std::string_view message);
+// A JSON body (a newline is added).
+HttpResponse JsonResponse(int status, std::string body);
 
 class HttpHandler {
  public:
