@@ -107,6 +107,37 @@ void BM_IndexAddFrame(benchmark::State& state) {
 }
 BENCHMARK(BM_IndexAddFrame);
 
+// A segment's worth of distinct frames (256k events, most leads new
+// under the Zipf workload), as the writer feeds them: unlike the loop
+// above, new leads keep arriving, so the segment-wide tables grow.
+void BM_IndexSegment(benchmark::State& state) {
+  constexpr size_t kFrames = 256, kPerFrame = 1000;
+  std::vector<std::string> frames;
+  {
+    WorkloadGenerator gen({});
+    EventValidator v;
+    ValidationLimits limits;
+    for (size_t f = 0; f < kFrames; ++f) {
+      std::string raw;
+      for (size_t i = 0; i < kPerFrame; ++i) {
+        std::string line = gen.Event(f * kPerFrame + i);
+        EventView e;
+        if (!v.Validate(line, 0x7fffffffffffffff / 2, limits, &e).ok()) std::abort();
+        e.seq = f * kPerFrame + i + 1;
+        AppendFramedRecord(e, &raw);
+      }
+      frames.push_back(std::move(raw));
+    }
+  }
+  for (auto _ : state) {
+    SegmentIndexBuilder b;
+    for (uint32_t f = 0; f < kFrames; ++f) b.AddFrame(f, frames[f]);
+    benchmark::DoNotOptimize(b.distinct_values());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFrames * kPerFrame));
+}
+BENCHMARK(BM_IndexSegment);
+
 void BM_CompressFrame(benchmark::State& state) {
   const std::string frame = ReferenceFrame(1000);
   std::string out(ZSTD_compressBound(frame.size()), '\0');

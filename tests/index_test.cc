@@ -126,6 +126,57 @@ class Planner : public ::testing::Test {
 test::TempDir* Planner::dir_ = nullptr;
 std::vector<StoredEvent>* Planner::expected_ = nullptr;
 
+// Tens of thousands of distinct values (the builder's tables grow many
+// times), values repeated within a frame and across frames, and the empty
+// field skipped: every value's (frame, count) list, from the builder and
+// from the file it writes, equals one counted independently.
+TEST(SegmentIndexFormat, ManyValuesMatchIndependentCounts) {
+  SegmentIndexBuilder b;
+  std::map<std::string, std::map<uint32_t, uint32_t>> expected;  // lead -> frame -> events
+  std::mt19937_64 rng(7);
+  std::vector<std::string> leads;
+  for (uint32_t frame = 0; frame < 60; ++frame) {
+    std::string raw;
+    for (int k = 0; k < 700; ++k) {
+      const std::string lead = "L" + std::to_string(rng() % 40000);
+      leads.push_back(lead);
+      EventView e;
+      e.seq = 1 + frame * 700 + static_cast<uint64_t>(k);
+      e.type = "lead.touched";
+      e.lead_id = lead;
+      AppendFramedRecord(e, &raw);
+      ++expected[lead][frame];
+    }
+    b.AddFrame(frame, raw);
+  }
+  ASSERT_GT(expected.size(), 20000u);
+  EXPECT_EQ(b.distinct_values(), expected.size() + 1);  // + the one type
+  auto idx = SegmentIndex::Parse(b.Finish());
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  EXPECT_EQ(idx->frame_count(), 60u);
+  EXPECT_EQ(idx->value_count(IndexedField::kLeadId), expected.size());
+  EXPECT_EQ(idx->value_count(IndexedField::kActor), 0u);
+  for (const auto& [lead, frames] : expected) {
+    std::vector<FrameCount> want;
+    for (const auto& [frame, events] : frames) want.push_back({frame, events});
+    ASSERT_EQ(b.FrameCounts(IndexedField::kLeadId, lead, false), want) << lead;
+    ASSERT_EQ(*idx->FrameCounts(IndexedField::kLeadId, lead, false), want) << lead;
+  }
+  EXPECT_TRUE(b.FrameCounts(IndexedField::kLeadId, "L40001", false).empty());
+  EXPECT_TRUE(idx->Frames(IndexedField::kLeadId, "L40001").empty());
+  // A prefix merges its values per frame: "L1" covers L1, L1x, L1xx...
+  std::map<uint32_t, uint32_t> prefix;
+  for (const auto& [lead, frames] : expected) {
+    if (lead.starts_with("L1")) {
+      for (const auto& [frame, events] : frames) prefix[frame] += events;
+    }
+  }
+  std::vector<FrameCount> want;
+  for (const auto& [frame, events] : prefix) want.push_back({frame, events});
+  EXPECT_EQ(b.FrameCounts(IndexedField::kLeadId, "L1", true), want);
+  EXPECT_EQ(*idx->FrameCounts(IndexedField::kLeadId, "L1", true), want);
+}
+
 TEST_F(Planner, CountsMatchBruteForceAndComeFromTheIndex) {
   std::mt19937_64 rng(77);
   CountStats all;

@@ -37,6 +37,8 @@ bool GetVarint(const char*& p, const char* end, uint32_t* v) {
   return false;
 }
 
+uint64_t ValueHash(std::string_view v) { return XXH3_64bits(v.data(), v.size()) | 1; }  // 0 marks an empty slot
+
 }  // namespace
 
 std::string_view FieldOf(const EventView& e, IndexedField f) {
@@ -51,67 +53,88 @@ std::string_view FieldOf(const EventView& e, IndexedField f) {
 }
 
 void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
-  // Pass 1: distinct values of this frame, with counts.
-  size_t events = 0;
-  for (size_t pos = 0; pos + 4 <= raw.size(); pos += 4 + GetU32(raw.data() + pos)) ++events;
-  size_t capacity = 64;
-  while (capacity < 2 * events) capacity *= 2;
-  for (int f = 0; f < kIndexedFieldCount; ++f) {
-    if (frame_slots_[f].size() < capacity) frame_slots_[f].assign(capacity, Slot{});
-    used_[f].clear();
-  }
-  const size_t mask = capacity - 1;
   EventView e;
   for (size_t pos = 0; pos + 4 <= raw.size();) {
     const uint32_t len = GetU32(raw.data() + pos);
     if (!DecodeRecord(raw.substr(pos + 4, len), &e)) break;  // the writer produced it: cannot happen
     for (int f = 0; f < kIndexedFieldCount; ++f) {
       const std::string_view v = FieldOf(e, static_cast<IndexedField>(f));
-      if (v.empty()) continue;
-      const uint64_t h = XXH3_64bits(v.data(), v.size()) | 1;  // 0 marks an empty slot
-      auto& slots = frame_slots_[f];
-      for (size_t i = h & mask;; i = (i + 1) & mask) {
-        Slot& s = slots[i];
-        if (s.hash == 0) {
-          s = {h, v, 1};
-          used_[f].push_back(static_cast<uint32_t>(i));
-          break;
-        }
-        if (s.hash == h && s.value == v) {
-          ++s.count;
-          break;
-        }
-      }
+      if (!v.empty()) values_[f].Add(ValueHash(v), v, ordinal);
     }
     pos += 4 + len;
   }
-  // Pass 2: each distinct value once into the segment-wide postings.
-  for (int f = 0; f < kIndexedFieldCount; ++f) {
-    for (uint32_t i : used_[f]) {
-      Slot& s = frame_slots_[f][i];
-      auto it = values_[f].find(s.value);
-      if (it == values_[f].end()) it = values_[f].emplace(std::string(s.value), Postings{}).first;
-      it->second.frames.push_back(ordinal);
-      it->second.counts.push_back(s.count);
-      it->second.events += s.count;
-      s = Slot{};
-    }
+  frame_count_ = ordinal + 1;
+}
+
+// A table slot holds a value id (high half) and the top half of its hash
+// (low half), so a probe that meets another value rejects it without
+// touching values_ or the arena.
+namespace {
+constexpr uint64_t kEmptySlot = UINT64_MAX;
+uint64_t SlotOf(uint32_t id, uint64_t hash) { return uint64_t{id} << 32 | (hash >> 32); }
+}  // namespace
+
+uint32_t SegmentIndexBuilder::FieldPostings::Find(std::string_view value) const {
+  if (table_.empty()) return kNone;
+  const uint64_t h = ValueHash(value);
+  const size_t mask = table_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const uint64_t slot = table_[i];
+    if (slot == kEmptySlot) return kNone;
+    const uint32_t id = static_cast<uint32_t>(slot >> 32);
+    if (static_cast<uint32_t>(slot) == static_cast<uint32_t>(h >> 32) && ValueOf(id) == value) return id;
   }
 }
 
+uint32_t SegmentIndexBuilder::FieldPostings::Insert(uint64_t hash, std::string_view value) {
+  if (2 * (values_.size() + 1) > table_.size()) Grow();
+  const size_t mask = table_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const uint64_t slot = table_[i];
+    if (slot == kEmptySlot) {
+      const auto id = static_cast<uint32_t>(values_.size());
+      table_[i] = SlotOf(id, hash);
+      values_.push_back({static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(value.size())});
+      hashes_.push_back(hash);
+      arena_.append(value);
+      return id;
+    }
+    const uint32_t id = static_cast<uint32_t>(slot >> 32);
+    if (static_cast<uint32_t>(slot) == static_cast<uint32_t>(hash >> 32) && ValueOf(id) == value) return id;
+  }
+}
+
+void SegmentIndexBuilder::FieldPostings::Grow() {
+  table_.assign(std::max<size_t>(1024, 2 * table_.size()), kEmptySlot);
+  const size_t mask = table_.size() - 1;
+  for (uint32_t id = 0; id < values_.size(); ++id) {
+    size_t i = hashes_[id] & mask;
+    while (table_[i] != kEmptySlot) i = (i + 1) & mask;
+    table_[i] = SlotOf(id, hashes_[id]);
+  }
+}
+
+void SegmentIndexBuilder::FieldPostings::Add(uint64_t hash, std::string_view value, uint32_t frame) {
+  Value& v = values_[Insert(hash, value)];
+  ++v.events;
+  if (v.last != kNone && entries_[v.last].frame == frame) {  // seen earlier in this frame
+    ++entries_[v.last].count;
+    return;
+  }
+  entries_.push_back({frame, 1, v.last});
+  v.last = static_cast<uint32_t>(entries_.size() - 1);
+}
+
+void SegmentIndexBuilder::FieldPostings::AppendEntries(uint32_t id, std::vector<FrameCount>* out) const {
+  const size_t begin = out->size();
+  for (uint32_t e = values_[id].last; e != kNone; e = entries_[e].prev) out->push_back({entries_[e].frame, entries_[e].count});
+  std::reverse(out->begin() + static_cast<ptrdiff_t>(begin), out->end());
+}
+
 std::vector<uint32_t> SegmentIndexBuilder::Frames(IndexedField f, std::string_view value, bool prefix) const {
-  std::vector<uint32_t> out;
-  const auto& m = values_[static_cast<int>(f)];
-  if (!prefix) {
-    auto it = m.find(value);
-    if (it != m.end()) out = it->second.frames;
-    return out;
-  }
-  for (const auto& [v, p] : m) {
-    if (v.starts_with(value)) out.insert(out.end(), p.frames.begin(), p.frames.end());
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::vector<FrameCount> counts = FrameCounts(f, value, prefix);
+  std::vector<uint32_t> out(counts.size());
+  for (size_t i = 0; i < counts.size(); ++i) out[i] = counts[i].frame;
   return out;
 }
 
@@ -130,17 +153,13 @@ std::vector<FrameCount> MergeFrameCounts(std::vector<FrameCount> all) {
 
 std::vector<FrameCount> SegmentIndexBuilder::FrameCounts(IndexedField f, std::string_view value, bool prefix) const {
   std::vector<FrameCount> out;
-  const auto& m = values_[static_cast<int>(f)];
-  auto add = [&out](const Postings& p) {
-    for (size_t i = 0; i < p.frames.size(); ++i) out.push_back({p.frames[i], p.counts[i]});
-  };
+  const FieldPostings& p = values_[static_cast<int>(f)];
   if (!prefix) {
-    auto it = m.find(value);
-    if (it != m.end()) add(it->second);
+    if (const uint32_t id = p.Find(value); id != FieldPostings::kNone) p.AppendEntries(id, &out);
     return out;
   }
-  for (const auto& [v, p] : m) {
-    if (v.starts_with(value)) add(p);
+  for (uint32_t id = 0; id < p.size(); ++id) {
+    if (p.ValueOf(id).starts_with(value)) p.AppendEntries(id, &out);
   }
   return MergeFrameCounts(std::move(out));
 }
@@ -191,12 +210,13 @@ std::optional<std::vector<uint32_t>> LiveSegmentIndex::Candidates(const Query& q
 }
 
 void SegmentIndexBuilder::Clear() {
-  for (auto& m : values_) m.clear();
+  for (auto& p : values_) p = FieldPostings();
+  frame_count_ = 0;
 }
 
 size_t SegmentIndexBuilder::distinct_values() const {
   size_t n = 0;
-  for (const auto& m : values_) n += m.size();
+  for (const auto& p : values_) n += p.size();
   return n;
 }
 
@@ -211,34 +231,34 @@ std::string SegmentIndexBuilder::Finish() const {
   std::string head, dirs, heap;
   head.append(kMagic);
   AppendU32(&head, kVersion);
-  uint32_t frames = 0;
-  for (const auto& m : values_) {
-    for (const auto& [v, p] : m) frames = std::max(frames, p.frames.back() + 1);
-  }
-  AppendU32(&head, frames);
+  AppendU32(&head, frame_count_);
+  std::vector<FrameCount> entries;
   const size_t fixed = head.size() + kIndexedFieldCount * 8;
   size_t dir_total = 0;
-  for (const auto& m : values_) dir_total += m.size() * 8;
+  for (const FieldPostings& p : values_) dir_total += p.size() * 8;
   for (int f = 0; f < kIndexedFieldCount; ++f) {
-    std::vector<const std::pair<const std::string, Postings>*> sorted;
-    sorted.reserve(values_[f].size());
-    for (const auto& kv : values_[f]) sorted.push_back(&kv);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    const FieldPostings& p = values_[f];
+    std::vector<uint32_t> sorted(p.size());
+    for (uint32_t id = 0; id < p.size(); ++id) sorted[id] = id;
+    std::sort(sorted.begin(), sorted.end(), [&p](uint32_t a, uint32_t b) { return p.ValueOf(a) < p.ValueOf(b); });
     AppendU32(&head, static_cast<uint32_t>(sorted.size()));
     AppendU32(&head, static_cast<uint32_t>(fixed + dirs.size()));
-    for (const auto* kv : sorted) {
+    for (const uint32_t id : sorted) {
+      const std::string_view value = p.ValueOf(id);
       const size_t heap_base = fixed + dir_total;
       AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
-      AppendU16(&heap, static_cast<uint16_t>(kv->first.size()));
-      heap.append(kv->first);
+      AppendU16(&heap, static_cast<uint16_t>(value.size()));
+      heap.append(value);
       AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
-      PutVarint(&heap, static_cast<uint32_t>(kv->second.frames.size()));
-      PutVarint(&heap, static_cast<uint32_t>(std::min<uint64_t>(kv->second.events, UINT32_MAX)));
+      entries.clear();
+      p.AppendEntries(id, &entries);
+      PutVarint(&heap, static_cast<uint32_t>(entries.size()));
+      PutVarint(&heap, static_cast<uint32_t>(std::min<uint64_t>(p.value(id).events, UINT32_MAX)));
       uint32_t prev = 0;
-      for (size_t k = 0; k < kv->second.frames.size(); ++k) {
-        PutVarint(&heap, kv->second.frames[k] - prev);
-        PutVarint(&heap, kv->second.counts[k]);
-        prev = kv->second.frames[k];
+      for (const FrameCount& e : entries) {
+        PutVarint(&heap, e.frame - prev);
+        PutVarint(&heap, e.events);
+        prev = e.frame;
       }
     }
   }

@@ -99,6 +99,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->source_limiter_ = std::make_unique<RateLimiter>(
         options.source_rate, options.source_burst > 0 ? options.source_burst : options.source_rate);
   }
+  if (options.integrity) log->hasher_ = std::make_unique<TaskThread>("stele-hasher");
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   log->monitor_ = std::make_unique<SecurityMonitor>(
       options.security_interval, options.security_max_groups, [raw = log.get()](std::string_view type, const std::string& data) {
@@ -610,16 +611,15 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
 Status LogImpl::WriteBatch(bool sync, bool* synced) {
   *synced = false;
   if (!batch_.empty()) {
-    STELE_RETURN_IF_ERROR(segment_->AppendRecords(batch_, options_.frame_target_bytes));
-    if (hashes_) {
-      Sha256& sha = ThreadSha256();
-      for (const char* p = batch_.data(); p < batch_.data() + batch_.size();) {
-        const uint32_t len = GetU32(p);
-        hashes_->AddLeaf(sha.LeafHash(std::string_view(p + 4, len)));
-        p += 4 + len;
-      }
-      STELE_RETURN_IF_ERROR(hashes_->Flush());
-    }
+    // The Merkle leaves and the frames depend only on the batch's bytes:
+    // a large batch is hashed on the hasher thread while this one
+    // compresses, indexes and writes it.
+    const bool overlap = hashes_ && hasher_ && batch_.size() >= kOverlapHashBytes;
+    if (overlap) hasher_->Run([this] { return HashBatch(); });
+    const Status written = segment_->AppendRecords(batch_, options_.frame_target_bytes);
+    const Status hashed = overlap ? hasher_->Wait() : hashes_ ? HashBatch() : Status::Ok();
+    STELE_RETURN_IF_ERROR(written);
+    STELE_RETURN_IF_ERROR(hashed);
   }
   const int64_t now = NowNanos();
   const bool checkpoint = CheckpointDue(now);
@@ -629,6 +629,16 @@ Status LogImpl::WriteBatch(bool sync, bool* synced) {
   }
   if (checkpoint) STELE_RETURN_IF_ERROR(WriteCheckpoint());
   return MaybeRotate(now);
+}
+
+Status LogImpl::HashBatch() {
+  Sha256& sha = ThreadSha256();
+  for (const char* p = batch_.data(); p < batch_.data() + batch_.size();) {
+    const uint32_t len = GetU32(p);
+    hashes_->AddLeaf(sha.LeafHash(std::string_view(p + 4, len)));
+    p += 4 + len;
+  }
+  return hashes_->Flush();
 }
 
 Status LogImpl::IdleWork(bool* synced) {
@@ -645,6 +655,7 @@ Status LogImpl::IdleWork(bool* synced) {
 }
 
 void LogImpl::WriterLoop() {
+  SetThreadName("stele-writer");
   // Wake at least this often to rotate a segment by age while idle.
   const auto age_tick = std::chrono::milliseconds(
       std::min<int64_t>(1000, std::chrono::duration_cast<std::chrono::milliseconds>(options_.segment_max_age).count()));
