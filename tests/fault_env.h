@@ -7,12 +7,13 @@
 #include <chrono>
 #include <thread>
 
-#include "util/env.h"
+#include "util/forwarding_env.h"
 
 namespace stele::test {
 
-class FaultEnv final : public Env {
+class FaultEnv final : public ForwardingEnv {
  public:
+  FaultEnv() : ForwardingEnv(Env::Default()) {}
   std::atomic<bool> fail_sync{false};
   // Bytes that may still be written before writes fail with ENOSPC (-1 = no limit).
   std::atomic<int64_t> write_budget{-1};
@@ -20,19 +21,10 @@ class FaultEnv final : public Env {
   std::atomic<uint64_t> syncs{0};
 
   Result<std::unique_ptr<WritableFile>> OpenAppendable(const std::string& path) override {
-    auto f = base_->OpenAppendable(path);
+    auto f = base()->OpenAppendable(path);
     if (!f.ok()) return f.status();
     return std::unique_ptr<WritableFile>(new File(this, std::move(f).value()));
   }
-  Result<std::unique_ptr<RandomAccessFile>> OpenReadable(const std::string& p) override { return base_->OpenReadable(p); }
-  Status Truncate(const std::string& p, uint64_t n) override { return base_->Truncate(p, n); }
-  Status CreateDir(const std::string& p) override { return base_->CreateDir(p); }
-  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& p) override { return base_->ListDir(p); }
-  Status Remove(const std::string& p) override { return base_->Remove(p); }
-  Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
-  bool Exists(const std::string& p) override { return base_->Exists(p); }
-  Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override { return base_->LockFile(p); }
 
  private:
   class File final : public WritableFile {
@@ -65,7 +57,6 @@ class FaultEnv final : public Env {
     std::unique_ptr<WritableFile> base_;
   };
 
-  Env* base_ = Env::Default();
 };
 
 }  // namespace stele::test

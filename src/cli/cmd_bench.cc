@@ -309,12 +309,15 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& global) {
   RegisterBenchQuery(sub, run_query.get());
   auto run_http = std::make_shared<std::function<int()>>();
   RegisterBenchHttp(sub, run_http.get());
+  auto run_latency = std::make_shared<std::function<int()>>();
+  RegisterBenchLatency(sub, run_latency.get());
   auto prove_samples = std::make_shared<unsigned>(1000);
   CLI::App* prove = sub->add_subcommand("prove", "latency of inclusion and consistency proofs on the --dir log");
   prove->add_option("--samples", *prove_samples, "random seqs to prove")->default_str("1000");
-  return {sub, [&global, flags, generate, gen_events, gen_seed, prove, prove_samples, run_query, run_http] {
+  return {sub, [&global, flags, generate, gen_events, gen_seed, prove, prove_samples, run_query, run_http, run_latency] {
             if (const int code = (*run_query)(); code >= 0) return code;
             if (const int code = (*run_http)(); code >= 0) return code;
+            if (const int code = (*run_latency)(); code >= 0) return code;
             if (generate->parsed()) return RunGenerate(*gen_events, *gen_seed);
             if (prove->parsed()) return RunBenchProve(global.dir, *prove_samples);
             return RunBenchIngest(*flags);

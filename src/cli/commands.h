@@ -58,6 +58,8 @@ Command RegisterBench(CLI::App& app, const GlobalFlags& global);
 void RegisterBenchQuery(CLI::App* bench, std::function<int()>* run);
 // Adds `bench http` under `bench`; *run returns -1 when it was not chosen.
 void RegisterBenchHttp(CLI::App* bench, std::function<int()>* run);
+// Adds `bench latency` under `bench`; *run returns -1 when it was not chosen.
+void RegisterBenchLatency(CLI::App* bench, std::function<int()>* run);
 Command RegisterStats(CLI::App& app, const GlobalFlags& global);
 Command RegisterVerify(CLI::App& app, const GlobalFlags& global);
 Command RegisterCheckpoint(CLI::App& app, const GlobalFlags& global);

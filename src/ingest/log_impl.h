@@ -66,8 +66,12 @@ class LogImpl {
   // Without `wait`, a full queue is kBusy at once (TryAppend).
   Result<uint64_t> Enqueue(std::string* records, uint64_t n, bool wait = true) EXCLUDES(mu_);
   Result<uint64_t> AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait = true);
-  // Waits until durable_seq_ >= seq (or an error).
+  // Waits until durable_seq_ >= seq (or an error), without taking mu_
+  // unless the log halted.
   Status WaitDurable(uint64_t seq) EXCLUDES(mu_);
+  // After durable_seq_, error_, writer_exited_ or checkpointed_ changed:
+  // publishes them to WaitDurable() and wakes every waiter.
+  void SignalProgressLocked() REQUIRES(mu_);
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);
   // Waits until every event appended so far is written, then gives the size
   // a reader can see and the active segment's live index.
@@ -133,6 +137,16 @@ class LogImpl {
   bool writer_exited_ GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point last_sync_ GUARDED_BY(mu_){};  // end of the writer's last fdatasync
   LogStats stats_ GUARDED_BY(mu_);
+  // Mirrors of durable_seq_ and of (error_ or writer_exited_) for the
+  // lock-free WaitDurable().  A waiter for seq s sleeps on bucket
+  // s % kWakeBuckets (std::atomic::wait: a futex after a short
+  // spin, which measured better here than sleeping at once), which is bumped
+  // when s, or a seq sharing its bucket, becomes durable: a commit of a few
+  // events wakes a few waiters, not all of them.
+  static constexpr uint64_t kWakeBuckets = 64;
+  std::atomic<uint64_t> durable_published_{0};
+  std::atomic<bool> halted_{false};
+  std::atomic<uint32_t> wake_buckets_[kWakeBuckets] = {};
   std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
 
   std::unique_ptr<RateLimiter> source_limiter_;  // null: no per-source limit
