@@ -249,6 +249,13 @@ int RunBenchQuery(const BenchQueryFlags& f) {
   }
   std::printf("answers agree: %llu lead rows, %llu counted events\n", static_cast<unsigned long long>(stele_rows),
               static_cast<unsigned long long>(stele_count));
+  std::printf(
+      "{\"events\":%llu,\"raw_bytes\":%.0f,\"stele_ingest\":%.0f,\"sqlite_ingest\":%.0f,\"stele_lead_ms\":%.3f,"
+      "\"sqlite_lead_ms\":%.3f,\"stele_count_ms\":%.3f,\"sqlite_count_ms\":%.3f,\"regex_mb_s\":%.1f,"
+      "\"cached_us\":%.2f,\"stele_disk\":%.4f,\"sqlite_disk\":%.4f}\n",
+      static_cast<unsigned long long>(f.events), static_cast<double>(raw_bytes), f.events / stele_ingest, f.events / sqlite_ingest,
+      stele_lead * 1e3, sqlite_lead * 1e3, stele_range * 1e3, sqlite_range * 1e3, raw_bytes / 1e6 / regex_s, cached_us,
+      static_cast<double>(DiskBytes(dir)) / raw_bytes, static_cast<double>(DiskBytes(f.work_dir + "/events.db")) / raw_bytes);
   if (!f.keep) std::filesystem::remove_all(f.work_dir);
   return kExitOk;
 }
