@@ -173,7 +173,7 @@ TEST(TaskThread, DestructionFinishesATaskNobodyWaitedFor) {
   EXPECT_TRUE(ran);
 }
 
-// Batches above LogImpl's overlap threshold are hashed on the hasher thread
+// Batches above LogImpl's overlap threshold are indexed and hashed on the helper thread
 // while the writer compresses them: the signed roots must still be the roots
 // of exactly the stored events, in seq order.
 TEST(Concurrency, LargeBatchesHashedBesideTheWriterVerify) {

@@ -22,6 +22,7 @@
 #include "cli/commands.h"
 #include "stele/integrity.h"
 #include "stele/log.h"
+#include "util/task_thread.h"
 #include "workload/generator.h"
 
 namespace stele::cli {
@@ -70,6 +71,7 @@ double RunProducers(unsigned producers, uint64_t n, Fn fn) {
   std::vector<std::thread> threads;
   for (unsigned p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
+      SetThreadName("bench-producer");
       for (uint64_t i = p; i < n; i += producers) fn(i);
     });
   }

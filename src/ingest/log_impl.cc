@@ -100,7 +100,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     log->source_limiter_ = std::make_unique<RateLimiter>(
         options.source_rate, options.source_burst > 0 ? options.source_burst : options.source_rate);
   }
-  if (options.integrity) log->hasher_ = std::make_unique<TaskThread>("stele-hasher");
+  log->helper_ = std::make_unique<TaskThread>("stele-helper");
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   log->monitor_ = std::make_unique<SecurityMonitor>(
       options.security_interval, options.security_max_groups, [raw = log.get()](std::string_view type, const std::string& data) {
@@ -636,13 +636,18 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
 Status LogImpl::WriteBatch(bool sync, bool* synced) {
   *synced = false;
   if (!batch_.empty()) {
-    // The Merkle leaves and the frames depend only on the batch's bytes:
-    // a large batch is hashed on the hasher thread while this one
-    // compresses, indexes and writes it.
-    const bool overlap = hashes_ && hasher_ && batch_.size() >= kOverlapHashBytes;
-    if (overlap) hasher_->Run([this] { return HashBatch(); });
-    const Status written = segment_->AppendRecords(batch_, options_.frame_target_bytes);
-    const Status hashed = overlap ? hasher_->Wait() : hashes_ ? HashBatch() : Status::Ok();
+    // The frames, their field index and the Merkle leaves depend only on
+    // the batch's bytes: a large batch is indexed and hashed on the helper
+    // thread while this one compresses and writes it.
+    const std::vector<FrameCut> cuts = segment_->CutFrames(batch_, options_.frame_target_bytes);
+    auto index_and_hash = [this, &cuts] {
+      segment_->IndexFrames(batch_, cuts);
+      return hashes_ ? HashBatch() : Status::Ok();
+    };
+    const bool overlap = batch_.size() >= kOverlapBytes;
+    if (overlap) helper_->Run(index_and_hash);
+    const Status written = segment_->AppendFrames(batch_, cuts);
+    const Status hashed = overlap ? helper_->Wait() : index_and_hash();
     STELE_RETURN_IF_ERROR(written);
     STELE_RETURN_IF_ERROR(hashed);
   }

@@ -90,11 +90,12 @@ class LogImpl {
   // Writer thread only: write (+ hash) + sync + checkpoint + rotate one
   // batch.  *synced says whether the segment was fdatasync'd.
   Status WriteBatch(bool sync, bool* synced);
-  // Writer or hasher thread: the Merkle leaves of batch_ into hashes_.
+  // Writer or helper thread: the Merkle leaves of batch_ into hashes_.
   Status HashBatch();
-  // Batches smaller than this are hashed inline: waking the hasher would
-  // cost more than it saves (and adds latency under sync=always).
-  static constexpr size_t kOverlapHashBytes = 64u << 10;
+  // Batches smaller than this are indexed and hashed inline: waking the
+  // helper would cost more than it saves (and adds latency under
+  // sync=always).
+  static constexpr size_t kOverlapBytes = 64u << 10;
   // Writer thread only, when idle: age rotation and time-based checkpoints.
   Status IdleWork(bool* synced);
   Status MaybeRotate(int64_t now_ns);
@@ -171,7 +172,7 @@ class LogImpl {
   int64_t last_retention_ns_ = 0;
   std::vector<std::pair<std::string, std::string>> deferred_retention_;  // removals before the monitor ran
   std::string batch_;
-  std::unique_ptr<TaskThread> hasher_;  // null when integrity is off
+  std::unique_ptr<TaskThread> helper_;  // indexes and hashes large batches beside the writer
   std::thread writer_;
 };
 

@@ -96,7 +96,6 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);
-  if (options_.field_index) index_->AddFrame(static_cast<uint32_t>(frames_.size()), raw);
   format::EncodeFrameHeader(h, out_.data() + header_at);
   out_.resize(header_at + format::kFrameHeaderSize + n);
   frames_.push_back({pending_offset_ + header_at, h.stored_len, count, first_seq, min_ts, max_ts});
@@ -113,26 +112,49 @@ Status SegmentWriter::AppendSideIndex(size_t from_frame) {
   return entries.empty() ? Status::Ok() : side_index_->Append(entries);
 }
 
-Status SegmentWriter::AppendRecords(std::string_view records, size_t frame_target) {
-  out_.clear();
-  const size_t frames_before = frames_.size();
+std::vector<FrameCut> SegmentWriter::CutFrames(std::string_view records, size_t frame_target) const {
+  std::vector<FrameCut> cuts;
   const char* p = records.data();
   const char* end = p + records.size();
+  auto ordinal = static_cast<uint32_t>(frames_.size());
   while (p < end) {
-    const char* frame_start = p;
-    uint32_t count = 0;
-    int64_t min_ts = INT64_MAX, max_ts = INT64_MIN;
-    const uint64_t first = next_seq_;
-    while (p < end && (count == 0 || static_cast<size_t>(p - frame_start) < frame_target)) {
+    FrameCut c;
+    c.ordinal = ordinal++;
+    c.offset = static_cast<size_t>(p - records.data());
+    c.min_ts = INT64_MAX;
+    c.max_ts = INT64_MIN;
+    while (p < end && (c.count == 0 || static_cast<size_t>(p - records.data()) - c.offset < frame_target)) {
       const uint32_t len = GetU32(p);
-      const int64_t ts = static_cast<int64_t>(GetU64(p + 4 + 8));
-      min_ts = std::min(min_ts, ts);
-      max_ts = std::max(max_ts, ts);
+      const auto ts = static_cast<int64_t>(GetU64(p + 4 + 8));
+      c.min_ts = std::min(c.min_ts, ts);
+      c.max_ts = std::max(c.max_ts, ts);
       p += 4 + len;
-      ++count;
+      ++c.count;
     }
-    next_seq_ += count;
-    EncodeFrame(std::string_view(frame_start, static_cast<size_t>(p - frame_start)), count, first, min_ts, max_ts);
+    c.size = static_cast<size_t>(p - records.data()) - c.offset;
+    cuts.push_back(c);
+  }
+  return cuts;
+}
+
+Status SegmentWriter::AppendRecords(std::string_view records, size_t frame_target) {
+  const std::vector<FrameCut> cuts = CutFrames(records, frame_target);
+  IndexFrames(records, cuts);
+  return AppendFrames(records, cuts);
+}
+
+void SegmentWriter::IndexFrames(std::string_view records, const std::vector<FrameCut>& cuts) {
+  if (!options_.field_index) return;
+  for (const FrameCut& c : cuts) index_->AddFrame(c.ordinal, records.substr(c.offset, c.size));
+}
+
+Status SegmentWriter::AppendFrames(std::string_view records, const std::vector<FrameCut>& cuts) {
+  out_.clear();
+  const size_t frames_before = frames_.size();
+  for (const FrameCut& c : cuts) {
+    const uint64_t first = next_seq_;
+    next_seq_ += c.count;
+    EncodeFrame(records.substr(c.offset, c.size), c.count, first, c.min_ts, c.max_ts);
   }
   Status s = file_->Append(out_);
   pending_offset_ += out_.size();

@@ -30,6 +30,16 @@ struct SegmentWriterOptions {
   bool field_index = true;  // build <segment>.fidx (off only to measure its cost)
 };
 
+// Where one frame of a batch of records begins and ends, and what the
+// frame header needs to know about it.
+struct FrameCut {
+  uint32_t ordinal = 0;  // frame number in the segment
+  size_t offset = 0;     // in the records
+  size_t size = 0;
+  uint32_t count = 0;
+  int64_t min_ts = 0, max_ts = 0;
+};
+
 class SegmentWriter {
  public:
   // Creates segment file `path` for first_seq, writes and syncs its header,
@@ -50,6 +60,13 @@ class SegmentWriter {
   // starting at last_seq()+1) as frames cut near frame_target bytes, with a
   // single write.  Does not sync.
   Status AppendRecords(std::string_view records, size_t frame_target);
+  // AppendRecords in two halves that may run at the same time on two
+  // threads: CutFrames, then AppendFrames (compress + write) on one thread
+  // and IndexFrames (the field index) on another, both with the same cuts;
+  // wait for both before the next call on this writer.
+  std::vector<FrameCut> CutFrames(std::string_view records, size_t frame_target) const;
+  Status AppendFrames(std::string_view records, const std::vector<FrameCut>& cuts);
+  void IndexFrames(std::string_view records, const std::vector<FrameCut>& cuts);
   Status Sync();
   // Writes the frame index and trailer, syncs and closes, then writes the
   // segment's field index (<segment>.fidx).  The segment must hold at least
