@@ -60,6 +60,8 @@ def main():
 
     def row(what, stele, peer, ratio, rss):
         rows.append((what, stele, peer, ratio, rss))
+        # Also as it comes, so a run that fails later keeps what it measured.
+        print("| %s | %s | %s | %s | %s |" % rows[-1], file=sys.stderr, flush=True)
 
     n = str(a.ingest_events)
     for producers in (1, 2):

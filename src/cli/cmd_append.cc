@@ -36,6 +36,11 @@ int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
     return kExitUsage;
   }
   options.segment_max_bytes = *segment_max;
+  // A bulk load from a pipe would rather wait for the writer than fail:
+  // the queue still bounds memory, and a failed write still ends the run at
+  // once.  (The 2 s default made `append` of 10M events exit "busy" on a
+  // machine busy compiling: the writer frees queue space a batch at a time.)
+  options.enqueue_deadline = std::chrono::hours(1);
   auto log = Log::Open(options);
   if (!log.ok()) return ReportError(log.status());
   if ((*log)->recovery().dropped_bytes > 0) {
