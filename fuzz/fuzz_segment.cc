@@ -1,7 +1,9 @@
 // Fuzz target: the segment and frame reader over a corrupt file.  The input
 // is a segment file's bytes; readers must return events or kCorruption /
 // a torn tail, never crash, hang or read out of bounds.  Seeds are real
-// sealed and active segments (fuzz/corpus/segment).
+// sealed and active segments (fuzz/corpus/segment).  The same bytes also go
+// through the field index parser (.fidx, versions 1-3), and lookups in
+// whatever it accepts.
 #include <unistd.h>
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <string>
 
+#include "index/segment_index.h"
 #include "stele/stele.h"
 #include "util/confined_env.h"
 
@@ -50,5 +53,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lead.lead_id = "L0000001";
   lead.descending = true;
   Drain(lead);
+  auto idx = stele::SegmentIndex::Parse(std::string(reinterpret_cast<const char*>(data), size));
+  if (idx.ok()) {
+    for (int f = 0; f < stele::kIndexedFieldCount; ++f) {
+      const auto field = static_cast<stele::IndexedField>(f);
+      (void)idx->Frames(field, "L0000001");
+      (void)idx->FramesWithPrefix(field, "lead.");
+      (void)idx->FrameCounts(field, "", true);
+      idx->ForEachValue(field, [](std::string_view, uint64_t) {});
+    }
+  }
   return 0;
 }

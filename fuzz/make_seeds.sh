@@ -24,7 +24,7 @@ printf '%s' '{"type":"a.b","data":{"x":1,"x":2}}' > "$out/event/edge-dup.json"
 for k in 1 2 3 4 5; do
   "$STELE" bench generate --events 60 --seed "$k" | "$STELE" append --dir "$tmp/log" --segment-max 4K >/dev/null
 done
-for f in "$tmp"/log/segments/*.seg; do cp "$f" "$out/segment/$(basename "$f")"; done
+for f in "$tmp"/log/segments/*.seg "$tmp"/log/segments/*.fidx; do cp "$f" "$out/segment/$(basename "$f")"; done
 
 # Notes: checkpoints, the verifier key, proofs.
 for f in "$tmp"/log/checkpoints/*.cp; do printf '\x00' | cat - "$f" > "$out/note/cp-$(basename "$f")"; done

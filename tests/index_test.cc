@@ -14,6 +14,7 @@
 #include "query/scan_iterator.h"
 #include "stele/stats.h"
 #include "test_util.h"
+#include "util/coding.h"
 #include "util/time.h"
 #include "workload/generator.h"
 
@@ -57,6 +58,57 @@ TEST(SegmentIndexFormat, RoundTripsAndRejectsDamage) {
   std::string bytes = b.Finish();
   bytes[bytes.size() / 2] ^= 1;
   EXPECT_EQ(SegmentIndex::Parse(bytes).status().code(), StatusCode::kCorruption);
+
+  // Version 3, as sealing writes it: the same answers from the compressed
+  // file, and any damage to it is corruption, never a wrong answer.
+  const std::string compressed = CompressSegmentIndex(b.Finish());
+  EXPECT_EQ(GetU32(compressed.data() + 8), 3u);
+  auto v3 = SegmentIndex::Parse(compressed);
+  ASSERT_TRUE(v3.ok()) << v3.status().ToString();
+  EXPECT_EQ(v3->Frames(IndexedField::kLeadId, "L1"), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(*v3->FrameCounts(IndexedField::kType, "", true), (std::vector<FrameCount>{{0, 2}, {1, 1}, {2, 2}}));
+  for (size_t at = 0; at < compressed.size(); ++at) {
+    std::string damaged = compressed;
+    damaged[at] ^= 0x20;
+    EXPECT_EQ(SegmentIndex::Parse(damaged).status().code(), StatusCode::kCorruption) << "byte " << at;
+  }
+  EXPECT_EQ(SegmentIndex::Parse(compressed.substr(0, compressed.size() - 1)).status().code(), StatusCode::kCorruption);
+  const std::string nested = CompressSegmentIndex(compressed);
+  EXPECT_EQ(SegmentIndex::Parse(nested).status().code(), StatusCode::kCorruption);
+}
+
+// A sealed segment's index on disk is the compressed version 3, several
+// times smaller than the version 2 bytes it holds.
+TEST(SegmentIndexFormat, SealedIndexesAreWrittenCompressed) {
+  test::TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.segment_max_bytes = 256 << 10;
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok());
+    WorkloadGenerator gen({});
+    for (int b = 0; b < 10; ++b) {  // rotation is checked between batches
+      std::string ndjson;
+      for (int i = 0; i < 2000; ++i) ndjson += gen.Event(static_cast<uint64_t>(b * 2000 + i)) + "\n";
+      ASSERT_TRUE((*log)->AppendBatch(ndjson).ok());
+      ASSERT_TRUE((*log)->Flush().ok());
+    }
+    ASSERT_TRUE((*log)->Shutdown().ok());
+  }
+  size_t checked = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path() + "/segments")) {
+    if (entry.path().extension() != ".fidx") continue;
+    const std::string bytes = test::ReadFileBytes(entry.path().string());
+    ASSERT_EQ(GetU32(bytes.data() + 8), 3u) << entry.path();
+    const uint32_t inner = GetU32(bytes.data() + 12);
+    EXPECT_LT(bytes.size() * 2, inner) << entry.path();
+    auto idx = SegmentIndex::Parse(bytes);
+    ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+    EXPECT_GT(idx->value_count(IndexedField::kLeadId), 100u);
+    ++checked;
+  }
+  EXPECT_GE(checked, 2u);
 }
 
 // A generated log over several sealed segments (indexed) and an active one.

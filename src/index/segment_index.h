@@ -104,6 +104,7 @@ class SegmentIndexBuilder {
 
 class SegmentIndex {
  public:
+  // Reads a version 1 or 2 file, or a version 3 (compressed) wrapper of one.
   static Result<SegmentIndex> Parse(std::string bytes);
   // Loads <segment>.fidx; kNotFound if it does not exist.
   static Result<SegmentIndex> Load(Env* env, const std::string& segment_path);
@@ -186,7 +187,10 @@ class SegmentIndexCache {
 std::shared_ptr<const SegmentIndex> SealedIndexOf(Env* env, const std::string& segment_path, SegmentIndexCache* cache);
 
 std::string SegmentIndexPath(const std::string& segment_path);
-// Writes the index file atomically (temporary name, fsync, rename).
+// Writes the index file atomically (temporary name, fsync, rename),
+// compressed as version 3 (CompressSegmentIndex).
 Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes);
+// The version 3 file of a version 2 one (SegmentIndexBuilder::Finish()).
+std::string CompressSegmentIndex(std::string_view inner);
 
 }  // namespace stele
