@@ -86,6 +86,15 @@ def main():
             "%.0f / %.0f" % (j["floor_p50_us"], j["floor_p99_us"]), "%.1fx at p99" % (j["p99_us"] / j["floor_p99_us"]),
             "%.0f" % rss)
 
+    # The server over loopback against the embedded library, same run (the
+    # clients share the two cores with the server).
+    out, rss, _ = run([STELE, "bench", "http", "--events", n, "--work-dir", a.work_dir + "/http"])
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in ("NDJSON bulk ingest", "single-event POST, keep-alive"):
+            row("server: %s over HTTP vs the embedded library" % cells[0], cells[1], cells[2],
+                "%sx" % cells[3], "%.0f" % rss)
+
     qdir = a.work_dir + "/query"
     out, rss, _ = run([STELE, "bench", "query", "--events", str(a.events), "--lookups", "50", "--keep",
                        "--work-dir", qdir])

@@ -57,6 +57,7 @@ bool ScanIterator::Fail(Status s) {
 }
 
 bool ScanIterator::OpenNextSegment() {
+  CancelReadAhead();  // it reads segment_
   segment_.reset();
   while (segments_done_ < segments_.size()) {
     const size_t k = segments_done_++;
@@ -134,28 +135,107 @@ Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segmen
   return frame;
 }
 
-bool ScanIterator::LoadNextFrame() {
+// Whether the frame at frame_order_[pos] exists in this snapshot and may
+// hold a match by its seq and time bounds.
+bool ScanIterator::FrameMayMatch(size_t pos) const {
   const auto& frames = segment_->frames();
-  while (frames_done_ < frame_order_.size()) {
-    const size_t i = frame_order_[frames_done_++];
-    if (i >= frames.size()) continue;
-    const format::FrameIndexEntry& f = frames[i];
-    if (!filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts)) continue;
-    // Value maps pay off only for frames read again: build them on a hit,
-    // never on a miss (a cache smaller than the working set then costs
-    // nothing over a plain scan).
-    bool hit = false;
-    auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &hit);
-    if (!loaded.ok()) return Fail(loaded.status());
-    frame_ = std::move(loaded).value();
-    if (!hit) ++frames_read_;
-    if (hit && equality_) {
-      offsets_.clear();
-      for (uint32_t k : frame_->RecordsWith(equality_->first, equality_->second)) {
-        offsets_.push_back(frame_->offsets()[k]);
+  const size_t i = frame_order_[pos];
+  if (i >= frames.size()) return false;
+  const format::FrameIndexEntry& f = frames[i];
+  return filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts);
+}
+
+// The records of `frame` to visit, in frame order: with a frame-cache hit
+// and an equality filter only those holding the value, else all of them.
+void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const {
+  if (hit && equality_) {
+    out->clear();
+    for (uint32_t k : frame.RecordsWith(equality_->first, equality_->second)) out->push_back(frame.offsets()[k]);
+  } else {
+    *out = frame.offsets();
+  }
+}
+
+void ScanIterator::StartReadAhead() {
+  size_t pos = frames_done_;
+  while (pos < frame_order_.size() && !FrameMayMatch(pos)) ++pos;
+  if (pos == frame_order_.size()) return;
+  // A small frame decompresses faster than a hand-off to another thread,
+  // and so does a cached frame an equality filter visits through its value
+  // map (a lead lookup touches only that lead's records).
+  if (segment_->frames()[frame_order_[pos]].stored_len < kReadAheadMinStoredBytes) return;
+  if (equality_ && context_.frames && context_.frames->Get(segment_->path(), frame_order_[pos])) return;
+  if (!read_ahead_thread_) {
+    auto filter = EventFilter::Create(query_);
+    if (!filter.ok()) return;  // cannot happen: filter_ was made from the same query
+    read_ahead_filter_ = std::move(filter).value();
+    read_ahead_thread_ = std::make_unique<TaskThread>("stele-readahead");
+  }
+  read_ahead_pos_ = pos;
+  read_ahead_.reset();
+  const size_t i = frame_order_[pos];
+  read_ahead_thread_->Run([this, i] {
+    auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_);
+    if (!loaded.ok()) return loaded.status();
+    read_ahead_ = std::move(loaded).value();
+    // Filter here too, so this thread does the frame's whole share of work.
+    std::vector<uint32_t> candidates;
+    CandidateRecords(*read_ahead_, read_ahead_hit_, &candidates);
+    read_ahead_matches_.clear();
+    EventView e;
+    for (const uint32_t off : candidates) {
+      const char* rec = read_ahead_->raw().data() + off;
+      if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), &e)) {
+        return Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum");
       }
+      if (read_ahead_filter_->Matches(e)) read_ahead_matches_.push_back(off);
+    }
+    return Status::Ok();
+  });
+  reading_ahead_ = true;
+}
+
+void ScanIterator::CancelReadAhead() {
+  if (!reading_ahead_) return;
+  (void)read_ahead_thread_->Wait();
+  reading_ahead_ = false;
+  read_ahead_.reset();
+}
+
+bool ScanIterator::LoadNextFrame() {
+  while (frames_done_ < frame_order_.size()) {
+    const size_t pos = frames_done_++;
+    if (!FrameMayMatch(pos)) continue;
+    const size_t i = frame_order_[pos];
+    if (reading_ahead_ && read_ahead_pos_ == pos) {
+      // Loaded and filtered on the read-ahead thread: only the matches are
+      // left to emit.  The next frame is this thread's, the one after it
+      // the read-ahead's again, so the two alternate.
+      reading_ahead_ = false;
+      const Status s = read_ahead_thread_->Wait();
+      if (!s.ok()) return Fail(s);
+      frame_ = std::move(read_ahead_);
+      if (!read_ahead_hit_) ++frames_read_;
+      ++frames_read_ahead_;
+      ++frames_visited_;
+      offsets_.swap(read_ahead_matches_);
+      prefiltered_ = true;
     } else {
-      offsets_ = frame_->offsets();
+      CancelReadAhead();
+      // Value maps pay off only for frames read again: build them on a hit,
+      // never on a miss (a cache smaller than the working set then costs
+      // nothing over a plain scan).
+      bool hit = false;
+      auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &hit);
+      if (!loaded.ok()) return Fail(loaded.status());
+      frame_ = std::move(loaded).value();
+      if (!hit) ++frames_read_;
+      CandidateRecords(*frame_, hit, &offsets_);
+      prefiltered_ = false;
+      // A long scan (two frames visited already, read or cached) loads and
+      // filters the next frame on its own thread while this one filters
+      // this frame: on two cores a regex scan runs up to twice as fast.
+      if (++frames_visited_ > kReadAheadAfterFrames) StartReadAhead();
     }
     if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
     next_record_ = 0;
@@ -178,7 +258,7 @@ bool ScanIterator::Next(EventView* event) {
       if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), event)) {
         return Fail(Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum"));
       }
-      if (filter_->Matches(*event)) {
+      if (prefiltered_ || filter_->Matches(*event)) {
         ++emitted_;
         return true;
       }

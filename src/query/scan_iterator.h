@@ -10,7 +10,9 @@
 // in a cached frame an equality filter visits only the matching records.  Every
 // event is still checked against the whole filter, so the index only ever
 // removes frames that cannot match.  A frame failing its checksum ends the
-// stream with kCorruption.  Not thread-safe.
+// stream with kCorruption.  A long scan loads and filters every other frame
+// on a read-ahead thread of its own while the caller's thread does the rest.
+// Not thread-safe.
 #pragma once
 
 #include <memory>
@@ -25,6 +27,7 @@
 #include "stele/query.h"
 #include "storage/segment_reader.h"
 #include "util/env.h"
+#include "util/task_thread.h"
 
 namespace stele {
 
@@ -55,6 +58,8 @@ class ScanIterator final : public EventIterator {
   // Frames decompressed so far (not served by the frame cache), for tests
   // and benchmarks of the planner.
   uint64_t frames_read() const { return frames_read_; }
+  // Frames loaded and filtered by the read-ahead thread and used.
+  uint64_t frames_read_ahead() const { return frames_read_ahead_; }
 
  private:
   ScanIterator(Env* env, std::string segment_dir, const Query& query, std::unique_ptr<EventFilter> filter,
@@ -64,6 +69,14 @@ class ScanIterator final : public EventIterator {
   // the segment's field index allows.
   void PlanFrames();
   bool LoadNextFrame();    // false when the current segment is exhausted or on error
+  bool FrameMayMatch(size_t pos) const;
+  void CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const;
+  // Loads the next frame LoadNextFrame() will want on read_ahead_thread_.
+  void StartReadAhead();
+  // Waits for a read-ahead in flight and drops its frame.
+  void CancelReadAhead();
+  static constexpr uint64_t kReadAheadAfterFrames = 2;
+  static constexpr uint32_t kReadAheadMinStoredBytes = 16u << 10;
   bool Fail(Status s);
 
   std::unique_ptr<Env> own_env_;  // set by OpenDirectory
@@ -87,6 +100,22 @@ class ScanIterator final : public EventIterator {
   uint64_t emitted_ = 0;
   Status status_;
   bool done_ = false;
+
+  bool prefiltered_ = false;  // offsets_ holds only matches (from the read-ahead)
+  uint64_t frames_visited_ = 0;  // loaded from disk or the frame cache
+
+  // Read-ahead (see LoadNextFrame).  Between Run() and Wait() the thread
+  // reads segment_, equality_ and context_, and alone touches read_ahead_,
+  // read_ahead_hit_, read_ahead_matches_ and read_ahead_filter_.  Declared
+  // last: destroyed (joined) first.
+  bool reading_ahead_ = false;
+  size_t read_ahead_pos_ = 0;  // in frame_order_
+  std::shared_ptr<const CachedFrame> read_ahead_;
+  bool read_ahead_hit_ = false;
+  std::vector<uint32_t> read_ahead_matches_;  // record offsets, frame order
+  std::unique_ptr<EventFilter> read_ahead_filter_;
+  uint64_t frames_read_ahead_ = 0;
+  std::unique_ptr<TaskThread> read_ahead_thread_;
 };
 
 }  // namespace stele
