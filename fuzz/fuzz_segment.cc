@@ -3,7 +3,8 @@
 // a torn tail, never crash, hang or read out of bounds.  Seeds are real
 // sealed and active segments (fuzz/corpus/segment).  The same bytes also go
 // through the field index parser (.fidx, versions 1-3), and lookups in
-// whatever it accepts.
+// whatever it accepts, and through the column frame decoder (codec 2),
+// which inside a segment only sees bytes that passed the frame checksum.
 #include <unistd.h>
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "index/segment_index.h"
+#include "storage/frame_columns.h"
 #include "stele/stele.h"
 #include "util/confined_env.h"
 
@@ -53,6 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lead.lead_id = "L0000001";
   lead.descending = true;
   Drain(lead);
+  if (size > 0) {
+    std::string records;
+    const uint32_t count = 1 + data[0] % 64;
+    (void)stele::DecodeFrameColumns(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), count, 1,
+                                    static_cast<uint32_t>(4 * size + 64 * count), &records);
+  }
   auto idx = stele::SegmentIndex::Parse(std::string(reinterpret_cast<const char*>(data), size));
   if (idx.ok()) {
     for (int f = 0; f < stele::kIndexedFieldCount; ++f) {

@@ -713,7 +713,7 @@ TEST(LiveIndex, WithTheFieldIndexOffQueriesScan) {
   Options o;
   o.dir = dir.path();
   o.field_index = false;
-  o.segment_max_bytes = 8 << 10;
+  o.segment_max_bytes = 4 << 10;
   auto log = Log::Open(o);
   ASSERT_TRUE(log.ok());
   // In the first (active) segment, before any rotation.

@@ -6,12 +6,11 @@
 #include <filesystem>
 #include <random>
 
-#include <zstd.h>
-
 #include "event/record.h"
 #include "integrity/checkpoint.h"
 #include "integrity/hash_store.h"
 #include "storage/format.h"
+#include "storage/segment_reader.h"
 #include "test_util.h"
 #include "util/coding.h"
 #include "util/hash.h"
@@ -223,8 +222,10 @@ uint64_t ModifyLastEventWithValidChecksums(const std::string& path, bool also_fi
   const auto& f = frames.back();
   format::FrameHeader h;
   EXPECT_TRUE(format::DecodeFrameHeader(bytes.data() + f.offset, &h));
-  std::string raw(h.raw_len, '\0');
-  ZSTD_decompress(raw.data(), raw.size(), bytes.data() + f.offset + format::kFrameHeaderSize, h.stored_len);
+  std::string raw;
+  EXPECT_TRUE(
+      DecodeFramePayload(h, std::string_view(bytes.data() + f.offset + format::kFrameHeaderSize, h.stored_len), &raw)
+          .ok());
   // Change one digit inside the data of the frame's second record.
   const uint32_t len0 = GetU32(raw.data());
   const size_t rec1 = 4 + len0;

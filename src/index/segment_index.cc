@@ -20,25 +20,13 @@ constexpr uint32_t kVersion = 2;
 constexpr uint32_t kCompressedVersion = 3;
 constexpr int kIndexZstdLevel = 3;
 
-void PutVarint(std::string* out, uint32_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+void PutVarint(std::string* out, uint32_t v) { PutVarint64(out, v); }
 
 bool GetVarint(const char*& p, const char* end, uint32_t* v) {
-  uint32_t result = 0;
-  for (int shift = 0; shift <= 28 && p < end; shift += 7) {
-    const uint8_t byte = static_cast<uint8_t>(*p++);
-    result |= static_cast<uint32_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
+  uint64_t wide;
+  if (!GetVarint64(p, end, &wide) || wide > UINT32_MAX) return false;
+  *v = static_cast<uint32_t>(wide);
+  return true;
 }
 
 uint64_t ValueHash(std::string_view v) { return XXH3_64bits(v.data(), v.size()) | 1; }  // 0 marks an empty slot

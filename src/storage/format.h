@@ -31,7 +31,8 @@ bool DecodeSegmentHeader(const char* in /*64*/, SegmentHeader* h);
 // Frame header --------------------------------------------------------------
 inline constexpr std::string_view kFrameMagic = "STFR";  // 4 bytes
 inline constexpr size_t kFrameHeaderSize = 64;
-enum Codec : uint8_t { kCodecNone = 0, kCodecZstd = 1 };
+// 2: zstd of the records rewritten as columns (storage/frame_columns.h).
+enum Codec : uint8_t { kCodecNone = 0, kCodecZstd = 1, kCodecZstdColumns = 2 };
 // A frame larger than this is corrupt by definition (events are <= 1 MiB by
 // default and frames are cut near frame_target_bytes).
 inline constexpr uint32_t kMaxFrameBytes = 256u << 20;

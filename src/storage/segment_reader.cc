@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include "storage/frame_columns.h"
 #include "util/coding.h"
 #include "util/hash.h"
 
@@ -16,6 +17,14 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
     if (stored.size() != h.raw_len) return Status::Corruption("stored and raw length differ");
     std::memcpy(raw->data(), stored.data(), stored.size());
     return Status::Ok();
+  }
+  if (h.codec == format::kCodecZstdColumns) {
+    // The columns are never longer than the records they rebuild.
+    thread_local std::string columns;
+    columns.resize(h.raw_len);
+    const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
+    if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+    return DecodeFrameColumns(std::string_view(columns.data(), n), h.count, h.first_seq, h.raw_len, raw);
   }
   const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "storage/frame_columns.h"
 #include "util/coding.h"
 #include "util/hash.h"
 
@@ -86,13 +87,18 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   h.first_seq = first_seq;
   h.min_ts = min_ts;
   h.max_ts = max_ts;
-  size_t n = ZSTD_compressCCtx(cctx_, payload, bound, raw.data(), raw.size(), options_.zstd_level);
+  // Columns (codec 2) when the records follow the canonical layout, which
+  // the writer's always do; the row form (codec 1) otherwise.
+  columns_.clear();
+  const bool columns = options_.column_frames && EncodeFrameColumns(raw, count, first_seq, &columns_);
+  const std::string_view input = columns ? std::string_view(columns_) : raw;
+  size_t n = ZSTD_compressCCtx(cctx_, payload, bound, input.data(), input.size(), options_.zstd_level);
   if (ZSTD_isError(n) || n >= raw.size()) {  // incompressible (or zstd refused): store as is
     h.codec = format::kCodecNone;
     std::memcpy(payload, raw.data(), raw.size());
     n = raw.size();
   } else {
-    h.codec = format::kCodecZstd;
+    h.codec = columns ? format::kCodecZstdColumns : format::kCodecZstd;
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);

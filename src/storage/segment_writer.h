@@ -28,6 +28,7 @@ namespace stele {
 struct SegmentWriterOptions {
   int zstd_level = 1;
   bool field_index = true;  // build <segment>.fidx (off only to measure its cost)
+  bool column_frames = true;  // codec 2 (storage/frame_columns.h); off writes codec 1, for tests
 };
 
 // Where one frame of a batch of records begins and ends, and what the
@@ -103,6 +104,7 @@ class SegmentWriter {
   SegmentWriterOptions options_;
   ZSTD_CCtx* cctx_;
   std::string out_;  // frames being assembled for one write
+  std::string columns_;  // one frame's columns before compression
   std::vector<format::FrameIndexEntry> frames_;
   std::shared_ptr<LiveSegmentIndex> index_;  // the field index of this segment, written at seal
 };
