@@ -77,8 +77,8 @@ TEST(SegmentIndexFormat, RoundTripsAndRejectsDamage) {
   EXPECT_EQ(SegmentIndex::Parse(nested).status().code(), StatusCode::kCorruption);
 }
 
-// A sealed segment's index on disk is the compressed version 3, several
-// times smaller than the version 2 bytes it holds.
+// A sealed segment's index on disk is the compressed version 3, less than
+// half the version 2 bytes it holds.
 TEST(SegmentIndexFormat, SealedIndexesAreWrittenCompressed) {
   test::TempDir dir;
   Options o;

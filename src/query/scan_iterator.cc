@@ -145,6 +145,14 @@ bool ScanIterator::FrameMayMatch(size_t pos) const {
   return filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts);
 }
 
+Status ScanIterator::DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const {
+  const char* rec = frame.raw().data() + offset;
+  if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), event)) {
+    return Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum");
+  }
+  return Status::Ok();
+}
+
 // The records of `frame` to visit, in frame order: with a frame-cache hit
 // and an equality filter only those holding the value, else all of them.
 void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const {
@@ -179,15 +187,11 @@ void ScanIterator::StartReadAhead() {
     if (!loaded.ok()) return loaded.status();
     read_ahead_ = std::move(loaded).value();
     // Filter here too, so this thread does the frame's whole share of work.
-    std::vector<uint32_t> candidates;
-    CandidateRecords(*read_ahead_, read_ahead_hit_, &candidates);
+    CandidateRecords(*read_ahead_, read_ahead_hit_, &read_ahead_candidates_);
     read_ahead_matches_.clear();
     EventView e;
-    for (const uint32_t off : candidates) {
-      const char* rec = read_ahead_->raw().data() + off;
-      if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), &e)) {
-        return Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum");
-      }
+    for (const uint32_t off : read_ahead_candidates_) {
+      STELE_RETURN_IF_ERROR(DecodeAt(*read_ahead_, off, &e));
       if (read_ahead_filter_->Matches(e)) read_ahead_matches_.push_back(off);
     }
     return Status::Ok();
@@ -253,11 +257,7 @@ bool ScanIterator::Next(EventView* event) {
   }
   while (true) {
     while (next_record_ < offsets_.size()) {
-      const uint32_t off = offsets_[next_record_++];
-      const char* rec = frame_->raw().data() + off;
-      if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), event)) {
-        return Fail(Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum"));
-      }
+      if (Status s = DecodeAt(*frame_, offsets_[next_record_++], event); !s.ok()) return Fail(std::move(s));
       if (prefiltered_ || filter_->Matches(*event)) {
         ++emitted_;
         return true;

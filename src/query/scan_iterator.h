@@ -71,6 +71,8 @@ class ScanIterator final : public EventIterator {
   bool LoadNextFrame();    // false when the current segment is exhausted or on error
   bool FrameMayMatch(size_t pos) const;
   void CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const;
+  // The record at `offset` in `frame`; kCorruption naming the segment.
+  Status DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const;
   // Loads the next frame LoadNextFrame() will want on read_ahead_thread_.
   void StartReadAhead();
   // Waits for a read-ahead in flight and drops its frame.
@@ -106,13 +108,14 @@ class ScanIterator final : public EventIterator {
 
   // Read-ahead (see LoadNextFrame).  Between Run() and Wait() the thread
   // reads segment_, equality_ and context_, and alone touches read_ahead_,
-  // read_ahead_hit_, read_ahead_matches_ and read_ahead_filter_.  Declared
-  // last: destroyed (joined) first.
+  // read_ahead_hit_, read_ahead_candidates_, read_ahead_matches_ and
+  // read_ahead_filter_.  Declared last: destroyed (joined) first.
   bool reading_ahead_ = false;
   size_t read_ahead_pos_ = 0;  // in frame_order_
   std::shared_ptr<const CachedFrame> read_ahead_;
   bool read_ahead_hit_ = false;
-  std::vector<uint32_t> read_ahead_matches_;  // record offsets, frame order
+  std::vector<uint32_t> read_ahead_candidates_;  // scratch, reused across frames
+  std::vector<uint32_t> read_ahead_matches_;     // record offsets, frame order
   std::unique_ptr<EventFilter> read_ahead_filter_;
   uint64_t frames_read_ahead_ = 0;
   std::unique_ptr<TaskThread> read_ahead_thread_;
