@@ -159,6 +159,39 @@ TEST(Log, RotatesBySizeAndSealsWithAnIndexFooter) {
   EXPECT_EQ(*again->Append(R"({"type":"z"})"), 2001u);
 }
 
+// The live field index grows with the distinct values a segment holds, not
+// with its bytes: a segment is sealed once the index reaches its budget, so
+// the writer's memory does not follow the number of distinct leads.
+TEST(Log, RotatesWhenTheLiveIndexReachesItsMemoryBudget) {
+  auto append_distinct_leads = [](Options o, int n) {
+    auto log = OpenOrDie(o);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_TRUE(log->Append(R"({"type":"a","lead_id":"L)" + std::to_string(i) + R"("})").ok());
+      if (i % 500 == 499) {
+        EXPECT_TRUE(log->Flush().ok());
+      }
+    }
+    EXPECT_TRUE(log->Shutdown().ok());
+    return log->stats().segments_sealed;
+  };
+  TempDir bounded, unbounded;
+  Options o;
+  o.dir = bounded.path();
+  o.segment_max_index_bytes = 256 << 10;
+  EXPECT_GE(append_distinct_leads(o, 20'000), 2u);
+  o.dir = unbounded.path();
+  o.segment_max_index_bytes = 0;
+  EXPECT_EQ(append_distinct_leads(o, 20'000), 0u);
+
+  // Every event is still found through the indexes of the sealed segments.
+  for (int lead : {0, 7'777, 19'999}) {
+    Query q;
+    q.lead_id = "L" + std::to_string(lead);
+    EXPECT_EQ(Seqs(QueryAll(bounded.path(), q)), (std::vector<uint64_t>{static_cast<uint64_t>(lead) + 1}));
+  }
+  EXPECT_EQ(QueryAll(bounded.path(), {}).size(), 20'000u);
+}
+
 TEST(Log, RotatesByAgeEvenWhenIdle) {
   TempDir dir;
   Options o;

@@ -54,6 +54,11 @@ struct Options {
   // Segment rotation: a segment is sealed once it holds this many bytes, or
   // once it is this old and holds at least one frame.
   uint64_t segment_max_bytes = 256ull << 20;
+  // ... or once the field index it builds in memory holds this many bytes
+  // (0: no limit).  This, not the log's size, bounds the writer's memory
+  // whatever the number of distinct indexed values: 1M Zipf-distributed lead
+  // ids reach 64 MiB after about 3M events (docs/performance.md, "Memory").
+  uint64_t segment_max_index_bytes = 64ull << 20;
   std::chrono::seconds segment_max_age{std::chrono::hours(24)};
 
   // Retention (SPEC §2): whole sealed segments are removed, oldest first,

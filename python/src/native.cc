@@ -28,6 +28,7 @@
 #include "stele/stats.h"
 #include "stele/stele.h"
 #include "util/json_escape.h"
+#include "util/malloc_tuning.h"
 #include "util/time.h"
 
 namespace py = pybind11;
@@ -396,6 +397,7 @@ void ApplyOption(Options* o, const std::string& key, const py::handle& v) {
   else if (key == "max_object_keys") o->max_object_keys = v.cast<size_t>();
   else if (key == "max_string_bytes") o->max_string_bytes = v.cast<size_t>();
   else if (key == "segment_max_bytes") o->segment_max_bytes = v.cast<uint64_t>();
+  else if (key == "segment_max_index_bytes") o->segment_max_index_bytes = v.cast<uint64_t>();
   else if (key == "frame_target_bytes") o->frame_target_bytes = v.cast<size_t>();
   else if (key == "zstd_level") o->zstd_level = v.cast<int>();
   else if (key == "batch_commit_delay") o->batch_commit_delay = std::chrono::microseconds(static_cast<int64_t>(seconds() * 1e6));
@@ -697,6 +699,7 @@ PyMethodDef kLogEventDef = {
 }  // namespace stele::python
 
 PYBIND11_MODULE(_native, m) {
+  stele::UseFixedMmapThreshold();  // flat RSS in a long-lived logging process
   using namespace stele::python;
   m.doc() = "The stele audit log engine (C++), bound for Python. Use the `stele` package, not this module.";
 

@@ -2,9 +2,11 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "util/malloc_tuning.h"
 
 int main(int argc, char** argv) {
   using namespace stele::cli;
+  stele::UseFixedMmapThreshold();  // flat RSS under a long `append` or `serve`
   CLI::App app{"stele: tamper-evident, high-throughput audit log"};
   app.name("stele");
   app.require_subcommand(1);

@@ -55,6 +55,9 @@ class SegmentIndexBuilder {
   std::string Finish() const;
   void Clear();
   size_t distinct_values() const;
+  // Heap bytes the builder's arrays hold (capacities): what sealing by
+  // Options::segment_max_index_bytes bounds.
+  size_t memory_bytes() const;
 
  private:
   // The segment-wide postings of one field, in a few flat arrays rather than
@@ -87,6 +90,7 @@ class SegmentIndexBuilder {
     size_t size() const { return values_.size(); }
     // Appends every (frame, count) of a value to *out, oldest first.
     void AppendEntries(uint32_t id, std::vector<FrameCount>* out) const;
+    size_t memory_bytes() const;
 
    private:
     uint32_t Insert(uint64_t hash, std::string_view value);
@@ -154,6 +158,7 @@ class LiveSegmentIndex {
   uint64_t first_seq() const { return first_seq_; }
   void AddFrame(uint32_t ordinal, std::string_view raw);
   std::string Finish() const;
+  size_t memory_bytes() const;
   std::optional<std::vector<uint32_t>> Candidates(const Query& q) const;
   std::vector<FrameCount> FrameCounts(IndexedField f, std::string_view value, bool prefix) const;
 

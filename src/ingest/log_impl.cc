@@ -560,7 +560,9 @@ Status LogImpl::SignCheckpoint() {
 
 Status LogImpl::MaybeRotate(int64_t now_ns) {
   if (segment_->frame_count() == 0) return Status::Ok();
-  const bool full = segment_->size() >= options_.segment_max_bytes;
+  const bool full = segment_->size() >= options_.segment_max_bytes ||
+                    (options_.segment_max_index_bytes > 0 &&
+                     segment_->index_memory_bytes() >= options_.segment_max_index_bytes);
   const bool old = now_ns - segment_->created_ns() >=
                    std::chrono::duration_cast<std::chrono::nanoseconds>(options_.segment_max_age).count();
   if (!full && !old) return Status::Ok();

@@ -86,6 +86,8 @@ class SegmentWriter {
   int64_t created_ns() const { return header_.created_ns; }
   uint64_t size() const { return file_->Size(); }
   size_t frame_count() const { return frames_.size(); }
+  // Heap bytes of the field index being built (0 without one).
+  size_t index_memory_bytes() const { return index_ ? index_->memory_bytes() : 0; }
 
  private:
   SegmentWriter(std::unique_ptr<WritableFile> file, const format::SegmentHeader& header,
