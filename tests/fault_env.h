@@ -1,6 +1,7 @@
 // FaultEnv: an Env that forwards to the POSIX one and injects the failures
 // storage engines must survive: a failed fdatasync, a write refused after N
-// bytes (a full disk), and a slow sync.  Thread-safe knobs.
+// bytes (a full disk), and a slow sync; and it can hold back the writing of
+// sealed segments' field index files.  Thread-safe knobs.
 #pragma once
 
 #include <atomic>
@@ -19,8 +20,16 @@ class FaultEnv final : public ForwardingEnv {
   std::atomic<int64_t> write_budget{-1};
   std::atomic<int> sync_delay_ms{0};
   std::atomic<uint64_t> syncs{0};
+  // While true, opening a field index file (<segment>.fidx.tmp) waits;
+  // index_files_held counts the opens that waited.
+  std::atomic<bool> hold_index_files{false};
+  std::atomic<int> index_files_held{0};
 
   Result<std::unique_ptr<WritableFile>> OpenAppendable(const std::string& path) override {
+    if (path.ends_with(".fidx.tmp") && hold_index_files) {
+      ++index_files_held;
+      while (hold_index_files) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     auto f = base()->OpenAppendable(path);
     if (!f.ok()) return f.status();
     return std::unique_ptr<WritableFile>(new File(this, std::move(f).value()));

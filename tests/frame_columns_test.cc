@@ -160,6 +160,7 @@ TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     ASSERT_TRUE((*w)->AppendRecords(raw_b, 1u << 20).ok());
     ASSERT_TRUE((*w)->Seal().ok());
+    ASSERT_TRUE((*w)->WriteSealedIndex().ok());
   }
   auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
   ASSERT_TRUE(r.ok()) << r.status().ToString();

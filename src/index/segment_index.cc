@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <span>
 
 #include <zstd.h>
 
@@ -121,6 +122,52 @@ void SegmentIndexBuilder::FieldPostings::AppendEntries(uint32_t id, std::vector<
   const size_t begin = out->size();
   for (uint32_t e = values_[id].last; e != kNone; e = entries_[e].prev) out->push_back({entries_[e].frame, entries_[e].count});
   std::reverse(out->begin() + static_cast<ptrdiff_t>(begin), out->end());
+}
+
+// Walking each value's chain is a dependent load per entry: for a 64 MiB
+// index that took 300+ ms of a 500 ms Finish().  Here each entry learns its
+// value from its successor in one pass from the newest entry down (the head
+// of every chain knows its value), and a counting sort groups them; every
+// load is independent.
+void SegmentIndexBuilder::FieldPostings::GroupEntries(std::vector<uint32_t>* starts,
+                                                      std::vector<FrameCount>* grouped) const {
+  const size_t n = entries_.size();
+  std::vector<uint32_t> owner(n);
+  for (uint32_t id = 0; id < values_.size(); ++id) owner[values_[id].last] = id;  // a value has >= 1 entry
+  for (size_t e = n; e-- > 0;) {
+    if (entries_[e].prev != kNone) owner[entries_[e].prev] = owner[e];
+  }
+  starts->assign(values_.size() + 1, 0);
+  for (size_t e = 0; e < n; ++e) ++(*starts)[owner[e] + 1];
+  for (size_t id = 0; id < values_.size(); ++id) (*starts)[id + 1] += (*starts)[id];
+  std::vector<uint32_t> next(starts->begin(), starts->end() - 1);
+  grouped->resize(n);
+  for (size_t e = 0; e < n; ++e) (*grouped)[next[owner[e]]++] = {entries_[e].frame, entries_[e].count};
+}
+
+// Sorted by the first 8 bytes as a big-endian integer, then by the whole
+// value on a tie: lead ids like "L0012345" are told apart by the key alone,
+// so the sort rarely touches the arena (a plain string sort of 500k values
+// was ~150 ms of cache misses).
+std::vector<uint32_t> SegmentIndexBuilder::FieldPostings::SortedIds() const {
+  struct Keyed {
+    uint64_t key;
+    uint32_t id;
+  };
+  std::vector<Keyed> keyed(values_.size());
+  for (uint32_t id = 0; id < values_.size(); ++id) {
+    const std::string_view v = ValueOf(id);
+    uint64_t key = 0;
+    for (size_t i = 0; i < 8; ++i) key = key << 8 | (i < v.size() ? static_cast<unsigned char>(v[i]) : 0u);
+    keyed[id] = {key, id};
+  }
+  std::sort(keyed.begin(), keyed.end(), [this](const Keyed& a, const Keyed& b) {
+    if (a.key != b.key) return a.key < b.key;
+    return ValueOf(a.id) < ValueOf(b.id);
+  });
+  std::vector<uint32_t> ids(keyed.size());
+  for (size_t i = 0; i < keyed.size(); ++i) ids[i] = keyed[i].id;
+  return ids;
 }
 
 std::vector<uint32_t> SegmentIndexBuilder::Frames(IndexedField f, std::string_view value, bool prefix) const {
@@ -243,15 +290,16 @@ std::string SegmentIndexBuilder::Finish() const {
   head.append(kMagic);
   AppendU32(&head, kVersion);
   AppendU32(&head, frame_count_);
-  std::vector<FrameCount> entries;
+  std::vector<uint32_t> starts;
+  std::vector<FrameCount> grouped;
   const size_t fixed = head.size() + kIndexedFieldCount * 8;
   size_t dir_total = 0;
   for (const FieldPostings& p : values_) dir_total += p.size() * 8;
+  dirs.reserve(dir_total);
   for (int f = 0; f < kIndexedFieldCount; ++f) {
     const FieldPostings& p = values_[f];
-    std::vector<uint32_t> sorted(p.size());
-    for (uint32_t id = 0; id < p.size(); ++id) sorted[id] = id;
-    std::sort(sorted.begin(), sorted.end(), [&p](uint32_t a, uint32_t b) { return p.ValueOf(a) < p.ValueOf(b); });
+    const std::vector<uint32_t> sorted = p.SortedIds();
+    p.GroupEntries(&starts, &grouped);
     AppendU32(&head, static_cast<uint32_t>(sorted.size()));
     AppendU32(&head, static_cast<uint32_t>(fixed + dirs.size()));
     for (const uint32_t id : sorted) {
@@ -261,8 +309,7 @@ std::string SegmentIndexBuilder::Finish() const {
       AppendU16(&heap, static_cast<uint16_t>(value.size()));
       heap.append(value);
       AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
-      entries.clear();
-      p.AppendEntries(id, &entries);
+      const std::span<const FrameCount> entries(grouped.data() + starts[id], starts[id + 1] - starts[id]);
       PutVarint(&heap, static_cast<uint32_t>(entries.size()));
       PutVarint(&heap, static_cast<uint32_t>(std::min<uint64_t>(p.value(id).events, UINT32_MAX)));
       uint32_t prev = 0;
@@ -273,7 +320,9 @@ std::string SegmentIndexBuilder::Finish() const {
       }
     }
   }
-  std::string out = head + dirs + heap;
+  std::string out;
+  out.reserve(head.size() + dirs.size() + heap.size() + 8);
+  out.append(head).append(dirs).append(heap);
   AppendU64(&out, Checksum(out));
   return out;
 }

@@ -90,6 +90,12 @@ class SegmentIndexBuilder {
     size_t size() const { return values_.size(); }
     // Appends every (frame, count) of a value to *out, oldest first.
     void AppendEntries(uint32_t id, std::vector<FrameCount>* out) const;
+    // Every value's entries at once, oldest first: value id's are
+    // (*grouped)[(*starts)[id] .. (*starts)[id + 1]).  Sequential passes
+    // rather than a walk of each chain (what Finish() needs).
+    void GroupEntries(std::vector<uint32_t>* starts, std::vector<FrameCount>* grouped) const;
+    // Value ids in ascending byte order of their values.
+    std::vector<uint32_t> SortedIds() const;
     size_t memory_bytes() const;
 
    private:

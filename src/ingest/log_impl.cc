@@ -101,6 +101,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
         options.source_rate, options.source_burst > 0 ? options.source_burst : options.source_rate);
   }
   log->helper_ = std::make_unique<TaskThread>("stele-helper");
+  log->indexer_ = std::make_unique<TaskThread>("stele-indexer");
   log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
   log->monitor_ = std::make_unique<SecurityMonitor>(
       options.security_interval, options.security_max_groups, [raw = log.get()](std::string_view type, const std::string& data) {
@@ -383,12 +384,16 @@ Status LogImpl::Flush() {
   return WaitDurable(target);
 }
 
-Status LogImpl::PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentIndex>* live) {
+Status LogImpl::PrepareRead(uint64_t* size, ScanIterator::Context* context) {
+  context->sealed_indexes = sealed_indexes_;
+  context->frames = frames_;
+  context->readers = sealed_readers_;
   uint64_t target;
   {
     MutexLock l(&mu_);
     target = next_seq_ - 1;
-    *live = live_index_;
+    context->live = live_index_;
+    context->sealing = sealing_index_;
     if (target > written_seq_) {  // a reader cuts the group-commit window short
       read_wanted_seq_ = std::max(read_wanted_seq_, target);
       work_cv_.Signal();
@@ -404,18 +409,18 @@ Status LogImpl::PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentInd
 
 Result<std::unique_ptr<EventIterator>> LogImpl::Query(const stele::Query& query) {
   uint64_t size;
-  std::shared_ptr<const LiveSegmentIndex> live;
-  STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
-  auto it = ScanIterator::Open(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_});
+  ScanIterator::Context context;
+  STELE_RETURN_IF_ERROR(PrepareRead(&size, &context));
+  auto it = ScanIterator::Open(env_, options_.dir, query, std::move(context));
   if (!it.ok()) return it.status();
   return std::unique_ptr<EventIterator>(std::move(it).value());
 }
 
 Result<uint64_t> LogImpl::Count(const stele::Query& query) {
   uint64_t size;
-  std::shared_ptr<const LiveSegmentIndex> live;
-  STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
-  return CountEvents(env_, options_.dir, query, {std::move(live), sealed_indexes_, frames_, sealed_readers_});
+  ScanIterator::Context context;
+  STELE_RETURN_IF_ERROR(PrepareRead(&size, &context));
+  return CountEvents(env_, options_.dir, query, std::move(context));
 }
 
 Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
@@ -424,8 +429,8 @@ Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
                                    " events; stream larger answers with Query()");
   }
   uint64_t size;
-  std::shared_ptr<const LiveSegmentIndex> live;
-  STELE_RETURN_IF_ERROR(PrepareRead(&size, &live));
+  ScanIterator::Context context;
+  STELE_RETURN_IF_ERROR(PrepareRead(&size, &context));
   const std::string key = QueryCache::Key(query);
   CachedAnswer answer;
   const bool cached = cache_.Get(key, &answer);
@@ -443,7 +448,7 @@ Result<std::string> LogImpl::QueryPage(const stele::Query& query) {
   fresh.covered_size = size;
   if (!cached || !(!query.descending && answer.seqs.size() == query.limit)) {  // a full ascending page never changes
     if (*part.seq_from <= *part.seq_to) {
-      auto it = ScanIterator::Open(env_, options_.dir, part, {live, sealed_indexes_, frames_});
+      auto it = ScanIterator::Open(env_, options_.dir, part, context);
       if (!it.ok()) return it.status();
       EventView e;
       while ((*it)->Next(&e)) {
@@ -558,6 +563,12 @@ Status LogImpl::SignCheckpoint() {
   return Status::Ok();
 }
 
+Status LogImpl::FinishIndexFile() {
+  if (!index_file_pending_) return Status::Ok();
+  index_file_pending_ = false;
+  return indexer_->Wait();
+}
+
 Status LogImpl::MaybeRotate(int64_t now_ns) {
   if (segment_->frame_count() == 0) return Status::Ok();
   const bool full = segment_->size() >= options_.segment_max_bytes ||
@@ -567,7 +578,10 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
                    std::chrono::duration_cast<std::chrono::nanoseconds>(options_.segment_max_age).count();
   if (!full && !old) return Status::Ok();
   const uint64_t next_first = segment_->last_seq() + 1;
+  STELE_RETURN_IF_ERROR(FinishIndexFile());
   STELE_RETURN_IF_ERROR(segment_->Seal());  // syncs: everything in it is durable
+  const std::string sealed_path = segment_->path();
+  std::shared_ptr<const LiveSegmentIndex> sealed_index = options_.field_index ? segment_->live_index() : nullptr;
   segment_.reset();
   STELE_RETURN_IF_ERROR(WriteCheckpoint());
   auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, SegmentOptions());
@@ -577,6 +591,19 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
     MutexLock l(&mu_);
     ++stats_.segments_sealed;
     live_index_ = options_.field_index ? segment_->live_index() : nullptr;
+    sealing_index_ = sealed_index;
+  }
+  if (sealed_index) {
+    // Serializing, compressing and syncing a 64 MiB index took the writer
+    // ~75 ms a seal; meanwhile queries use the index in memory, and a crash
+    // leaves the file to recovery (RecoverSegments rebuilds it).
+    indexer_->Run([this, sealed_path, sealed_index] {
+      Status s = WriteSegmentIndex(env_, sealed_path, sealed_index->Finish());
+      MutexLock l(&mu_);
+      if (s.ok()) sealing_index_ = nullptr;  // queries load the file from now on
+      return s;
+    });
+    index_file_pending_ = true;
   }
   RetainBestEffort(now_ns);
   return Status::Ok();
@@ -601,6 +628,9 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
   if (!sealed.ok()) return sealed.status();
   const size_t n = SegmentsToRemove(*sealed, active_bytes, policy, now_ns, covered);
   if (n == 0) return Status::Ok();
+  // The segment sealed last may be among them: its index file is finished
+  // first, so it is not written after the segment is gone.
+  STELE_RETURN_IF_ERROR(FinishIndexFile());
   const uint64_t through = (*sealed)[n - 1].last_seq;
   // The base is written before anything is removed.  Without integrity there
   // is no tree to continue, and nothing to write.
@@ -757,6 +787,12 @@ void LogImpl::WriterLoop() {
     SignalProgressLocked();
     space_cv_.SignalAll();
   }
+  mu_.Unlock();
+  if (Status s = FinishIndexFile(); !s.ok()) {
+    MutexLock l(&mu_);
+    if (error_.ok()) error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
+  }
+  mu_.Lock();
   if (error_.ok()) {
     // Shutdown: everything is written and synced; sign the final root.
     mu_.Unlock();

@@ -25,6 +25,7 @@
 #include "query/frame_cache.h"
 #include "query/query_cache.h"
 #include "query/reader_cache.h"
+#include "query/scan_iterator.h"
 #include "security/rate_limiter.h"
 #include "security/security_monitor.h"
 #include "stele/log.h"
@@ -75,7 +76,7 @@ class LogImpl {
   Status WaitWritten(uint64_t seq) EXCLUDES(mu_);
   // Waits until every event appended so far is written, then gives the size
   // a reader can see and the active segment's live index.
-  Status PrepareRead(uint64_t* size, std::shared_ptr<const LiveSegmentIndex>* live) EXCLUDES(mu_);
+  Status PrepareRead(uint64_t* size, ScanIterator::Context* context) EXCLUDES(mu_);
   Status RefusalLocked() const REQUIRES(mu_);
   // Validation and the per-source limit for one event; reports refusals to
   // the security monitor.
@@ -99,6 +100,8 @@ class LogImpl {
   // Writer thread only, when idle: age rotation and time-based checkpoints.
   Status IdleWork(bool* synced);
   Status MaybeRotate(int64_t now_ns);
+  // Waits for the last sealed segment's index file; its write's status.
+  Status FinishIndexFile();
   bool CheckpointDue(int64_t now_ns) const;
   // Writer thread (or Open, before it starts): removes the segments the
   // retention policy no longer keeps, after folding them into the Merkle base.
@@ -149,6 +152,8 @@ class LogImpl {
   std::atomic<bool> halted_{false};
   std::atomic<uint32_t> wake_buckets_[kWakeBuckets] = {};
   std::shared_ptr<const LiveSegmentIndex> live_index_ GUARDED_BY(mu_);  // of the active segment
+  // Of the segment sealed last, while indexer_ writes its .fidx (then null).
+  std::shared_ptr<const LiveSegmentIndex> sealing_index_ GUARDED_BY(mu_);
 
   std::unique_ptr<RateLimiter> source_limiter_;  // null: no per-source limit
   std::unique_ptr<SecurityMonitor> monitor_;      // started once the writer runs
@@ -173,6 +178,10 @@ class LogImpl {
   std::vector<std::pair<std::string, std::string>> deferred_retention_;  // removals before the monitor ran
   std::string batch_;
   std::unique_ptr<TaskThread> helper_;  // indexes and hashes large batches beside the writer
+  // Writes a sealed segment's field index file while the writer goes on with
+  // the next segment; at most one is in flight (FinishIndexFile()).
+  std::unique_ptr<TaskThread> indexer_;
+  bool index_file_pending_ = false;
   std::thread writer_;
 };
 

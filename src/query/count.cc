@@ -84,13 +84,20 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
   const auto& frames = segment.frames();
   if (segment.sealed()) {
     const auto index = SealedIndexOf(env, segment.path(), context.sealed_indexes.get());
-    if (!index || index->frame_count() != frames.size()) return std::nullopt;
-    if (countable.field) indexed = index->FrameCounts(*countable.field, countable.value, countable.prefix);
+    const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
+    if (index && index->frame_count() == frames.size()) {
+      if (countable.field) indexed = index->FrameCounts(*countable.field, countable.value, countable.prefix);
+    } else if (in_memory) {  // sealed a moment ago; its file is being written
+      if (countable.field) indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
+    } else {
+      return std::nullopt;
+    }
   } else {
     // The writer's live index may already hold frames written after this
     // reader looked; those are beyond frames() and are left out below.
-    if (!context.live || context.live->first_seq() != segment.first_seq()) return std::nullopt;
-    if (countable.field) indexed = context.live->FrameCounts(*countable.field, countable.value, countable.prefix);
+    const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
+    if (!in_memory) return std::nullopt;
+    if (countable.field) indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
   }
   std::vector<FrameCount> counts;
   if (countable.field) {

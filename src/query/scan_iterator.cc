@@ -92,6 +92,13 @@ bool ScanIterator::OpenNextSegment() {
   return false;
 }
 
+const LiveSegmentIndex* ScanIterator::InMemoryIndex(const Context& context, uint64_t first_seq) {
+  for (const auto* index : {context.live.get(), context.sealing.get()}) {
+    if (index && index->first_seq() == first_seq) return index;
+  }
+  return nullptr;
+}
+
 void ScanIterator::PlanFrames() {
   const size_t n = segment_->frames().size();
   frame_order_.clear();
@@ -104,11 +111,13 @@ void ScanIterator::PlanFrames() {
       candidates = PlanCandidates(query_, [&](IndexedField f, std::string_view v, bool prefix) {
         return prefix ? index->FramesWithPrefix(f, v) : index->Frames(f, v);
       });
+    } else if (const LiveSegmentIndex* in_memory = InMemoryIndex(context_, segment_->first_seq())) {
+      candidates = in_memory->Candidates(query_);  // sealed a moment ago; its file is being written
     }
-  } else if (context_.live && context_.live->first_seq() == segment_->first_seq()) {
+  } else if (const LiveSegmentIndex* in_memory = InMemoryIndex(context_, segment_->first_seq())) {
     // The writer's index of this active segment may list frames newer than
     // this reader's snapshot; those ordinals are skipped below.
-    candidates = context_.live->Candidates(query_);
+    candidates = in_memory->Candidates(query_);
   }
   if (candidates) {
     frame_order_ = std::move(*candidates);

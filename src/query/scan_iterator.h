@@ -45,9 +45,13 @@ class ScanIterator final : public EventIterator {
     std::shared_ptr<SegmentIndexCache> sealed_indexes;  // loaded sealed-segment indexes
     std::shared_ptr<FrameCache> frames;                 // decompressed frames
     std::shared_ptr<SealedReaderCache> readers;         // open sealed segments (counts)
+    std::shared_ptr<const LiveSegmentIndex> sealing;   // of the segment sealed last, until its .fidx is written
   };
   static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
                                                     Context context = {});
+  // The writer's in-memory index of the segment starting at `first_seq`, if
+  // the context holds one.
+  static const LiveSegmentIndex* InMemoryIndex(const Context& context, uint64_t first_seq);
 
   // Open() over a ConfinedEnv of `dir` that the iterator owns: what a reader
   // in another process (`stele query`) uses.
@@ -58,6 +62,8 @@ class ScanIterator final : public EventIterator {
   // Frames decompressed so far (not served by the frame cache), for tests
   // and benchmarks of the planner.
   uint64_t frames_read() const { return frames_read_; }
+  // Frames the plan made it look at, from disk or the frame cache.
+  uint64_t frames_visited() const { return frames_visited_; }
   // Frames loaded and filtered by the read-ahead thread and used.
   uint64_t frames_read_ahead() const { return frames_read_ahead_; }
 

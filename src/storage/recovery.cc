@@ -10,6 +10,25 @@
 
 namespace stele {
 
+namespace {
+
+// A crash between sealing a segment and writing its field index file leaves
+// the file missing: rebuilt here from the frames.  (The Log writes it on
+// another thread while the next segment fills, so the segment before the
+// newest can be the one.)
+Status RebuildMissingIndex(Env* env, const SegmentReader& r) {
+  if (env->Exists(SegmentIndexPath(r.path()))) return Status::Ok();
+  SegmentIndexBuilder index;
+  std::string raw;
+  for (size_t i = 0; i < r.frames().size(); ++i) {
+    STELE_RETURN_IF_ERROR(r.ReadFrame(i, &raw));
+    index.AddFrame(static_cast<uint32_t>(i), raw);
+  }
+  return WriteSegmentIndex(env, r.path(), index.Finish());
+}
+
+}  // namespace
+
 Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, const SegmentWriterOptions& options) {
   auto listed = ListSegments(env, segment_dir);
   if (!listed.ok()) return listed.status();
@@ -45,17 +64,17 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, c
   SegmentReader& r = **reader;
   if (!r.tail_error().ok()) return r.tail_error();
   out.info.last_seq = r.last_seq();
-  if (r.sealed()) {
-    // A crash between sealing and writing the field index leaves it missing.
-    if (options.field_index && !env->Exists(SegmentIndexPath(path))) {
-      SegmentIndexBuilder index;
-      std::string raw;
-      for (size_t i = 0; i < r.frames().size(); ++i) {
-        STELE_RETURN_IF_ERROR(r.ReadFrame(i, &raw));
-        index.AddFrame(static_cast<uint32_t>(i), raw);
-      }
-      STELE_RETURN_IF_ERROR(WriteSegmentIndex(env, path, index.Finish()));
+  if (options.field_index && firsts.size() >= 2) {
+    const uint64_t previous = firsts[firsts.size() - 2];
+    const std::string previous_path = segment_dir + "/" + format::SegmentFileName(previous);
+    if (!env->Exists(SegmentIndexPath(previous_path))) {
+      auto sealed = SegmentReader::Open(env, previous_path, previous);
+      if (!sealed.ok()) return sealed.status();
+      STELE_RETURN_IF_ERROR(RebuildMissingIndex(env, **sealed));
     }
+  }
+  if (r.sealed()) {
+    if (options.field_index) STELE_RETURN_IF_ERROR(RebuildMissingIndex(env, r));
     auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), options);
     if (!w.ok()) return w.status();
     out.active = std::move(w).value();

@@ -200,8 +200,11 @@ Status SegmentWriter::Seal() {
     side_index_.reset();
     (void)env_->Remove(format::SideIndexPath(path_));  // the footer has it now; a leftover is ignored
   }
-  STELE_RETURN_IF_ERROR(s);
-  if (!options_.field_index) return s;
+  return s;
+}
+
+Status SegmentWriter::WriteSealedIndex() const {
+  if (!options_.field_index) return Status::Ok();
   return WriteSegmentIndex(env_, path_, index_->Finish());
 }
 

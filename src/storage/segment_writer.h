@@ -69,10 +69,12 @@ class SegmentWriter {
   Status AppendFrames(std::string_view records, const std::vector<FrameCut>& cuts);
   void IndexFrames(std::string_view records, const std::vector<FrameCut>& cuts);
   Status Sync();
-  // Writes the frame index and trailer, syncs and closes, then writes the
-  // segment's field index (<segment>.fidx).  The segment must hold at least
-  // one frame.
+  // Writes the frame index and trailer, syncs and closes.  The segment must
+  // hold at least one frame.  Its field index file (<segment>.fidx) is the
+  // caller's to write, from live_index(): WriteSealedIndex() here, or on
+  // another thread (the Log does, so sealing never stalls the writer).
   Status Seal();
+  Status WriteSealedIndex() const;
   // Feeds a frame that was on disk before this writer (recovery) to the
   // field index.
   void IndexExistingFrame(uint32_t ordinal, std::string_view raw) {
@@ -81,6 +83,7 @@ class SegmentWriter {
   // The active segment's field index, shared with query threads.
   std::shared_ptr<const LiveSegmentIndex> live_index() const { return index_; }
 
+  const std::string& path() const { return path_; }
   uint64_t first_seq() const { return header_.first_seq; }
   uint64_t last_seq() const { return next_seq_ - 1; }
   int64_t created_ns() const { return header_.created_ns; }
