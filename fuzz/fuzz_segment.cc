@@ -13,8 +13,8 @@
 #include <string>
 
 #include "index/segment_index.h"
-#include "storage/frame_columns.h"
 #include "stele/stele.h"
+#include "storage/frame_columns.h"
 #include "util/confined_env.h"
 
 namespace {
@@ -58,8 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0) {
     std::string records;
     const uint32_t count = 1 + data[0] % 64;
+    // The first byte's top bit picks the data layout (codec 2 or 3).
+    const auto layout = data[0] & 0x80 ? stele::DataColumns::kByKey : stele::DataColumns::kWhole;
     (void)stele::DecodeFrameColumns(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), count, 1,
-                                    static_cast<uint32_t>(4 * size + 64 * count), &records);
+                                    static_cast<uint32_t>(4 * size + 64 * count), &records, layout);
   }
   auto idx = stele::SegmentIndex::Parse(std::string(reinterpret_cast<const char*>(data), size));
   if (idx.ok()) {

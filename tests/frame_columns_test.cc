@@ -1,7 +1,10 @@
-// Column-wise frames (codec 2): exact round trips, refusal of what they
-// cannot represent, damage reported as corruption, and segments written in
-// the row codec (1) still read beside them.
+// Column-wise frames (codecs 2 and 3): exact round trips, refusal of what
+// they cannot represent, damage reported as corruption, and segments written
+// in the row codec (1) and codec 2 still read beside them.
+#include "storage/frame_columns.h"
+
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <filesystem>
 #include <random>
@@ -9,7 +12,6 @@
 #include "event/record.h"
 #include "event/validator.h"
 #include "storage/format.h"
-#include "storage/frame_columns.h"
 #include "storage/segment_reader.h"
 #include "storage/segment_writer.h"
 #include "test_util.h"
@@ -37,21 +39,71 @@ std::string ReferenceRecords(uint64_t first_seq, size_t n, uint64_t seed = 42) {
   return raw;
 }
 
-std::string RoundTrip(const std::string& raw, uint32_t count, uint64_t first_seq) {
+constexpr DataColumns kLayouts[] = {DataColumns::kWhole, DataColumns::kByKey};
+
+std::string RoundTrip(const std::string& raw, uint32_t count, uint64_t first_seq, DataColumns layout) {
   std::string columns;
-  EXPECT_TRUE(EncodeFrameColumns(raw, count, first_seq, &columns));
-  EXPECT_LT(columns.size(), raw.size());
+  EXPECT_TRUE(EncodeFrameColumns(raw, count, first_seq, &columns, layout));
   std::string back;
-  const Status s = DecodeFrameColumns(columns, count, first_seq, static_cast<uint32_t>(raw.size()), &back);
+  const Status s = DecodeFrameColumns(columns, count, first_seq, static_cast<uint32_t>(raw.size()), &back, layout);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return back;
 }
 
 TEST(FrameColumns, ReferenceFramesRoundTripExactly) {
-  for (const size_t n : {size_t{1}, size_t{2}, size_t{999}}) {
-    const std::string raw = ReferenceRecords(1000, n);
-    EXPECT_EQ(RoundTrip(raw, static_cast<uint32_t>(n), 1000), raw) << n << " records";
+  for (const DataColumns layout : kLayouts) {
+    for (const size_t n : {size_t{1}, size_t{2}, size_t{999}}) {
+      const std::string raw = ReferenceRecords(1000, n);
+      EXPECT_EQ(RoundTrip(raw, static_cast<uint32_t>(n), 1000, layout), raw) << n << " records";
+    }
   }
+}
+
+// Codec 3 cuts each object at its top-level values; the cut must be exact
+// for any text: whitespace, nested values, escaped quotes in keys and
+// strings, keys that come and go, the same key in another position, empty
+// objects, and more shapes than a frame keeps (then stored whole).
+TEST(FrameColumns, DataObjectsOfEveryShapeRoundTripExactly) {
+  const std::vector<std::string> shapes = {
+      R"({"step":"a","status":"ok","attempt":1})",
+      R"({"status":"ok","step":"b"})",
+      R"({ "step" : "c" , "n": -1.5e3 })",
+      "{\n  \"k\": [1, {\"x\": \"}\"}],\n  \"q\": null\n}",
+      R"({"we\"ird":"va\"l\\","":true,"a":{"b":{"c":[[],{}]}}})",
+      R"({})",
+      R"({"only":"key"})",
+      R"({"step":"d","status":"failed","attempt":3,"extra":false})",
+      R"({"long":"0123456789abcde\"0123456789abcdef\\\\","k\\\"ey":"0123456789abcdef0123456789abcdef\\"})",
+  };
+  for (const bool many_shapes : {false, true}) {
+    std::vector<std::string> storage;
+    std::string raw;
+    const uint32_t n = 400;
+    for (uint32_t i = 0; i < n; ++i) {
+      EventView e;
+      e.seq = 5 + i;
+      e.ts_ns = 1'700'000'000'000'000'000 + i;
+      e.type = "t";
+      storage.push_back(many_shapes ? R"({"k)" + std::to_string(i) + R"(":)" + std::to_string(i) + "}"
+                                    : shapes[i % shapes.size()]);
+      if (i % 17 != 3) e.data = storage.back();  // and some without data
+      AppendFramedRecord(e, &raw);
+    }
+    EXPECT_EQ(RoundTrip(raw, n, 5, DataColumns::kByKey), raw) << many_shapes;
+  }
+}
+
+// On the reference workload codec 3 compresses better than codec 2.
+TEST(FrameColumns, DataColumnsByKeyCompressSmaller) {
+  const std::string raw = ReferenceRecords(1, 1000);
+  size_t compressed[2];
+  for (const DataColumns layout : kLayouts) {
+    std::string columns;
+    ASSERT_TRUE(EncodeFrameColumns(raw, 1000, 1, &columns, layout));
+    std::string z(ZSTD_compressBound(columns.size()), '\0');
+    compressed[static_cast<int>(layout)] = ZSTD_compress(z.data(), z.size(), columns.data(), columns.size(), 1);
+  }
+  EXPECT_LT(compressed[1] * 100, compressed[0] * 95) << compressed[1] << " vs " << compressed[0];
 }
 
 // Every combination of optional fields, empty and absent data, the longest
@@ -81,7 +133,7 @@ TEST(FrameColumns, EveryFieldShapeRoundTripsExactly) {
     }
     AppendFramedRecord(e, &raw);
   }
-  EXPECT_EQ(RoundTrip(raw, n, 77), raw);
+  for (const DataColumns layout : kLayouts) EXPECT_EQ(RoundTrip(raw, n, 77, layout), raw);
 }
 
 TEST(FrameColumns, WhatColumnsCannotHoldIsRefused) {
@@ -103,47 +155,54 @@ TEST(FrameColumns, WhatColumnsCannotHoldIsRefused) {
 // either corruption or, if it still parses, rebuilds exactly raw_len bytes;
 // ASan (scripts/sanitize.sh) checks that nothing reads out of bounds.
 TEST(FrameColumns, DamagedColumnsAreCorruptionNeverAnOverrun) {
-  const std::string raw = ReferenceRecords(1, 12);
-  std::string columns;
-  ASSERT_TRUE(EncodeFrameColumns(raw, 12, 1, &columns));
-  std::string out;
-  for (size_t cut = 0; cut < columns.size(); ++cut) {
-    EXPECT_EQ(DecodeFrameColumns(columns.substr(0, cut), 12, 1, static_cast<uint32_t>(raw.size()), &out).code(),
-              StatusCode::kCorruption)
-        << "cut at " << cut;
-  }
-  EXPECT_EQ(DecodeFrameColumns(columns + "z", 12, 1, static_cast<uint32_t>(raw.size()), &out).code(),
-            StatusCode::kCorruption);
-  EXPECT_EQ(DecodeFrameColumns(columns, 13, 1, static_cast<uint32_t>(raw.size()), &out).code(), StatusCode::kCorruption);
-  EXPECT_EQ(DecodeFrameColumns(columns, 12, 1, static_cast<uint32_t>(raw.size() - 1), &out).code(),
-            StatusCode::kCorruption);
-  size_t parsed = 0;
-  for (size_t at = 0; at < columns.size(); ++at) {
-    for (const uint8_t flip : {0x01, 0x80, 0xff}) {
-      std::string damaged = columns;
-      damaged[at] = static_cast<char>(damaged[at] ^ flip);
-      const Status s = DecodeFrameColumns(damaged, 12, 1, static_cast<uint32_t>(raw.size()), &out);
-      if (s.ok()) {
-        ++parsed;
-        EXPECT_EQ(out.size(), raw.size());
-      } else {
-        EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  for (const DataColumns layout : kLayouts) {
+    const std::string raw = ReferenceRecords(1, 12);
+    std::string columns;
+    ASSERT_TRUE(EncodeFrameColumns(raw, 12, 1, &columns, layout));
+    std::string out;
+    for (size_t cut = 0; cut < columns.size(); ++cut) {
+      EXPECT_EQ(
+          DecodeFrameColumns(columns.substr(0, cut), 12, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
+          StatusCode::kCorruption)
+          << "cut at " << cut;
+    }
+    EXPECT_EQ(DecodeFrameColumns(columns + "z", 12, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
+              StatusCode::kCorruption);
+    EXPECT_EQ(DecodeFrameColumns(columns, 13, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
+              StatusCode::kCorruption);
+    EXPECT_EQ(DecodeFrameColumns(columns, 12, 1, static_cast<uint32_t>(raw.size() - 1), &out, layout).code(),
+              StatusCode::kCorruption);
+    size_t parsed = 0;
+    for (size_t at = 0; at < columns.size(); ++at) {
+      for (const uint8_t flip : {0x01, 0x80, 0xff}) {
+        std::string damaged = columns;
+        damaged[at] = static_cast<char>(damaged[at] ^ flip);
+        const Status s = DecodeFrameColumns(damaged, 12, 1, static_cast<uint32_t>(raw.size()), &out, layout);
+        if (s.ok()) {
+          ++parsed;
+          EXPECT_EQ(out.size(), raw.size());
+        } else {
+          EXPECT_EQ(s.code(), StatusCode::kCorruption);
+        }
       }
     }
+    EXPECT_GT(parsed, 0u) << "a changed letter inside a value still parses (the frame checksum catches it)";
   }
-  EXPECT_GT(parsed, 0u) << "a changed letter inside a value still parses (the frame checksum catches it)";
 }
 
-// A segment written in the row codec (as before codec 2 existed) and
-// continued in the column codec reads back record for record, and the
-// column frames are the smaller ones.
+// A segment written in the row codec (as before codec 2 existed), continued
+// in codec 2 and then codec 3, reads back record for record, and each codec's
+// frame is smaller than the one before.
 TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
   test::TempDir dir;
   Env* env = Env::Default();
   const std::string raw_a = ReferenceRecords(1, 1000);
   const std::string raw_b = ReferenceRecords(1001, 1000, 7);
+  const std::string raw_c = ReferenceRecords(2001, 1000, 9);
   SegmentWriterOptions rows;
   rows.column_frames = false;
+  SegmentWriterOptions whole_data;
+  whole_data.data_columns = false;
   std::string path;
   {
     auto w = SegmentWriter::Create(env, dir.path(), 1, 0, rows);
@@ -156,27 +215,40 @@ TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
     auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ((*r)->frames().size(), 1u);
-    auto w = SegmentWriter::Resume(env, path, (*r)->header(), (*r)->frames(), (*r)->valid_end(), {});
+    auto w = SegmentWriter::Resume(env, path, (*r)->header(), (*r)->frames(), (*r)->valid_end(), whole_data);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     ASSERT_TRUE((*w)->AppendRecords(raw_b, 1u << 20).ok());
+    ASSERT_TRUE((*w)->Sync().ok());
+  }
+  {
+    auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto w = SegmentWriter::Resume(env, path, (*r)->header(), (*r)->frames(), (*r)->valid_end(), {});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->AppendRecords(raw_c, 1u << 20).ok());
     ASSERT_TRUE((*w)->Seal().ok());
     ASSERT_TRUE((*w)->WriteSealedIndex().ok());
   }
   auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ((*r)->frames().size(), 2u);
+  ASSERT_EQ((*r)->frames().size(), 3u);
   std::string got;
   ASSERT_TRUE((*r)->ReadFrame(0, &got).ok());
   EXPECT_EQ(got, raw_a);
   ASSERT_TRUE((*r)->ReadFrame(1, &got).ok());
   EXPECT_EQ(got, raw_b);
+  ASSERT_TRUE((*r)->ReadFrame(2, &got).ok());
+  EXPECT_EQ(got, raw_c);
   const std::string bytes = test::ReadFileBytes(path);
-  format::FrameHeader a, b;
+  format::FrameHeader a, b, c;
   ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[0].offset, &a));
   ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[1].offset, &b));
+  ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[2].offset, &c));
   EXPECT_EQ(a.codec, format::kCodecZstd);
   EXPECT_EQ(b.codec, format::kCodecZstdColumns);
+  EXPECT_EQ(c.codec, format::kCodecZstdDataColumns);
   EXPECT_LT(b.stored_len * 10, a.stored_len * 9) << "columns at least 10% smaller";
+  EXPECT_LT(c.stored_len * 100, b.stored_len * 95) << "data columns at least 5% smaller again";
 }
 
 }  // namespace

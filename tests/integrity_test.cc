@@ -27,7 +27,7 @@ std::string Event(int i) {
 }
 
 // 3000 events in flushed batches of 50, small segments (several sealed), a
-// checkpoint every 500 events.
+// checkpoint every 500 events; the last 150 in the active segment.
 Options MakeLog(const std::string& dir, int events = 3000) {
   Options o;
   o.dir = dir;
@@ -38,6 +38,15 @@ Options MakeLog(const std::string& dir, int events = 3000) {
   EXPECT_TRUE(log.ok()) << log.status().ToString();
   std::string batch;
   for (int i = 1; i <= events; ++i) {
+    if (i == events - 149) {
+      // The last three batches go to an active segment that is not sealed
+      // under them, whatever the compression makes of the rest.
+      EXPECT_TRUE((*log)->Shutdown().ok());
+      Options reopen = o;
+      reopen.segment_max_bytes = 1 << 20;
+      log = Log::Open(reopen);
+      EXPECT_TRUE(log.ok()) << log.status().ToString();
+    }
     batch += Event(i) + "\n";
     if (i % 50 == 0) {
       EXPECT_TRUE((*log)->AppendBatch(batch).ok());

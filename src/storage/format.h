@@ -31,8 +31,9 @@ bool DecodeSegmentHeader(const char* in /*64*/, SegmentHeader* h);
 // Frame header --------------------------------------------------------------
 inline constexpr std::string_view kFrameMagic = "STFR";  // 4 bytes
 inline constexpr size_t kFrameHeaderSize = 64;
-// 2: zstd of the records rewritten as columns (storage/frame_columns.h).
-enum Codec : uint8_t { kCodecNone = 0, kCodecZstd = 1, kCodecZstdColumns = 2 };
+// 2: zstd of the records rewritten as columns (storage/frame_columns.h);
+// 3: the same with each data object's values in columns by key.
+enum Codec : uint8_t { kCodecNone = 0, kCodecZstd = 1, kCodecZstdColumns = 2, kCodecZstdDataColumns = 3 };
 // A frame larger than this is corrupt by definition (events are <= 1 MiB by
 // default and frames are cut near frame_target_bytes).
 inline constexpr uint32_t kMaxFrameBytes = 256u << 20;

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "event/record.h"
 #include "util/coding.h"
 
@@ -16,7 +20,9 @@ uint64_t ZigZag(uint64_t delta) {
   const auto d = static_cast<int64_t>(delta);
   return (static_cast<uint64_t>(d) << 1) ^ static_cast<uint64_t>(d >> 63);
 }
-uint64_t UnZigZag(uint64_t z) { return (z >> 1) ^ (~(z & 1) + 1); }
+uint64_t UnZigZag(uint64_t z) {
+  return (z >> 1) ^ (~(z & 1) + 1);
+}
 
 // The optional fields in mask bit order (docs/format.md, canonical record).
 std::array<std::string_view, kFieldColumns> FieldsOf(const EventView& e) {
@@ -32,9 +38,377 @@ uint8_t MaskOf(const EventView& e) {
   return mask;
 }
 
+// --- Codec 3: data objects split at their top-level values -----------------
+
+// Byte classes for the scans below (a table: the writer runs them over
+// every data object it stores).
+enum : uint8_t { kPlain = 0, kQuoteOrEscape = 1, kSpace = 2, kScalarEnd = 4 };
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> t{};
+  t['"'] = kQuoteOrEscape;
+  t['\\'] = kQuoteOrEscape;
+  for (unsigned char c : {' ', '\t', '\n', '\r'}) t[c] = kSpace | kScalarEnd;
+  for (unsigned char c : {',', '}', ']'}) t[c] = kScalarEnd;
+  return t;
+}();
+
+// The next quote or backslash in [p, end), or end.  Sixteen bytes at a
+// time: a byte loop over the strings in data objects was a third of the
+// encoder's time.
+const char* FindQuoteOrEscape(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"'), escape = _mm_set1_epi8('\\');
+  for (; end - p >= 16; p += 16) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, escape)));
+    if (hits != 0) return p + __builtin_ctz(static_cast<unsigned>(hits));
+  }
+#endif
+  while (p < end && kByteClass[static_cast<unsigned char>(*p)] != kQuoteOrEscape) ++p;
+  return p;
+}
+
+const char* SkipString(const char* p, const char* end) {  // p at the opening quote
+  for (p = FindQuoteOrEscape(p + 1, end); p < end; p = FindQuoteOrEscape(p + 2, end)) {
+    if (*p == '"') return p + 1;
+    if (end - p < 2) return nullptr;  // an escape: skip the escaped byte
+  }
+  return nullptr;
+}
+
+const char* SkipSpace(const char* p, const char* end) {
+  while (p < end && (kByteClass[static_cast<unsigned char>(*p)] & kSpace)) ++p;
+  return p;
+}
+
+// The end of the JSON value at p, or nullptr.  Validation happened at
+// ingest; this only has to find where a value stops, and the split is exact
+// whatever it finds.
+const char* SkipValue(const char* p, const char* end) {
+  if (p == end) return nullptr;
+  if (*p == '"') return SkipString(p, end);
+  if (*p == '{' || *p == '[') {
+    int depth = 0;
+    while (p < end) {
+      if (*p == '"') {
+        p = SkipString(p, end);
+        if (!p) return nullptr;
+        continue;
+      }
+      if (*p == '{' || *p == '[') {
+        ++depth;
+      } else if ((*p == '}' || *p == ']') && --depth == 0) {
+        return p + 1;
+      }
+      ++p;
+    }
+    return nullptr;
+  }
+  const char* start = p;
+  while (p < end && !(kByteClass[static_cast<unsigned char>(*p)] & kScalarEnd)) ++p;
+  return p == start ? nullptr : p;
+}
+
+// Cuts an object's text into pieces[0] values[0] pieces[1] ... values[n-1]
+// pieces[n].  False for anything but an object with at least one key.
+bool SplitObject(std::string_view data, std::vector<std::string_view>* pieces, std::vector<std::string_view>* values) {
+  pieces->clear();
+  values->clear();
+  const char* p = data.data();
+  const char* const end = p + data.size();
+  if (p == end || *p != '{') return false;
+  const char* piece = p++;
+  while (true) {
+    p = SkipSpace(p, end);
+    if (p == end || *p != '"') return false;
+    p = SkipString(p, end);
+    if (!p) return false;
+    p = SkipSpace(p, end);
+    if (p == end || *p != ':') return false;
+    p = SkipSpace(p + 1, end);
+    const char* value = p;
+    p = SkipValue(p, end);
+    if (!p) return false;
+    pieces->emplace_back(piece, static_cast<size_t>(value - piece));
+    values->emplace_back(value, static_cast<size_t>(p - value));
+    piece = p;
+    p = SkipSpace(p, end);
+    if (p == end) return false;
+    if (*p == ',') {
+      ++p;
+    } else if (*p == '}' && p + 1 == end) {
+      pieces->emplace_back(piece, static_cast<size_t>(end - piece));
+      return true;
+    } else {
+      return false;
+    }
+  }
+}
+
+// The key a value is filed under: the piece before it without its leading
+// brace or comma (so "step" is one column whether it comes first or not).
+std::string_view ColumnKey(std::string_view piece) {
+  return piece.substr(1);
+}
+
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+uint64_t PiecesHash(const std::vector<std::string_view>& pieces) {
+  uint64_t h = 14695981039346656037ull;
+  for (std::string_view piece : pieces) {
+    for (char c : piece) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // a piece boundary
+  }
+  return h;
+}
+
+// data_section (codec 3):
+//   varint n_shapes, per shape: varint n_values | (n_values + 1) x (varint len | piece) | n_values x varint column
+//   count x varint shape_ref        (0: the data is stored whole in column 0; s: shape s - 1)
+//   varint n_columns | n_columns x varint column_bytes, then per column, the
+//   values filed under it in record order: varint len | bytes
+void EncodeDataByKey(const std::vector<EventView>& events, std::string* out) {
+  // Per-thread scratch whose vectors keep their capacity from frame to frame
+  // (the writer allocates nothing per event: tests/alloc_test.cc).  Shapes
+  // and columns are few, so they are found by a linear search.
+  struct Shape {
+    uint64_t hash = 0;
+    std::vector<std::string_view> pieces;
+    std::vector<uint32_t> columns;
+  };
+  struct Scratch {
+    std::vector<Shape> shapes;  // the first n_shapes are this frame's
+    size_t n_shapes = 0;
+    std::vector<std::vector<std::string_view>> columns;  // the first n_columns; 0 holds whole objects
+    std::vector<std::string_view> keys;                  // of each column
+    size_t n_columns = 0;
+    std::vector<uint32_t> refs;
+    std::vector<std::string_view> pieces, values;
+  };
+  thread_local Scratch x;
+  x.n_shapes = 0;
+  x.n_columns = 0;
+  x.refs.clear();
+  auto add_column = [](std::string_view key) {
+    if (x.n_columns == x.columns.size()) {
+      x.columns.emplace_back();
+      x.keys.emplace_back();
+    }
+    x.columns[x.n_columns].clear();
+    x.keys[x.n_columns] = key;
+    return static_cast<uint32_t>(x.n_columns++);
+  };
+  auto column_of = [&](std::string_view key) {
+    for (size_t c = 1; c < x.n_columns; ++c) {
+      if (x.keys[c] == key) return static_cast<uint32_t>(c);
+    }
+    return add_column(key);
+  };
+  add_column({});
+  // A frame of unlike objects would fill the shape table instead of the
+  // columns: past this many shapes everything is stored whole.
+  const size_t max_shapes = std::max<size_t>(16, events.size() / 8);
+  for (const EventView& e : events) {
+    if (!SplitObject(e.data, &x.pieces, &x.values)) {
+      x.refs.push_back(0);
+      x.columns[0].push_back(e.data);
+      continue;
+    }
+    // Most records have the shape of the one before.
+    uint32_t id = UINT32_MAX;
+    if (!x.refs.empty() && x.refs.back() != 0 && x.shapes[x.refs.back() - 1].pieces == x.pieces) {
+      id = x.refs.back() - 1;
+    }
+    if (id == UINT32_MAX) {
+      const uint64_t h = PiecesHash(x.pieces);
+      for (size_t s = 0; s < x.n_shapes && id == UINT32_MAX; ++s) {
+        if (x.shapes[s].hash == h && x.shapes[s].pieces == x.pieces) id = static_cast<uint32_t>(s);
+      }
+      if (id == UINT32_MAX) {
+        if (x.n_shapes == x.shapes.size()) x.shapes.emplace_back();
+        id = static_cast<uint32_t>(x.n_shapes++);
+        Shape& s = x.shapes[id];
+        s.hash = h;
+        s.pieces = x.pieces;
+        s.columns.clear();
+        for (size_t v = 0; v < x.values.size(); ++v) s.columns.push_back(column_of(ColumnKey(x.pieces[v])));
+      }
+    }
+    x.refs.push_back(id + 1);
+    const Shape& s = x.shapes[id];
+    for (size_t v = 0; v < x.values.size(); ++v) x.columns[s.columns[v]].push_back(x.values[v]);
+  }
+  if (x.n_shapes > max_shapes) {
+    x.n_shapes = 0;
+    x.n_columns = 1;
+    x.columns[0].clear();
+    for (size_t i = 0; i < events.size(); ++i) {
+      x.refs[i] = 0;
+      x.columns[0].push_back(events[i].data);
+    }
+  }
+  PutVarint64(out, x.n_shapes);
+  for (size_t i = 0; i < x.n_shapes; ++i) {
+    const Shape& s = x.shapes[i];
+    PutVarint64(out, s.columns.size());
+    for (std::string_view piece : s.pieces) {
+      PutVarint64(out, piece.size());
+      out->append(piece);
+    }
+    for (uint32_t c : s.columns) PutVarint64(out, c);
+  }
+  for (uint32_t r : x.refs) PutVarint64(out, r);
+  PutVarint64(out, x.n_columns);
+  for (size_t c = 0; c < x.n_columns; ++c) {
+    uint64_t bytes = 0;
+    for (std::string_view v : x.columns[c]) bytes += VarintLength(v.size()) + v.size();
+    PutVarint64(out, bytes);
+  }
+  for (size_t c = 0; c < x.n_columns; ++c) {
+    for (std::string_view v : x.columns[c]) {
+      PutVarint64(out, v.size());
+      out->append(v);
+    }
+  }
+}
+
+// Hands out each record's data in order, from either layout of the data
+// section, after checking that every length stays inside the section.
+class DataSection {
+ public:
+  Status Init(const char* p, const char* end, uint32_t count, DataColumns layout) {
+    layout_ = layout;
+    if (layout == DataColumns::kWhole) {
+      cursors_.assign(1, p);
+      column_ends_.assign(1, end);
+      return Status::Ok();
+    }
+    // Sizes are checked against the bytes left before anything is sized by
+    // them: every piece and column number takes at least one byte.
+    uint64_t n_shapes;
+    if (!GetVarint64(p, end, &n_shapes) || n_shapes > count || n_shapes > static_cast<uint64_t>(end - p)) {
+      return Bad("shape count");
+    }
+    shapes_.resize(n_shapes);
+    uint64_t shape_values = 0;
+    for (Shape& s : shapes_) {
+      uint64_t n_values;
+      if (!GetVarint64(p, end, &n_values) || 2 * n_values + 1 > static_cast<uint64_t>(end - p)) {
+        return Bad("shape size");
+      }
+      shape_values += n_values;
+      s.pieces.clear();
+      s.columns.clear();
+      for (uint64_t k = 0; k <= n_values; ++k) {
+        uint64_t len;
+        if (!GetVarint64(p, end, &len) || len > static_cast<uint64_t>(end - p)) return Bad("truncated shape");
+        s.pieces.emplace_back(p, len);
+        p += len;
+      }
+      for (uint64_t k = 0; k < n_values; ++k) {
+        uint64_t col;
+        if (!GetVarint64(p, end, &col) || col > UINT32_MAX) return Bad("truncated shape");
+        s.columns.push_back(static_cast<uint32_t>(col));
+      }
+    }
+    refs_.resize(count);
+    for (uint32_t& r : refs_) {
+      uint64_t ref;
+      if (!GetVarint64(p, end, &ref) || ref > n_shapes) return Bad("shape reference");
+      r = static_cast<uint32_t>(ref);
+    }
+    uint64_t n_columns;
+    if (!GetVarint64(p, end, &n_columns) || n_columns == 0 || n_columns > shape_values + 1) {
+      return Bad("column count");
+    }
+    for (const Shape& s : shapes_) {
+      for (uint32_t c : s.columns) {
+        if (c >= n_columns) return Bad("shape names a missing column");
+      }
+    }
+    // Each column's byte length is stored, so no column is walked twice;
+    // every value read is checked against its column's end.
+    cursors_.resize(n_columns);
+    column_ends_.resize(n_columns);
+    std::vector<uint64_t>& sizes = column_bytes_;
+    sizes.resize(n_columns);
+    for (uint64_t& bytes : sizes) {
+      if (!GetVarint64(p, end, &bytes) || bytes > static_cast<uint64_t>(end - p)) return Bad("column size");
+    }
+    for (uint64_t c = 0; c < n_columns; ++c) {
+      if (sizes[c] > static_cast<uint64_t>(end - p)) return Bad("column size");
+      cursors_[c] = p;
+      p += sizes[c];
+      column_ends_[c] = p;
+    }
+    if (p != end) return Bad("bytes after the data columns");
+    return Status::Ok();
+  }
+
+  // Writes record i's data at dst (never past dst_end); *len its length.
+  Status WriteNext(uint32_t i, char* dst, const char* dst_end, uint64_t* len) {
+    char* const start = dst;
+    auto put = [&](std::string_view part) {
+      if (static_cast<size_t>(dst_end - dst) < part.size()) return false;
+      std::memcpy(dst, part.data(), part.size());
+      dst += part.size();
+      return true;
+    };
+    std::string_view v;
+    if (layout_ == DataColumns::kWhole || refs_[i] == 0) {
+      if (!Take(0, &v)) return Bad("truncated data");
+      if (!put(v)) return Bad("records exceed the raw length");
+    } else {
+      const Shape& s = shapes_[refs_[i] - 1];
+      for (size_t k = 0; k < s.columns.size(); ++k) {
+        if (!Take(s.columns[k], &v)) return Bad("truncated data column");
+        if (!put(s.pieces[k]) || !put(v)) return Bad("records exceed the raw length");
+      }
+      if (!put(s.pieces.back())) return Bad("records exceed the raw length");
+    }
+    *len = static_cast<uint64_t>(dst - start);
+    return Status::Ok();
+  }
+  // Every column was used up exactly, and nothing follows the section.
+  bool Finished() const {
+    for (size_t c = 0; c < cursors_.size(); ++c) {
+      if (cursors_[c] != column_ends_[c]) return false;
+    }
+    return true;
+  }
+
+ private:
+  struct Shape {
+    std::vector<std::string_view> pieces;
+    std::vector<uint32_t> columns;
+  };
+  static Status Bad(const char* what) { return Status::Corruption(std::string("frame columns: ") + what); }
+  bool Take(uint32_t column, std::string_view* v) {
+    const char*& p = cursors_[column];
+    const char* const end = column_ends_[column];
+    uint64_t len;
+    if (!GetVarint64(p, end, &len) || len > static_cast<uint64_t>(end - p)) return false;
+    *v = std::string_view(p, len);
+    p += len;
+    return true;
+  }
+
+  DataColumns layout_ = DataColumns::kWhole;
+  std::vector<Shape> shapes_;
+  std::vector<uint32_t> refs_;
+  std::vector<const char*> cursors_;
+  std::vector<const char*> column_ends_;
+  std::vector<uint64_t> column_bytes_;
+};
+
 }  // namespace
 
-bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out) {
+bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out,
+                        DataColumns data) {
   thread_local std::vector<EventView> events;
   events.resize(count);
   size_t pos = 0;
@@ -66,6 +440,10 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
       out->append(v);
     }
   }
+  if (data == DataColumns::kByKey) {
+    EncodeDataByKey(events, out);
+    return true;
+  }
   for (const EventView& e : events) {
     PutVarint64(out, e.data.size());
     out->append(e.data);
@@ -74,7 +452,7 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
 }
 
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
-                          std::string* records) {
+                          std::string* records, DataColumns layout) {
   auto bad = [](const char* what) { return Status::Corruption(std::string("frame columns: ") + what); };
   const char* p = columns.data();
   const char* end = p + columns.size();
@@ -111,7 +489,8 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
       p += len;
     }
   }
-  const char* data = p;
+  thread_local DataSection data;
+  STELE_RETURN_IF_ERROR(data.Init(p, end, count, layout));
   // Rebuild the records.
   records->resize(raw_len);
   char* out = records->data();
@@ -119,7 +498,6 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
   const char* t = types;
   const char* fc[kFieldColumns];
   std::memcpy(fc, field_cols, sizeof fc);
-  const char* d = data;
   for (uint32_t i = 0; i < count; ++i) {
     const auto mask = static_cast<uint8_t>(masks[i]);
     const auto type_len = static_cast<uint8_t>(*t);
@@ -133,11 +511,9 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
       fc[f] += n;
       len += 2 + n;
     }
-    uint64_t data_len;
-    if (!GetVarint64(d, end, &data_len) || static_cast<uint64_t>(end - d) < data_len) return bad("truncated data");
-    len += data_len;
-    if (len > UINT32_MAX || static_cast<size_t>(out_end - out) < 4 + len) return bad("records exceed the raw length");
-    PutU32(out, static_cast<uint32_t>(len));
+    // kRecordFixedBytes counts the u32 data_len; the data itself is written
+    // in place below and checked against out_end as it goes.
+    if (static_cast<size_t>(out_end - out) < 4 + len) return bad("records exceed the raw length");
     PutU64(out + 4, first_seq + i);
     PutU64(out + 12, ts[i]);
     out[20] = static_cast<char>(mask);
@@ -151,13 +527,16 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
       std::memcpy(q + 2, fields[f].data(), fields[f].size());
       q += 2 + fields[f].size();
     }
+    uint64_t data_len = 0;
+    STELE_RETURN_IF_ERROR(data.WriteNext(i, q + 4, out_end, &data_len));
+    len += data_len;
+    if (len > UINT32_MAX) return bad("record longer than 4 GiB");
+    PutU32(out, static_cast<uint32_t>(len));
     PutU32(q, static_cast<uint32_t>(data_len));
-    std::memcpy(q + 4, d, data_len);
-    d += data_len;
     out = q + 4 + data_len;
   }
   if (out != out_end) return bad("records shorter than the raw length");
-  if (d != end) return bad("bytes after the data column");
+  if (!data.Finished()) return bad("bytes after the data column");
   return Status::Ok();
 }
 

@@ -1,4 +1,4 @@
-// Column-wise frame payloads (codec 2, docs/format.md "Frame codecs").
+// Column-wise frame payloads (codecs 2 and 3, docs/format.md "Frame codecs").
 //
 // A frame's records, (u32 len | canonical record)*, are rewritten as
 // columns before zstd: timestamps as varint deltas, then the field masks,
@@ -9,6 +9,14 @@
 // interleaved with binary timestamps (28 % smaller on the reference
 // workload at level 1), and decoding rebuilds the exact record bytes the
 // Merkle leaves were hashed over.
+//
+// Codec 3 also splits each data object's top level: the text between its
+// values (braces, keys, colons, commas: the object's "shape") goes once per
+// frame into a shape table, and each value into the column of its key, so
+// a column holds one key's values ("run-..." ids, durations, statuses).  On
+// 2M reference events the whole data directory is 7 % smaller than with
+// codec 2 (0.1225 vs 0.1322 of the NDJSON).  The split only cuts the data
+// text into pieces, so the decoder's concatenation is exact whatever it is.
 #pragma once
 
 #include <cstdint>
@@ -23,11 +31,13 @@ namespace stele {
 // first_seq to *out.  False (and *out unchanged in meaning: the caller
 // discards it) if the records do not follow the canonical layout exactly;
 // the writer then stores the frame in codec 1.
-bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out);
+enum class DataColumns { kWhole, kByKey };  // codec 2, codec 3
+bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out,
+                        DataColumns data = DataColumns::kWhole);
 
 // Rebuilds exactly raw_len bytes of framed records from columns written by
 // EncodeFrameColumns.  kCorruption if the columns are malformed.
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
-                          std::string* records);
+                          std::string* records, DataColumns data = DataColumns::kWhole);
 
 }  // namespace stele

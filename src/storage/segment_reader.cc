@@ -18,13 +18,14 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
     std::memcpy(raw->data(), stored.data(), stored.size());
     return Status::Ok();
   }
-  if (h.codec == format::kCodecZstdColumns) {
+  if (h.codec == format::kCodecZstdColumns || h.codec == format::kCodecZstdDataColumns) {
     // The columns are never longer than the records they rebuild.
     thread_local std::string columns;
     columns.resize(h.raw_len);
     const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
     if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
-    return DecodeFrameColumns(std::string_view(columns.data(), n), h.count, h.first_seq, h.raw_len, raw);
+    return DecodeFrameColumns(std::string_view(columns.data(), n), h.count, h.first_seq, h.raw_len, raw,
+                              h.codec == format::kCodecZstdDataColumns ? DataColumns::kByKey : DataColumns::kWhole);
   }
   const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
@@ -178,8 +179,7 @@ Status SegmentReader::ScanFrames(ScanMode mode) {
 Status SegmentReader::CorruptFrame(size_t i, const std::string& why) const {
   const FrameIndexEntry& e = frames_[i];
   return Status::Corruption(path_ + ": frame " + std::to_string(i) + " at offset " + std::to_string(e.offset) +
-                            " (seq " + std::to_string(e.first_seq) + ".." + std::to_string(e.last_seq()) +
-                            "): " + why);
+                            " (seq " + std::to_string(e.first_seq) + ".." + std::to_string(e.last_seq()) + "): " + why);
 }
 
 Status SegmentReader::ReadFrame(size_t i, std::string* raw) const {

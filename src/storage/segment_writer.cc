@@ -87,10 +87,18 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   h.first_seq = first_seq;
   h.min_ts = min_ts;
   h.max_ts = max_ts;
-  // Columns (codec 2) when the records follow the canonical layout, which
-  // the writer's always do; the row form (codec 1) otherwise.
+  // Columns (codec 3, or 2) when the records follow the canonical layout,
+  // which the writer's always do; the row form (codec 1) otherwise.
   columns_.clear();
-  const bool columns = options_.column_frames && EncodeFrameColumns(raw, count, first_seq, &columns_);
+  DataColumns data = options_.data_columns ? DataColumns::kByKey : DataColumns::kWhole;
+  bool columns = options_.column_frames && EncodeFrameColumns(raw, count, first_seq, &columns_, data);
+  if (columns && data == DataColumns::kByKey && columns_.size() > raw.size()) {
+    // A shape table can outweigh what it saves on a frame of a few records;
+    // readers rely on columns never being longer than the records.
+    data = DataColumns::kWhole;
+    columns_.clear();
+    columns = EncodeFrameColumns(raw, count, first_seq, &columns_, data);
+  }
   const std::string_view input = columns ? std::string_view(columns_) : raw;
   size_t n = ZSTD_compressCCtx(cctx_, payload, bound, input.data(), input.size(), options_.zstd_level);
   if (ZSTD_isError(n) || n >= raw.size()) {  // incompressible (or zstd refused): store as is
@@ -98,7 +106,9 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
     std::memcpy(payload, raw.data(), raw.size());
     n = raw.size();
   } else {
-    h.codec = columns ? format::kCodecZstdColumns : format::kCodecZstd;
+    h.codec = !columns                      ? format::kCodecZstd
+              : data == DataColumns::kByKey ? format::kCodecZstdDataColumns
+                                            : format::kCodecZstdColumns;
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);
@@ -170,7 +180,9 @@ Status SegmentWriter::AppendFrames(std::string_view records, const std::vector<F
   return AppendSideIndex(frames_before);
 }
 
-Status SegmentWriter::Sync() { return file_->Sync(); }
+Status SegmentWriter::Sync() {
+  return file_->Sync();
+}
 
 Status SegmentWriter::Seal() {
   std::string footer;
