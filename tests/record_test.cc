@@ -1,9 +1,32 @@
+#include "event/record.h"
+
 #include <gtest/gtest.h>
 
-#include "event/record.h"
+#include "util/json_escape.h"
 
 namespace stele {
 namespace {
+
+// The escape scan reads 16 bytes at a time: a byte that must be escaped is
+// found at every position, in every string length around those blocks, and
+// bytes at or above 0x20 (UTF-8 included) are copied as they are.
+TEST(JsonEscape, EveryEscapedByteIsFoundAtEveryPosition) {
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      for (const char c : {'"', '\\', '\n', '\x01', '\x1f'}) {
+        std::string s(len, 'a');
+        s[pos] = c;
+        if (pos + 2 < len) s[pos + 1] = '\xc3', s[pos + 2] = '\xa9';  // é
+        std::string got;
+        AppendJsonString(s, &got);
+        EXPECT_EQ(got, JsonString(s)) << "len " << len << " pos " << pos << " byte " << int(c);
+      }
+    }
+  }
+  std::string plain;
+  AppendJsonString(std::string(100, ' ') + "~\x7f", &plain);
+  EXPECT_EQ(plain, "\"" + std::string(100, ' ') + "~\x7f\"");
+}
 
 TEST(Record, RoundTripsEveryFieldCombination) {
   for (unsigned mask = 0; mask < 16; ++mask) {
@@ -41,13 +64,17 @@ TEST(Record, LayoutIsTheDocumentedOne) {
   e.data = "{}";
   std::string rec;
   AppendRecord(e, &rec);
-  const std::string expected("\x01\0\0\0\0\0\0\0"   // seq
-                             "\x02\0\0\0\0\0\0\0"   // ts
-                             "\x04"                 // mask: lead_id
-                             "\x01" "a"             // type
-                             "\x01\0" "L"           // lead_id
-                             "\x02\0\0\0" "{}",     // data
-                             8 + 8 + 1 + 2 + 3 + 6);
+  const std::string expected(
+      "\x01\0\0\0\0\0\0\0"  // seq
+      "\x02\0\0\0\0\0\0\0"  // ts
+      "\x04"                // mask: lead_id
+      "\x01"
+      "a"  // type
+      "\x01\0"
+      "L"  // lead_id
+      "\x02\0\0\0"
+      "{}",  // data
+      8 + 8 + 1 + 2 + 3 + 6);
   EXPECT_EQ(rec, expected);
 }
 

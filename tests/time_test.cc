@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "util/time.h"
+
+#include <gtest/gtest.h>
 
 namespace stele {
 namespace {
@@ -31,6 +31,27 @@ TEST(Time, FormatsNineFractionalDigitsUtc) {
   EXPECT_EQ(FormatRfc3339(Parse("2024-02-29T23:59:59.999Z")), "2024-02-29T23:59:59.999000000Z");
 }
 
+// Formatting keeps the last second's text per thread; a run of nearby,
+// equal, earlier and far-apart instants must each come out on its own.
+TEST(Time, ConsecutiveInstantsFormatIndependently) {
+  const int64_t base = Parse("2026-11-27T23:59:59.5Z");
+  const int64_t instants[] = {base, base + 1, base + 1, base + 499'999'999,       base + 500'000'000, base - 1,
+                              0,    base,     -1,       base + 86'400'000'000'000};
+  const char* expected[] = {"2026-11-27T23:59:59.500000000Z", "2026-11-27T23:59:59.500000001Z",
+                            "2026-11-27T23:59:59.500000001Z", "2026-11-27T23:59:59.999999999Z",
+                            "2026-11-28T00:00:00.000000000Z", "2026-11-27T23:59:59.499999999Z",
+                            "1970-01-01T00:00:00.000000000Z", "2026-11-27T23:59:59.500000000Z",
+                            "1969-12-31T23:59:59.999999999Z", "2026-11-28T23:59:59.500000000Z"};
+  std::string all;
+  for (size_t i = 0; i < std::size(instants); ++i) {
+    EXPECT_EQ(FormatRfc3339(instants[i]), expected[i]) << i;
+    AppendRfc3339(instants[i], &all);
+  }
+  std::string joined;
+  for (const char* e : expected) joined += e;
+  EXPECT_EQ(all, joined) << "appending keeps what is already there";
+}
+
 TEST(Time, RoundTripsAcrossCenturies) {
   for (const char* s : {"2000-02-29T12:00:00.000000000Z", "2100-03-01T00:00:00.000000001Z",
                         "2262-04-11T23:47:16.854775807Z", "1999-12-31T23:59:59.999999999Z"}) {
@@ -39,10 +60,10 @@ TEST(Time, RoundTripsAcrossCenturies) {
 }
 
 TEST(Time, RejectsMalformedTimestampsWithAReason) {
-  for (const char* s : {"", "2026-11-27", "2026-11-27T04:12:40", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-                        "2025-02-29T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T04:12:40.Z",
-                        "2026-11-27T04:12:40.1234567891Z", "2026-11-27T04:12:40+0100", "2026-11-27T04:12:40Zjunk",
-                        "1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "abcd-11-27T04:12:40Z"}) {
+  for (const char* s :
+       {"", "2026-11-27", "2026-11-27T04:12:40", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
+        "2026-11-27T24:00:00Z", "2026-11-27T04:12:40.Z", "2026-11-27T04:12:40.1234567891Z", "2026-11-27T04:12:40+0100",
+        "2026-11-27T04:12:40Zjunk", "1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "abcd-11-27T04:12:40Z"}) {
     std::string why;
     EXPECT_FALSE(ParseRfc3339(s, &why).has_value()) << s;
     EXPECT_FALSE(why.empty()) << s;
