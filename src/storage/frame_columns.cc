@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -474,12 +475,22 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
   return true;
 }
 
-Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
-                          std::string* records, DataColumns layout) {
+namespace {
+
+// Where the columns before the data start: found by walking each once, with
+// every length checked against the end.
+struct FieldColumns {
+  const std::vector<uint64_t>* ts = nullptr;  // decoded, one per record
+  const char* masks = nullptr;
+  const char* types = nullptr;
+  const char* fields[kFieldColumns] = {};
+  const char* data = nullptr;  // the data column or section
+};
+
+Status ParseFieldColumns(std::string_view columns, uint32_t count, FieldColumns* out) {
   auto bad = [](const char* what) { return Status::Corruption(std::string("frame columns: ") + what); };
   const char* p = columns.data();
   const char* end = p + columns.size();
-  // Column starts, found by walking each column once.
   thread_local std::vector<uint64_t> ts;
   ts.resize(count);
   uint64_t prev = 0;
@@ -512,15 +523,62 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
       p += len;
     }
   }
+  out->ts = &ts;
+  out->masks = masks;
+  out->types = types;
+  std::memcpy(out->fields, field_cols, sizeof field_cols);
+  out->data = p;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status VisitColumnFields(std::string_view columns, uint32_t count, uint64_t first_seq,
+                         const std::function<void(const EventView&)>& visit) {
+  FieldColumns c;
+  STELE_RETURN_IF_ERROR(ParseFieldColumns(columns, count, &c));
+  const char* const end = columns.data() + columns.size();
+  const char* t = c.types;
+  const char* fc[kFieldColumns];
+  std::memcpy(fc, c.fields, sizeof fc);
+  EventView e;
+  for (uint32_t i = 0; i < count; ++i) {
+    const auto mask = static_cast<uint8_t>(c.masks[i]);
+    e.seq = first_seq + i;
+    e.ts_ns = static_cast<int64_t>((*c.ts)[i]);
+    e.type = std::string_view(t + 1, static_cast<uint8_t>(*t));
+    t += 1 + static_cast<uint8_t>(*t);
+    std::string_view* fields[kFieldColumns] = {&e.actor, &e.source, &e.lead_id, &e.workflow_id};
+    for (int f = 0; f < kFieldColumns; ++f) {
+      *fields[f] = {};
+      if (!(mask & (1u << f))) continue;
+      uint64_t n = 0;
+      if (!GetVarint64(fc[f], end, &n)) return Status::Corruption("frame columns: truncated field");
+      *fields[f] = std::string_view(fc[f], n);
+      fc[f] += n;
+    }
+    visit(e);
+  }
+  return Status::Ok();
+}
+
+Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
+                          std::string* records, DataColumns layout) {
+  auto bad = [](const char* what) { return Status::Corruption(std::string("frame columns: ") + what); };
+  FieldColumns c;
+  STELE_RETURN_IF_ERROR(ParseFieldColumns(columns, count, &c));
+  const char* const end = columns.data() + columns.size();
+  const std::vector<uint64_t>& ts = *c.ts;
   thread_local DataSection data;
-  STELE_RETURN_IF_ERROR(data.Init(p, end, count, layout));
+  STELE_RETURN_IF_ERROR(data.Init(c.data, end, count, layout));
   // Rebuild the records.
   records->resize(raw_len);
   char* out = records->data();
   char* const out_end = out + raw_len;
-  const char* t = types;
+  const char* masks = c.masks;
+  const char* t = c.types;
   const char* fc[kFieldColumns];
-  std::memcpy(fc, field_cols, sizeof fc);
+  std::memcpy(fc, c.fields, sizeof fc);
   for (uint32_t i = 0; i < count; ++i) {
     const auto mask = static_cast<uint8_t>(masks[i]);
     const auto type_len = static_cast<uint8_t>(*t);

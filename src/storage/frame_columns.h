@@ -20,9 +20,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
+#include "stele/event.h"
 #include "stele/status.h"
 
 namespace stele {
@@ -39,5 +41,11 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
 // EncodeFrameColumns.  kCorruption if the columns are malformed.
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
                           std::string* records, DataColumns data = DataColumns::kWhole);
+
+// Hands each record's seq, ts, type and optional fields to `visit` (data
+// left empty) without rebuilding the records or touching the data columns:
+// what a count over a frame that its ranges cut needs.  Any layout.
+Status VisitColumnFields(std::string_view columns, uint32_t count, uint64_t first_seq,
+                         const std::function<void(const EventView&)>& visit);
 
 }  // namespace stele

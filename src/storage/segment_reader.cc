@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include "event/record.h"
 #include "storage/frame_columns.h"
 #include "util/coding.h"
 #include "util/hash.h"
@@ -182,21 +183,57 @@ Status SegmentReader::CorruptFrame(size_t i, const std::string& why) const {
                             " (seq " + std::to_string(e.first_seq) + ".." + std::to_string(e.last_seq()) + "): " + why);
 }
 
-Status SegmentReader::ReadFrame(size_t i, std::string* raw) const {
+Status SegmentReader::ReadStored(size_t i, FrameHeader* h, std::string_view* stored) const {
   const FrameIndexEntry& e = frames_[i];
   thread_local std::string buf;  // reused: frames are read in tight loops
   buf.resize(format::kFrameHeaderSize + e.stored_len);
   size_t got = 0;
   STELE_RETURN_IF_ERROR(file_->Read(e.offset, buf.size(), buf.data(), &got));
   if (got != buf.size()) return CorruptFrame(i, "file ends inside the frame");
-  FrameHeader h;
-  if (!format::DecodeFrameHeader(buf.data(), &h)) return CorruptFrame(i, "frame header fails its checksum");
-  if (h.first_seq != e.first_seq || h.count != e.count || h.stored_len != e.stored_len) {
+  if (!format::DecodeFrameHeader(buf.data(), h)) return CorruptFrame(i, "frame header fails its checksum");
+  if (h->first_seq != e.first_seq || h->count != e.count || h->stored_len != e.stored_len) {
     return CorruptFrame(i, "frame header disagrees with the index (frames reordered, inserted or replaced)");
   }
-  std::string_view stored(buf.data() + format::kFrameHeaderSize, e.stored_len);
-  if (Checksum(stored) != h.payload_checksum) return CorruptFrame(i, "payload checksum mismatch");
+  *stored = std::string_view(buf.data() + format::kFrameHeaderSize, e.stored_len);
+  if (Checksum(*stored) != h->payload_checksum) return CorruptFrame(i, "payload checksum mismatch");
+  return Status::Ok();
+}
+
+Status SegmentReader::ReadFrame(size_t i, std::string* raw) const {
+  FrameHeader h;
+  std::string_view stored;
+  STELE_RETURN_IF_ERROR(ReadStored(i, &h, &stored));
   Status s = DecodeFramePayload(h, stored, raw);
+  if (!s.ok()) return CorruptFrame(i, s.message());
+  return Status::Ok();
+}
+
+Status SegmentReader::VisitFrameFields(size_t i, const std::function<void(const EventView&)>& visit) const {
+  FrameHeader h;
+  std::string_view stored;
+  STELE_RETURN_IF_ERROR(ReadStored(i, &h, &stored));
+  Status s;
+  if (h.codec == format::kCodecZstdColumns || h.codec == format::kCodecZstdDataColumns) {
+    thread_local std::string columns;  // never longer than the records (frame_columns.h)
+    columns.resize(h.raw_len);
+    const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
+    if (ZSTD_isError(n)) return CorruptFrame(i, std::string("zstd: ") + ZSTD_getErrorName(n));
+    s = VisitColumnFields(std::string_view(columns.data(), n), h.count, h.first_seq, visit);
+  } else {
+    thread_local std::string raw;
+    s = DecodeFramePayload(h, stored, &raw);
+    EventView e;
+    for (size_t pos = 0; s.ok() && pos < raw.size();) {
+      const uint32_t len = raw.size() - pos >= 4 ? GetU32(raw.data() + pos) : UINT32_MAX;
+      if (len > raw.size() - pos - 4 || !DecodeRecord(std::string_view(raw.data() + pos + 4, len), &e)) {
+        s = Status::Corruption("malformed record in a frame that passed its checksum");
+        break;
+      }
+      e.data = {};
+      visit(e);
+      pos += 4 + len;
+    }
+  }
   if (!s.ok()) return CorruptFrame(i, s.message());
   return Status::Ok();
 }

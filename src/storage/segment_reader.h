@@ -14,10 +14,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "stele/event.h"
 #include "storage/format.h"
 #include "util/env.h"
 
@@ -51,6 +53,9 @@ class SegmentReader {
   // checksum, and decompresses it into *raw.  kCorruption names the segment,
   // the frame and its seq range.
   Status ReadFrame(size_t i, std::string* raw) const;
+  // Frame i's records with their data left empty, checked as ReadFrame()
+  // checks them; a column frame is not rebuilt into records for it.
+  Status VisitFrameFields(size_t i, const std::function<void(const EventView&)>& visit) const;
 
  private:
   SegmentReader() = default;
@@ -58,6 +63,9 @@ class SegmentReader {
   Status ScanFrames(ScanMode mode);
   void LoadSideIndex(Env* env);
   Status CorruptFrame(size_t i, const std::string& why) const;
+  // Reads frame i's header and stored payload (in a per-thread buffer) and
+  // checks them against the index and the payload checksum.
+  Status ReadStored(size_t i, format::FrameHeader* h, std::string_view* stored) const;
 
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;

@@ -90,7 +90,12 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   // Columns (codec 3, or 2) when the records follow the canonical layout,
   // which the writer's always do; the row form (codec 1) otherwise.
   columns_.clear();
-  DataColumns data = options_.data_columns ? DataColumns::kByKey : DataColumns::kWhole;
+  // A frame of a few records (sync=always group commits) gains nothing from
+  // a shape table, and trying it first would put a second encode on the
+  // writer's latency path.
+  constexpr uint32_t kMinRecordsForDataColumns = 32;
+  DataColumns data =
+      options_.data_columns && count >= kMinRecordsForDataColumns ? DataColumns::kByKey : DataColumns::kWhole;
   bool columns = options_.column_frames && EncodeFrameColumns(raw, count, first_seq, &columns_, data);
   if (columns && data == DataColumns::kByKey && columns_.size() > raw.size()) {
     // A shape table can outweigh what it saves on a frame of a few records;
