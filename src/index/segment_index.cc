@@ -1,10 +1,10 @@
 #include "index/segment_index.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <iterator>
 #include <span>
-
-#include <zstd.h>
 
 #include "event/record.h"
 #include "storage/format.h"
@@ -21,7 +21,9 @@ constexpr uint32_t kVersion = 2;
 constexpr uint32_t kCompressedVersion = 3;
 constexpr int kIndexZstdLevel = 3;
 
-void PutVarint(std::string* out, uint32_t v) { PutVarint64(out, v); }
+void PutVarint(std::string* out, uint32_t v) {
+  PutVarint64(out, v);
+}
 
 bool GetVarint(const char*& p, const char* end, uint32_t* v) {
   uint64_t wide;
@@ -30,17 +32,24 @@ bool GetVarint(const char*& p, const char* end, uint32_t* v) {
   return true;
 }
 
-uint64_t ValueHash(std::string_view v) { return XXH3_64bits(v.data(), v.size()) | 1; }  // 0 marks an empty slot
+uint64_t ValueHash(std::string_view v) {
+  return XXH3_64bits(v.data(), v.size()) | 1;
+}  // 0 marks an empty slot
 
 }  // namespace
 
 std::string_view FieldOf(const EventView& e, IndexedField f) {
   switch (f) {
-    case IndexedField::kType: return e.type;
-    case IndexedField::kActor: return e.actor;
-    case IndexedField::kSource: return e.source;
-    case IndexedField::kLeadId: return e.lead_id;
-    case IndexedField::kWorkflowId: return e.workflow_id;
+    case IndexedField::kType:
+      return e.type;
+    case IndexedField::kActor:
+      return e.actor;
+    case IndexedField::kSource:
+      return e.source;
+    case IndexedField::kLeadId:
+      return e.lead_id;
+    case IndexedField::kWorkflowId:
+      return e.workflow_id;
   }
   return {};
 }
@@ -64,7 +73,9 @@ void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
 // touching values_ or the arena.
 namespace {
 constexpr uint64_t kEmptySlot = UINT64_MAX;
-uint64_t SlotOf(uint32_t id, uint64_t hash) { return uint64_t{id} << 32 | (hash >> 32); }
+uint64_t SlotOf(uint32_t id, uint64_t hash) {
+  return uint64_t{id} << 32 | (hash >> 32);
+}
 }  // namespace
 
 uint32_t SegmentIndexBuilder::FieldPostings::Find(std::string_view value) const {
@@ -120,7 +131,8 @@ void SegmentIndexBuilder::FieldPostings::Add(uint64_t hash, std::string_view val
 
 void SegmentIndexBuilder::FieldPostings::AppendEntries(uint32_t id, std::vector<FrameCount>* out) const {
   const size_t begin = out->size();
-  for (uint32_t e = values_[id].last; e != kNone; e = entries_[e].prev) out->push_back({entries_[e].frame, entries_[e].count});
+  for (uint32_t e = values_[id].last; e != kNone; e = entries_[e].prev)
+    out->push_back({entries_[e].frame, entries_[e].count});
   std::reverse(out->begin() + static_cast<ptrdiff_t>(begin), out->end());
 }
 
@@ -248,9 +260,8 @@ size_t LiveSegmentIndex::memory_bytes() const {
 
 std::optional<std::vector<uint32_t>> LiveSegmentIndex::Candidates(const Query& q) const {
   std::lock_guard<std::mutex> g(mu_);
-  return PlanCandidates(q, [this](IndexedField f, std::string_view v, bool prefix) {
-    return builder_.Frames(f, v, prefix);
-  });
+  return PlanCandidates(
+      q, [this](IndexedField f, std::string_view v, bool prefix) { return builder_.Frames(f, v, prefix); });
 }
 
 void SegmentIndexBuilder::Clear() {
@@ -474,38 +485,14 @@ std::vector<uint32_t> SegmentIndex::FramesWithPrefix(IndexedField f, std::string
 }
 
 Result<std::shared_ptr<const SegmentIndex>> SegmentIndexCache::Get(Env* env, const std::string& segment_path) {
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = map_.find(segment_path);
-    if (it != map_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      return it->second->second;
-    }
-  }
-  auto loaded = SegmentIndex::Load(env, segment_path);  // outside the lock: it reads a file
+  if (auto cached = lru_.Get(segment_path)) return cached;
+  auto loaded = SegmentIndex::Load(env, segment_path);  // outside the cache's lock: it reads a file
   if (!loaded.ok()) return loaded.status();
-  auto index = std::make_shared<const SegmentIndex>(std::move(loaded).value());
-  std::lock_guard<std::mutex> g(mu_);
-  if (map_.count(segment_path) == 0) {
-    lru_.emplace_front(segment_path, index);
-    map_[segment_path] = lru_.begin();
-    bytes_ += index->byte_size();
-    while (bytes_ > max_bytes_ && lru_.size() > 1) {
-      bytes_ -= lru_.back().second->byte_size();
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-  return std::shared_ptr<const SegmentIndex>(index);
+  return lru_.Insert(segment_path, std::make_shared<const SegmentIndex>(std::move(loaded).value()));
 }
 
 void SegmentIndexCache::Erase(const std::string& segment_path) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(segment_path);
-  if (it == map_.end()) return;
-  bytes_ -= it->second->second->byte_size();
-  lru_.erase(it->second);
-  map_.erase(it);
+  lru_.Erase(segment_path);
 }
 
 std::shared_ptr<const SegmentIndex> SealedIndexOf(Env* env, const std::string& segment_path, SegmentIndexCache* cache) {

@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +24,7 @@
 #include "stele/query.h"
 #include "stele/status.h"
 #include "util/env.h"
+#include "util/lru_cache.h"
 
 namespace stele {
 
@@ -109,7 +109,6 @@ class SegmentIndexBuilder {
   };
   FieldPostings values_[kIndexedFieldCount];
   uint32_t frame_count_ = 0;  // 1 + the highest ordinal added
-
 };
 
 class SegmentIndex {
@@ -180,17 +179,14 @@ class LiveSegmentIndex {
 // Thread-safe.
 class SegmentIndexCache {
  public:
-  explicit SegmentIndexCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit SegmentIndexCache(size_t max_bytes)
+      : lru_(max_bytes, [](const SegmentIndex& index) { return index.byte_size(); }) {}
   // The index of the sealed segment at segment_path, loaded on first use.
   Result<std::shared_ptr<const SegmentIndex>> Get(Env* env, const std::string& segment_path);
   void Erase(const std::string& segment_path);
 
  private:
-  const size_t max_bytes_;
-  std::mutex mu_;
-  std::list<std::pair<std::string, std::shared_ptr<const SegmentIndex>>> lru_;  // front = most recent
-  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
-  size_t bytes_ = 0;
+  LruCache<SegmentIndex> lru_;  // charged by bytes; the newest index is kept even when it alone is over
 };
 
 // The index of a sealed segment: from `cache` when given, else loaded; null

@@ -47,46 +47,21 @@ std::string FrameCache::Key(const std::string& segment_path, size_t frame) {
 }
 
 std::shared_ptr<const CachedFrame> FrameCache::Get(const std::string& segment_path, size_t frame) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(Key(segment_path, frame));
-  if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  return lru_.Get(Key(segment_path, frame));
 }
 
 void FrameCache::Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry) {
-  const size_t size = entry->charge();
-  if (size > max_bytes_) return;
-  std::lock_guard<std::mutex> g(mu_);
-  const std::string key = Key(segment_path, frame);
-  if (map_.count(key)) return;
-  lru_.emplace_front(key, std::move(entry));
-  map_[key] = lru_.begin();
-  bytes_ += size;
-  while (bytes_ > max_bytes_ && !lru_.empty()) {
-    bytes_ -= lru_.back().second->charge();
-    map_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
+  if (entry->charge() > max_bytes_) return;  // one frame never takes the whole cache
+  lru_.Insert(Key(segment_path, frame), std::move(entry));
 }
 
 void FrameCache::EraseSegment(const std::string& segment_path) {
-  std::lock_guard<std::mutex> g(mu_);
   const std::string prefix = segment_path + "#";
-  for (auto it = lru_.begin(); it != lru_.end();) {
-    if (it->first.compare(0, prefix.size(), prefix) == 0) {
-      bytes_ -= it->second->charge();
-      map_.erase(it->first);
-      it = lru_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  lru_.EraseIf([&prefix](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0; });
 }
 
 size_t FrameCache::bytes() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return bytes_;
+  return lru_.charge();
 }
 
 }  // namespace stele

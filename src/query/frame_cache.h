@@ -11,7 +11,6 @@
 
 #include <array>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,6 +19,7 @@
 
 #include "index/segment_index.h"
 #include "stele/status.h"
+#include "util/lru_cache.h"
 
 namespace stele {
 
@@ -48,7 +48,8 @@ class CachedFrame {
 
 class FrameCache {
  public:
-  explicit FrameCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit FrameCache(size_t max_bytes)
+      : max_bytes_(max_bytes), lru_(max_bytes, [](const CachedFrame& f) { return f.charge(); }) {}
   // The frame, or null.
   std::shared_ptr<const CachedFrame> Get(const std::string& segment_path, size_t frame);
   void Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry);
@@ -59,10 +60,7 @@ class FrameCache {
  private:
   static std::string Key(const std::string& segment_path, size_t frame);
   const size_t max_bytes_;
-  mutable std::mutex mu_;
-  std::list<std::pair<std::string, std::shared_ptr<const CachedFrame>>> lru_;  // front = most recent
-  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
-  size_t bytes_ = 0;
+  LruCache<CachedFrame> lru_;
 };
 
 }  // namespace stele

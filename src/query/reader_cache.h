@@ -8,29 +8,24 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "storage/segment_reader.h"
 #include "util/env.h"
+#include "util/lru_cache.h"
 
 namespace stele {
 
 class SealedReaderCache {
  public:
-  explicit SealedReaderCache(size_t max_readers) : max_readers_(max_readers) {}
+  explicit SealedReaderCache(size_t max_readers) : lru_(max_readers, [](const SegmentReader&) { return 1; }) {}
   // The segment's reader: cached when the segment is sealed, else fresh.
   Result<std::shared_ptr<const SegmentReader>> Get(Env* env, const std::string& path, uint64_t first_seq);
   void Erase(const std::string& path);
 
  private:
-  const size_t max_readers_;
-  std::mutex mu_;
-  std::list<std::pair<std::string, std::shared_ptr<const SegmentReader>>> lru_;  // front = most recent
-  std::unordered_map<std::string, decltype(lru_)::iterator> map_;
+  LruCache<SegmentReader> lru_;  // charged 1 a reader
 };
 
 // A segment's reader: through `cache` when given, else freshly opened.
