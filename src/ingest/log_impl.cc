@@ -594,9 +594,10 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
     sealing_index_ = sealed_index;
   }
   if (sealed_index) {
-    // Serializing, compressing and syncing a 64 MiB index took the writer
-    // ~75 ms a seal; meanwhile queries use the index in memory, and a crash
-    // leaves the file to recovery (RecoverSegments rebuilds it).
+    // Serializing, compressing and syncing a 64 MiB index stalled the writer
+    // 0.2-0.7 s a seal (docs/performance.md, "Memory"); now the writer goes
+    // on while queries use the index in memory, and a crash before the file
+    // is written leaves it to recovery (RecoverSegments rebuilds it).
     indexer_->Run([this, sealed_path, sealed_index] {
       Status s = WriteSegmentIndex(env_, sealed_path, sealed_index->Finish());
       MutexLock l(&mu_);
