@@ -99,7 +99,6 @@ uint32_t SegmentIndexBuilder::FieldPostings::Insert(uint64_t hash, std::string_v
       const auto id = static_cast<uint32_t>(values_.size());
       table_[i] = SlotOf(id, hash);
       values_.push_back({static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(value.size())});
-      hashes_.push_back(hash);
       arena_.append(value);
       return id;
     }
@@ -112,15 +111,18 @@ void SegmentIndexBuilder::FieldPostings::Grow() {
   table_.assign(std::max<size_t>(1024, 2 * table_.size()), kEmptySlot);
   const size_t mask = table_.size() - 1;
   for (uint32_t id = 0; id < values_.size(); ++id) {
-    size_t i = hashes_[id] & mask;
+    // Rehashed from the arena rather than kept: 8 bytes less a value, paid
+    // for only at each doubling of the table.
+    const uint64_t hash = ValueHash(ValueOf(id));
+    size_t i = hash & mask;
     while (table_[i] != kEmptySlot) i = (i + 1) & mask;
-    table_[i] = SlotOf(id, hashes_[id]);
+    table_[i] = SlotOf(id, hash);
   }
 }
 
 void SegmentIndexBuilder::FieldPostings::Add(uint64_t hash, std::string_view value, uint32_t frame) {
   Value& v = values_[Insert(hash, value)];
-  ++v.events;
+  if (v.events != UINT32_MAX) ++v.events;
   if (v.last != kNone && entries_[v.last].frame == frame) {  // seen earlier in this frame
     ++entries_[v.last].count;
     return;
@@ -273,7 +275,7 @@ size_t SegmentIndexBuilder::FieldPostings::memory_bytes() const {
   // Capacities, not sizes: a seal serializes the index while its arrays are
   // still held, and measured by sizes (so segments twice as long) the
   // writer's peak RSS was 1.8x higher (docs/performance.md, "Memory").
-  return arena_.capacity() + values_.capacity() * sizeof(Value) + hashes_.capacity() * sizeof(uint64_t) +
+  return arena_.capacity() + values_.capacity() * sizeof(Value) +
          entries_.capacity() * sizeof(Entry) + table_.capacity() * sizeof(uint64_t);
 }
 
@@ -322,7 +324,7 @@ std::string SegmentIndexBuilder::Finish() const {
       AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
       const std::span<const FrameCount> entries(grouped.data() + starts[id], starts[id + 1] - starts[id]);
       PutVarint(&heap, static_cast<uint32_t>(entries.size()));
-      PutVarint(&heap, static_cast<uint32_t>(std::min<uint64_t>(p.value(id).events, UINT32_MAX)));
+      PutVarint(&heap, p.value(id).events);
       uint32_t prev = 0;
       for (const FrameCount& e : entries) {
         PutVarint(&heap, e.frame - prev);

@@ -73,7 +73,7 @@ class SegmentIndexBuilder {
       uint32_t offset = 0;  // in arena_
       uint32_t size = 0;
       uint32_t last = kNone;  // newest entry
-      uint64_t events = 0;
+      uint32_t events = 0;  // saturates: the file stores a u32 (16 bytes a value, not 24)
     };
     struct Entry {
       uint32_t frame = 0;
@@ -103,7 +103,6 @@ class SegmentIndexBuilder {
     void Grow();
     std::string arena_;
     std::vector<Value> values_;
-    std::vector<uint64_t> hashes_;  // per value, for Grow()
     std::vector<Entry> entries_;
     std::vector<uint64_t> table_;  // open addressing, see SlotOf()
   };
