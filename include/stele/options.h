@@ -57,7 +57,7 @@ struct Options {
   // ... or once the field index it builds in memory holds this many bytes
   // (0: no limit).  This, not the log's size, bounds the writer's memory
   // whatever the number of distinct indexed values: 1M Zipf-distributed lead
-  // ids reach 64 MiB after about 3M events (docs/performance.md, "Memory").
+  // ids reach 64 MiB after about 2.5M events (docs/performance.md, "Memory").
   uint64_t segment_max_index_bytes = 64ull << 20;
   std::chrono::seconds segment_max_age{std::chrono::hours(24)};
 
