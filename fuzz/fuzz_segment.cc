@@ -13,8 +13,8 @@
 #include <string>
 
 #include "index/segment_index.h"
-#include "stele/stele.h"
 #include "storage/frame_columns.h"
+#include "stele/stele.h"
 #include "util/confined_env.h"
 
 namespace {

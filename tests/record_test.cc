@@ -1,6 +1,6 @@
-#include "event/record.h"
-
 #include <gtest/gtest.h>
+
+#include "event/record.h"
 
 #include "util/json_escape.h"
 
@@ -64,17 +64,13 @@ TEST(Record, LayoutIsTheDocumentedOne) {
   e.data = "{}";
   std::string rec;
   AppendRecord(e, &rec);
-  const std::string expected(
-      "\x01\0\0\0\0\0\0\0"  // seq
-      "\x02\0\0\0\0\0\0\0"  // ts
-      "\x04"                // mask: lead_id
-      "\x01"
-      "a"  // type
-      "\x01\0"
-      "L"  // lead_id
-      "\x02\0\0\0"
-      "{}",  // data
-      8 + 8 + 1 + 2 + 3 + 6);
+  const std::string expected("\x01\0\0\0\0\0\0\0"   // seq
+                             "\x02\0\0\0\0\0\0\0"   // ts
+                             "\x04"                 // mask: lead_id
+                             "\x01" "a"             // type
+                             "\x01\0" "L"           // lead_id
+                             "\x02\0\0\0" "{}",     // data
+                             8 + 8 + 1 + 2 + 3 + 6);
   EXPECT_EQ(rec, expected);
 }
 

@@ -1,6 +1,6 @@
-#include "util/time.h"
-
 #include <gtest/gtest.h>
+
+#include "util/time.h"
 
 namespace stele {
 namespace {
@@ -60,10 +60,10 @@ TEST(Time, RoundTripsAcrossCenturies) {
 }
 
 TEST(Time, RejectsMalformedTimestampsWithAReason) {
-  for (const char* s :
-       {"", "2026-11-27", "2026-11-27T04:12:40", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
-        "2026-11-27T24:00:00Z", "2026-11-27T04:12:40.Z", "2026-11-27T04:12:40.1234567891Z", "2026-11-27T04:12:40+0100",
-        "2026-11-27T04:12:40Zjunk", "1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "abcd-11-27T04:12:40Z"}) {
+  for (const char* s : {"", "2026-11-27", "2026-11-27T04:12:40", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                        "2025-02-29T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T04:12:40.Z",
+                        "2026-11-27T04:12:40.1234567891Z", "2026-11-27T04:12:40+0100", "2026-11-27T04:12:40Zjunk",
+                        "1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "abcd-11-27T04:12:40Z"}) {
     std::string why;
     EXPECT_FALSE(ParseRfc3339(s, &why).has_value()) << s;
     EXPECT_FALSE(why.empty()) << s;

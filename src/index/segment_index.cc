@@ -1,10 +1,10 @@
 #include "index/segment_index.h"
 
-#include <zstd.h>
-
 #include <algorithm>
 #include <iterator>
 #include <span>
+
+#include <zstd.h>
 
 #include "event/record.h"
 #include "storage/format.h"
@@ -21,9 +21,7 @@ constexpr uint32_t kVersion = 2;
 constexpr uint32_t kCompressedVersion = 3;
 constexpr int kIndexZstdLevel = 3;
 
-void PutVarint(std::string* out, uint32_t v) {
-  PutVarint64(out, v);
-}
+void PutVarint(std::string* out, uint32_t v) { PutVarint64(out, v); }
 
 bool GetVarint(const char*& p, const char* end, uint32_t* v) {
   uint64_t wide;
@@ -32,24 +30,17 @@ bool GetVarint(const char*& p, const char* end, uint32_t* v) {
   return true;
 }
 
-uint64_t ValueHash(std::string_view v) {
-  return XXH3_64bits(v.data(), v.size()) | 1;
-}  // 0 marks an empty slot
+uint64_t ValueHash(std::string_view v) { return XXH3_64bits(v.data(), v.size()) | 1; }  // 0 marks an empty slot
 
 }  // namespace
 
 std::string_view FieldOf(const EventView& e, IndexedField f) {
   switch (f) {
-    case IndexedField::kType:
-      return e.type;
-    case IndexedField::kActor:
-      return e.actor;
-    case IndexedField::kSource:
-      return e.source;
-    case IndexedField::kLeadId:
-      return e.lead_id;
-    case IndexedField::kWorkflowId:
-      return e.workflow_id;
+    case IndexedField::kType: return e.type;
+    case IndexedField::kActor: return e.actor;
+    case IndexedField::kSource: return e.source;
+    case IndexedField::kLeadId: return e.lead_id;
+    case IndexedField::kWorkflowId: return e.workflow_id;
   }
   return {};
 }
@@ -73,9 +64,7 @@ void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
 // touching values_ or the arena.
 namespace {
 constexpr uint64_t kEmptySlot = UINT64_MAX;
-uint64_t SlotOf(uint32_t id, uint64_t hash) {
-  return uint64_t{id} << 32 | (hash >> 32);
-}
+uint64_t SlotOf(uint32_t id, uint64_t hash) { return uint64_t{id} << 32 | (hash >> 32); }
 }  // namespace
 
 uint32_t SegmentIndexBuilder::FieldPostings::Find(std::string_view value) const {
@@ -133,8 +122,7 @@ void SegmentIndexBuilder::FieldPostings::Add(uint64_t hash, std::string_view val
 
 void SegmentIndexBuilder::FieldPostings::AppendEntries(uint32_t id, std::vector<FrameCount>* out) const {
   const size_t begin = out->size();
-  for (uint32_t e = values_[id].last; e != kNone; e = entries_[e].prev)
-    out->push_back({entries_[e].frame, entries_[e].count});
+  for (uint32_t e = values_[id].last; e != kNone; e = entries_[e].prev) out->push_back({entries_[e].frame, entries_[e].count});
   std::reverse(out->begin() + static_cast<ptrdiff_t>(begin), out->end());
 }
 
@@ -262,8 +250,9 @@ size_t LiveSegmentIndex::memory_bytes() const {
 
 std::optional<std::vector<uint32_t>> LiveSegmentIndex::Candidates(const Query& q) const {
   std::lock_guard<std::mutex> g(mu_);
-  return PlanCandidates(
-      q, [this](IndexedField f, std::string_view v, bool prefix) { return builder_.Frames(f, v, prefix); });
+  return PlanCandidates(q, [this](IndexedField f, std::string_view v, bool prefix) {
+    return builder_.Frames(f, v, prefix);
+  });
 }
 
 void SegmentIndexBuilder::Clear() {

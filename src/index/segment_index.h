@@ -108,6 +108,7 @@ class SegmentIndexBuilder {
   };
   FieldPostings values_[kIndexedFieldCount];
   uint32_t frame_count_ = 0;  // 1 + the highest ordinal added
+
 };
 
 class SegmentIndex {

@@ -59,10 +59,8 @@ struct Bounds {
     if (q.seq_from) seq_lo = *q.seq_from;
     if (q.seq_to) seq_hi = *q.seq_to;
     if (q.after != 0) {
-      if (q.descending)
-        seq_hi = std::min(seq_hi, q.after - 1);
-      else
-        seq_lo = std::max(seq_lo, q.after + 1);
+      if (q.descending) seq_hi = std::min(seq_hi, q.after - 1);
+      else seq_lo = std::max(seq_lo, q.after + 1);
     }
     if (q.since_ns) ts_lo = *q.since_ns;
     if (q.until_ns) ts_hi = *q.until_ns == INT64_MIN ? INT64_MIN : *q.until_ns - 1;
@@ -152,8 +150,8 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
 
 }  // namespace
 
-Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& query, const ScanIterator::Context& context,
-                             CountStats* stats) {
+Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& query,
+                             const ScanIterator::Context& context, CountStats* stats) {
   Query q = query;
   q.limit = 0;
   auto filter = EventFilter::Create(q);

@@ -21,9 +21,7 @@ uint64_t ZigZag(uint64_t delta) {
   const auto d = static_cast<int64_t>(delta);
   return (static_cast<uint64_t>(d) << 1) ^ static_cast<uint64_t>(d >> 63);
 }
-uint64_t UnZigZag(uint64_t z) {
-  return (z >> 1) ^ (~(z & 1) + 1);
-}
+uint64_t UnZigZag(uint64_t z) { return (z >> 1) ^ (~(z & 1) + 1); }
 
 // The optional fields in mask bit order (docs/format.md, canonical record).
 std::array<std::string_view, kFieldColumns> FieldsOf(const EventView& e) {

@@ -180,7 +180,8 @@ Status SegmentReader::ScanFrames(ScanMode mode) {
 Status SegmentReader::CorruptFrame(size_t i, const std::string& why) const {
   const FrameIndexEntry& e = frames_[i];
   return Status::Corruption(path_ + ": frame " + std::to_string(i) + " at offset " + std::to_string(e.offset) +
-                            " (seq " + std::to_string(e.first_seq) + ".." + std::to_string(e.last_seq()) + "): " + why);
+                            " (seq " + std::to_string(e.first_seq) + ".." + std::to_string(e.last_seq()) +
+                            "): " + why);
 }
 
 Status SegmentReader::ReadStored(size_t i, FrameHeader* h, std::string_view* stored) const {

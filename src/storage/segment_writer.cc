@@ -185,9 +185,7 @@ Status SegmentWriter::AppendFrames(std::string_view records, const std::vector<F
   return AppendSideIndex(frames_before);
 }
 
-Status SegmentWriter::Sync() {
-  return file_->Sync();
-}
+Status SegmentWriter::Sync() { return file_->Sync(); }
 
 Status SegmentWriter::Seal() {
   std::string footer;

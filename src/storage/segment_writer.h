@@ -11,12 +11,12 @@
 // treats as active (the partial index is a torn tail).
 #pragma once
 
-#include <zstd.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <zstd.h>
 
 #include "index/segment_index.h"
 #include "storage/format.h"
@@ -52,8 +52,8 @@ class SegmentWriter {
   // to its last good frame).
   static Result<std::unique_ptr<SegmentWriter>> Resume(Env* env, const std::string& path,
                                                        const format::SegmentHeader& header,
-                                                       std::vector<format::FrameIndexEntry> frames, uint64_t valid_end,
-                                                       const SegmentWriterOptions& options);
+                                                       std::vector<format::FrameIndexEntry> frames,
+                                                       uint64_t valid_end, const SegmentWriterOptions& options);
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
@@ -109,7 +109,7 @@ class SegmentWriter {
   uint64_t pending_offset_;  // file offset where out_ will land
   SegmentWriterOptions options_;
   ZSTD_CCtx* cctx_;
-  std::string out_;      // frames being assembled for one write
+  std::string out_;  // frames being assembled for one write
   std::string columns_;  // one frame's columns before compression
   std::vector<format::FrameIndexEntry> frames_;
   std::shared_ptr<LiveSegmentIndex> index_;  // the field index of this segment, written at seal

@@ -8,40 +8,16 @@
 
 namespace stele {
 
-inline void PutU16(char* p, uint16_t v) {
-  std::memcpy(p, &v, 2);
-}
-inline void PutU32(char* p, uint32_t v) {
-  std::memcpy(p, &v, 4);
-}
-inline void PutU64(char* p, uint64_t v) {
-  std::memcpy(p, &v, 8);
-}
-inline uint16_t GetU16(const char* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t GetU32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t GetU64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
+inline void PutU16(char* p, uint16_t v) { std::memcpy(p, &v, 2); }
+inline void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+inline void PutU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+inline uint16_t GetU16(const char* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
+inline uint32_t GetU32(const char* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+inline uint64_t GetU64(const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
 
-inline void AppendU16(std::string* s, uint16_t v) {
-  s->append(reinterpret_cast<const char*>(&v), 2);
-}
-inline void AppendU32(std::string* s, uint32_t v) {
-  s->append(reinterpret_cast<const char*>(&v), 4);
-}
-inline void AppendU64(std::string* s, uint64_t v) {
-  s->append(reinterpret_cast<const char*>(&v), 8);
-}
+inline void AppendU16(std::string* s, uint16_t v) { s->append(reinterpret_cast<const char*>(&v), 2); }
+inline void AppendU32(std::string* s, uint32_t v) { s->append(reinterpret_cast<const char*>(&v), 4); }
+inline void AppendU64(std::string* s, uint64_t v) { s->append(reinterpret_cast<const char*>(&v), 8); }
 
 // LEB128 varints: 7 bits a byte, low groups first, high bit = more.
 inline void PutVarint64(std::string* out, uint64_t v) {
@@ -70,7 +46,6 @@ inline bool GetVarint64(const char*& p, const char* end, uint64_t* v) {
   return false;
 }
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "stele's formats are little-endian; add byte swaps for this target");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "stele's formats are little-endian; add byte swaps for this target");
 
 }  // namespace stele

@@ -30,24 +30,15 @@ size_t Utf8Length(std::string_view s, size_t i) {
   if (c < 0x80) return 1;
   size_t n;
   unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2;
-  else if (c == 0xE0)
-    n = 3, lo = 0xA0;
-  else if (c >= 0xE1 && c <= 0xEC)
-    n = 3;
-  else if (c == 0xED)
-    n = 3, hi = 0x9F;
-  else if (c >= 0xEE && c <= 0xEF)
-    n = 3;
-  else if (c == 0xF0)
-    n = 4, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3)
-    n = 4;
-  else if (c == 0xF4)
-    n = 4, hi = 0x8F;
-  else
-    return 0;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c >= 0xE1 && c <= 0xEC) n = 3;
+  else if (c == 0xED) n = 3, hi = 0x9F;
+  else if (c >= 0xEE && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else return 0;
   if (i + n > s.size()) return 0;
   if (b(1) < lo || b(1) > hi) return 0;
   for (size_t k = 2; k < n; ++k) {
