@@ -200,9 +200,9 @@ TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
   const std::string raw_b = ReferenceRecords(1001, 1000, 7);
   const std::string raw_c = ReferenceRecords(2001, 1000, 9);
   SegmentWriterOptions rows;
-  rows.column_frames = false;
+  rows.codec = format::kCodecZstd;
   SegmentWriterOptions whole_data;
-  whole_data.data_columns = false;
+  whole_data.codec = format::kCodecZstdColumns;
   std::string path;
   {
     auto w = SegmentWriter::Create(env, dir.path(), 1, 0, rows);

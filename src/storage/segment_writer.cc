@@ -94,9 +94,11 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   // a shape table, and trying it first would put a second encode on the
   // writer's latency path.
   constexpr uint32_t kMinRecordsForDataColumns = 32;
-  DataColumns data =
-      options_.data_columns && count >= kMinRecordsForDataColumns ? DataColumns::kByKey : DataColumns::kWhole;
-  bool columns = options_.column_frames && EncodeFrameColumns(raw, count, first_seq, &columns_, data);
+  DataColumns data = options_.codec == format::kCodecZstdDataColumns && count >= kMinRecordsForDataColumns
+                         ? DataColumns::kByKey
+                         : DataColumns::kWhole;
+  bool columns =
+      options_.codec >= format::kCodecZstdColumns && EncodeFrameColumns(raw, count, first_seq, &columns_, data);
   if (columns && data == DataColumns::kByKey && columns_.size() > raw.size()) {
     // A shape table can outweigh what it saves on a frame of a few records;
     // readers rely on columns never being longer than the records.

@@ -28,8 +28,9 @@ namespace stele {
 struct SegmentWriterOptions {
   int zstd_level = 1;
   bool field_index = true;    // build <segment>.fidx (off only to measure its cost)
-  bool column_frames = true;  // codec 3 (storage/frame_columns.h); off writes codec 1, for tests
-  bool data_columns = true;   // with column_frames: codec 3; off: codec 2
+  // The codec frames are written in (format.h): 3 unless a frame is small
+  // or its records are not canonical (then 2 or 1); tests ask for 1 or 2.
+  format::Codec codec = format::kCodecZstdDataColumns;
 };
 
 // Where one frame of a batch of records begins and ends, and what the

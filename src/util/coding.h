@@ -27,6 +27,12 @@ inline void PutVarint64(std::string* out, uint64_t v) {
   }
   out->push_back(static_cast<char>(v));
 }
+// Bytes PutVarint64 writes for v.
+inline size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
 // Reads a varint at p (advancing it, never past end); false if it is
 // truncated or longer than 10 bytes.
 inline bool GetVarint64(const char*& p, const char* end, uint64_t* v) {

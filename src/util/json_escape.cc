@@ -47,10 +47,11 @@ size_t Utf8Length(std::string_view s, size_t i) {
   return n;
 }
 
-// The first byte of s at or after i that JSON must escape (a quote, a
-// backslash or a control byte), or s.size().  Sixteen bytes at a time: the
-// strings of a query's output are mostly plain.
-size_t FindEscape(std::string_view s, size_t i) {
+}  // namespace
+
+// Sixteen bytes at a time: the strings of a query's output and of stored
+// data objects are mostly plain.
+size_t FindJsonSpecialByte(std::string_view s, size_t i) {
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), below_space = _mm_set1_epi8(0x1f);
   for (; s.size() - i >= 16; i += 16) {
@@ -80,12 +81,10 @@ size_t FindEscape(std::string_view s, size_t i) {
   return s.size();
 }
 
-}  // namespace
-
 void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   size_t start = 0;
-  for (size_t i = FindEscape(s, 0); i < s.size(); i = FindEscape(s, i + 1)) {
+  for (size_t i = FindJsonSpecialByte(s, 0); i < s.size(); i = FindJsonSpecialByte(s, i + 1)) {
     out->append(s.data() + start, i - start);
     AppendEscaped(s[i], out);
     start = i + 1;

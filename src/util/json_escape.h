@@ -12,6 +12,11 @@ namespace stele {
 // characters are escaped.
 void AppendJsonString(std::string_view s, std::string* out);
 
+// Offset of the first byte of s at or after i that a JSON string literal
+// cannot hold as it is (a quote, a backslash or a byte below 0x20), or
+// s.size().  Reads 16 or 8 bytes at a time.
+size_t FindJsonSpecialByte(std::string_view s, size_t i);
+
 // For text from outside (HTTP headers, query parameters, file names): like
 // AppendJsonString, but every byte that is not part of valid UTF-8 becomes
 // U+FFFD, so the result is always valid JSON whatever s holds.
