@@ -51,7 +51,7 @@ std::shared_ptr<const CachedFrame> FrameCache::Get(const std::string& segment_pa
 }
 
 void FrameCache::Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry) {
-  if (entry->charge() > max_bytes_) return;  // one frame never takes the whole cache
+  if (entry->charge() > lru_.capacity()) return;  // one frame never takes the whole cache
   lru_.Insert(Key(segment_path, frame), std::move(entry));
 }
 

@@ -49,7 +49,7 @@ class CachedFrame {
 class FrameCache {
  public:
   explicit FrameCache(size_t max_bytes)
-      : max_bytes_(max_bytes), lru_(max_bytes, [](const CachedFrame& f) { return f.charge(); }) {}
+      : lru_(max_bytes, [](const CachedFrame& f) { return f.charge(); }) {}
   // The frame, or null.
   std::shared_ptr<const CachedFrame> Get(const std::string& segment_path, size_t frame);
   void Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry);
@@ -59,7 +59,6 @@ class FrameCache {
 
  private:
   static std::string Key(const std::string& segment_path, size_t frame);
-  const size_t max_bytes_;
   LruCache<CachedFrame> lru_;
 };
 

@@ -81,6 +81,7 @@ class LruCache {
     }
   }
 
+  size_t capacity() const { return capacity_; }
   // Sum of the cached values' charges.
   size_t charge() const {
     std::lock_guard<std::mutex> g(mu_);
