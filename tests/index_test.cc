@@ -129,17 +129,7 @@ class Planner : public ::testing::Test {
     o.frame_target_bytes = 8 << 10;
     auto log = Log::Open(o);
     ASSERT_TRUE(log.ok());
-    std::string batch;
-    for (uint64_t i = 0; i < kEvents; ++i) {
-      std::string line = gen.Event(i);
-      expected_->push_back(test::ExpectedFromLine(i + 1, line));
-      batch += line + "\n";
-      if (batch.size() > (64 << 10)) {
-        ASSERT_TRUE((*log)->AppendBatch(batch).ok());
-        batch.clear();
-      }
-    }
-    ASSERT_TRUE((*log)->AppendBatch(batch).ok());
+    test::AppendGenerated(log->get(), gen, kEvents, expected_);
     ASSERT_TRUE((*log)->Shutdown().ok());
     ASSERT_GE((*log)->stats().segments_sealed, 3u);
   }

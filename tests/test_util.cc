@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/format.h"
+#include "workload/generator.h"
 #include "util/time.h"
 
 namespace stele::test {
@@ -151,6 +152,20 @@ std::vector<FrameLoc> FramesOf(const std::string& bytes) {
     off += size;
   }
   return out;
+}
+
+void AppendGenerated(Log* log, WorkloadGenerator& gen, uint64_t n, std::vector<StoredEvent>* expected) {
+  std::string batch;
+  for (uint64_t i = expected->size(); i < n; ++i) {
+    std::string line = gen.Event(i);
+    expected->push_back(ExpectedFromLine(i + 1, line));
+    batch += line + "\n";
+    if (batch.size() > (64 << 10) || i + 1 == n) {
+      auto r = log->AppendBatch(batch);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      batch.clear();
+    }
+  }
 }
 
 }  // namespace stele::test

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "stele/stele.h"
+#include "workload/generator.h"
 
 namespace stele::test {
 
@@ -39,6 +40,10 @@ std::vector<uint64_t> Seqs(const std::vector<StoredEvent>& events);
 std::vector<uint64_t> ReferenceQuery(const std::vector<StoredEvent>& events, const Query& q);
 // The stored form of a generated workload line with the given seq.
 StoredEvent ExpectedFromLine(uint64_t seq, const std::string& line);
+
+// Appends gen's events [expected->size(), n) to log in batches of about 64
+// KiB, and their stored form to *expected; fails the test on an error.
+void AppendGenerated(Log* log, WorkloadGenerator& gen, uint64_t n, std::vector<StoredEvent>* expected);
 
 // Segment files of a data directory, oldest first (full paths).
 std::vector<std::string> SegmentFiles(const std::string& dir);

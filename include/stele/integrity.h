@@ -28,6 +28,7 @@ struct VerifyReport {
   uint64_t events = 0;
   uint64_t raw_bytes = 0;        // canonical record bytes hashed
   uint64_t checkpoints = 0;      // signed checkpoints checked
+  uint64_t lead_run_files = 0;   // segments' lead runs checked against their events
   uint64_t first_seq = 1;        // first event verified (retention removed those before it)
   uint64_t checkpoints_before_retention = 0;  // signed for sizes whose events retention removed: not checkable
   double seconds = 0;

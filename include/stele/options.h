@@ -75,6 +75,13 @@ struct Options {
   // Per-segment field index (the query planner's postings), built while
   // writing and saved at seal.  Off only to measure its cost.
   bool field_index = true;
+  // Lead runs (docs/format.md, "Lead runs"): once a segment is sealed, the
+  // events of each lead holding at least this many of its events (the
+  // busiest 2,048 at most) are copied into <segment>.lrun, grouped by lead,
+  // so a lookup of a popular lead reads its events rather than most of the
+  // log's frames.  Costs disk (those events are stored twice) and a second
+  // pass over each sealed segment on the indexer thread.  0: off (default).
+  uint64_t lead_run_min_events = 0;
 
   // Integrity (SPEC §3): a Merkle leaf per event and signed checkpoints.
   // Turn off only to measure its cost.
@@ -118,6 +125,8 @@ struct Options {
 //   "high-throughput"    big queue, 2 ms group-commit window, checkpoints every 1M events
 //   "low-latency"        no group-commit window, 64 KiB frames: an append is written at once
 //   "storage-optimized"  zstd level 6 and 1 MiB frames: smaller files, slower writer
+//   "lookup-optimized"   lead runs for leads with 64+ events in a segment: fast
+//                        lookups of popular leads, more disk
 // kInvalidArgument naming the profile otherwise.
 Status ApplyProfile(std::string_view profile, Options* options);
 

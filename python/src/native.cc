@@ -398,6 +398,7 @@ void ApplyOption(Options* o, const std::string& key, const py::handle& v) {
   else if (key == "max_string_bytes") o->max_string_bytes = v.cast<size_t>();
   else if (key == "segment_max_bytes") o->segment_max_bytes = v.cast<uint64_t>();
   else if (key == "segment_max_index_bytes") o->segment_max_index_bytes = v.cast<uint64_t>();
+  else if (key == "lead_run_min_events") o->lead_run_min_events = v.cast<uint64_t>();
   else if (key == "frame_target_bytes") o->frame_target_bytes = v.cast<size_t>();
   else if (key == "zstd_level") o->zstd_level = v.cast<int>();
   else if (key == "batch_commit_delay") o->batch_commit_delay = std::chrono::microseconds(static_cast<int64_t>(seconds() * 1e6));

@@ -32,7 +32,7 @@ __all__ = [
     "Busy", "Closed", "StoreError", "PROFILES",
 ]
 
-PROFILES = ("high-throughput", "low-latency", "storage-optimized")
+PROFILES = ("high-throughput", "low-latency", "storage-optimized", "lookup-optimized")
 
 TimeArg = Union[datetime, int, str, None]
 
@@ -99,7 +99,7 @@ def open(path: Union[str, "os.PathLike[str]"], *, sync: str = "batch", profile: 
     ``log_event`` returns once durable) or "none".  ``profile``: one of
     ``PROFILES``.  Other options: queue_bytes, enqueue_deadline (s),
     max_event_bytes, max_depth, max_object_keys, max_string_bytes,
-    segment_max_bytes, segment_max_index_bytes, frame_target_bytes, zstd_level, batch_commit_delay (s),
+    segment_max_bytes, segment_max_index_bytes, lead_run_min_events, frame_target_bytes, zstd_level, batch_commit_delay (s),
     retention_max_age (s), retention_max_bytes, source_rate, source_burst,
     checkpoint_every_events, checkpoint_interval (s), security_interval (s),
     query_cache_bytes, frame_cache_bytes, signing_key_path."""

@@ -134,7 +134,7 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global) {
   auto flags = std::make_shared<AppendFlags>();
   CLI::App* sub = app.add_subcommand("append", "append NDJSON events read from stdin");
   sub->add_option("--sync", flags->sync, "durability: always | batch | none")->default_str("batch");
-  sub->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized");
+  sub->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized | lookup-optimized");
   sub->add_option("--segment-max", flags->segment_max, "seal segments at this size (64K, 256M...)")->default_str("256M");
   sub->footer(
       "Prints {\"appended\":N,\"first_seq\":A,\"last_seq\":B,\"rejected\":R}. Rejected lines go to stderr\n"

@@ -73,12 +73,12 @@ int RunVerify(const GlobalFlags& global, const VerifyFlags& flags) {
     return kExitRejected;
   }
   std::printf("{\"ok\":true,\"first_seq\":%llu,\"events\":%llu,\"checkpoints\":%llu,"
-              "\"checkpoints_before_retention\":%llu,\"root\":\"%s\",\"raw_bytes\":%llu,"
+              "\"checkpoints_before_retention\":%llu,\"lead_run_files\":%llu,\"root\":\"%s\",\"raw_bytes\":%llu,"
               "\"seconds\":%.3f,\"mb_per_s\":%.1f}\n",
               static_cast<unsigned long long>(r.first_seq), static_cast<unsigned long long>(r.events),
               static_cast<unsigned long long>(r.checkpoints),
               static_cast<unsigned long long>(r.checkpoints_before_retention),
-              r.root_hex.c_str(), static_cast<unsigned long long>(r.raw_bytes), r.seconds,
+              static_cast<unsigned long long>(r.lead_run_files), r.root_hex.c_str(), static_cast<unsigned long long>(r.raw_bytes), r.seconds,
               r.seconds > 0 ? static_cast<double>(r.raw_bytes) / 1e6 / r.seconds : 0.0);
   return kExitOk;
 }

@@ -48,7 +48,7 @@ Command RegisterServe(CLI::App& app, const GlobalFlags& global) {
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)");
   cmd->add_option("--config", flags->config, "TOML config file (docs/server.md)");
   cmd->add_option("--sync", flags->sync, "always | batch | none (default batch)");
-  cmd->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized");
+  cmd->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized | lookup-optimized");
   cmd->add_option("--workers", flags->workers, "handler threads (default 8)");
   cmd->footer("Prints {\"listening\":\"HOST:PORT\"} once it accepts connections. SIGTERM/SIGINT drain, flush, "
               "checkpoint and exit 0.");

@@ -31,7 +31,7 @@ int RunEngineStats(const GlobalFlags& global) {
   if (!std::filesystem::is_directory(seg_dir, ec)) {
     return ReportError(Status::NotFound(global.dir + ": no stele log here"));
   }
-  uint64_t segments = 0, sealed_indexes = 0, segment_bytes = 0, index_bytes = 0;
+  uint64_t segments = 0, sealed_indexes = 0, segment_bytes = 0, index_bytes = 0, lead_run_bytes = 0;
   for (auto& e : std::filesystem::directory_iterator(seg_dir, ec)) {
     if (!std::filesystem::is_regular_file(e.symlink_status(ec))) continue;  // symlinks are not followed
     const std::string ext = e.path().extension().string();
@@ -43,6 +43,8 @@ int RunEngineStats(const GlobalFlags& global) {
       index_bytes += e.file_size(ec);
     } else if (ext == ".idx") {
       index_bytes += e.file_size(ec);
+    } else if (ext == ".lrun") {
+      lead_run_bytes += e.file_size(ec);
     }
   }
   uint64_t checkpoints = 0;
@@ -70,12 +72,12 @@ int RunEngineStats(const GlobalFlags& global) {
     }
   }
   std::printf("{\"first_seq\":%llu,\"last_seq\":%llu,\"events\":%llu,\"segments\":%llu,\"sealed_with_index\":%llu,\"segment_bytes\":%llu,"
-              "\"index_bytes\":%llu,\"merkle_bytes\":%llu,\"checkpoints\":%llu,\"disk_bytes\":%llu,"
+              "\"index_bytes\":%llu,\"lead_run_bytes\":%llu,\"merkle_bytes\":%llu,\"checkpoints\":%llu,\"disk_bytes\":%llu,"
               "\"serving\":%s}\n",
               static_cast<unsigned long long>(first_seq), static_cast<unsigned long long>(last_seq),
               static_cast<unsigned long long>(events), static_cast<unsigned long long>(segments),
               static_cast<unsigned long long>(sealed_indexes), static_cast<unsigned long long>(segment_bytes),
-              static_cast<unsigned long long>(index_bytes),
+              static_cast<unsigned long long>(index_bytes), static_cast<unsigned long long>(lead_run_bytes),
               static_cast<unsigned long long>(DiskBytes(global.dir + "/merkle")),
               static_cast<unsigned long long>(checkpoints), static_cast<unsigned long long>(DiskBytes(global.dir)),
               serving.c_str());

@@ -388,6 +388,7 @@ Status LogImpl::PrepareRead(uint64_t* size, ScanIterator::Context* context) {
   context->sealed_indexes = sealed_indexes_;
   context->frames = frames_;
   context->readers = sealed_readers_;
+  context->lead_runs = lead_runs_;
   uint64_t target;
   {
     MutexLock l(&mu_);
@@ -563,6 +564,14 @@ Status LogImpl::SignCheckpoint() {
   return Status::Ok();
 }
 
+Status LogImpl::WriteSealedLeadRuns(const std::string& segment_path, uint64_t first_seq, std::string index_bytes) {
+  auto index = SegmentIndex::Parse(std::move(index_bytes));
+  if (!index.ok()) return index.status();
+  LeadRunOptions o;
+  o.min_events = options_.lead_run_min_events;
+  return WriteLeadRuns(env_, segment_path, first_seq, BusiestLeads(*index, o), o);
+}
+
 Status LogImpl::FinishIndexFile() {
   if (!index_file_pending_) return Status::Ok();
   index_file_pending_ = false;
@@ -581,6 +590,7 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
   STELE_RETURN_IF_ERROR(FinishIndexFile());
   STELE_RETURN_IF_ERROR(segment_->Seal());  // syncs: everything in it is durable
   const std::string sealed_path = segment_->path();
+  const uint64_t sealed_first = segment_->first_seq();
   std::shared_ptr<const LiveSegmentIndex> sealed_index = options_.field_index ? segment_->live_index() : nullptr;
   segment_.reset();
   STELE_RETURN_IF_ERROR(WriteCheckpoint());
@@ -598,10 +608,14 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
     // 0.2-0.7 s a seal (docs/performance.md, "Memory"); now the writer goes
     // on while queries use the index in memory, and a crash before the file
     // is written leaves it to recovery (RecoverSegments rebuilds it).
-    indexer_->Run([this, sealed_path, sealed_index] {
-      Status s = WriteSegmentIndex(env_, sealed_path, sealed_index->Finish());
-      MutexLock l(&mu_);
-      if (s.ok()) sealing_index_ = nullptr;  // queries load the file from now on
+    indexer_->Run([this, sealed_path, sealed_first, sealed_index] {
+      std::string bytes = sealed_index->Finish();
+      Status s = WriteSegmentIndex(env_, sealed_path, bytes);
+      {
+        MutexLock l(&mu_);
+        if (s.ok()) sealing_index_ = nullptr;  // queries load the file from now on
+      }
+      if (s.ok() && options_.lead_run_min_events > 0) s = WriteSealedLeadRuns(sealed_path, sealed_first, std::move(bytes));
       return s;
     });
     index_file_pending_ = true;
@@ -642,9 +656,14 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
     STELE_RETURN_IF_ERROR(WriteMerkleBase(env_, options_.dir, *next));
   }
   for (size_t i = 0; i < n; ++i) {
-    sealed_indexes_->Erase(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
-    sealed_readers_->Erase(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
-    if (frames_) frames_->EraseSegment(segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq));
+    const std::string path = segment_dir_ + "/" + format::SegmentFileName((*sealed)[i].first_seq);
+    sealed_indexes_->Erase(path);
+    sealed_readers_->Erase(path);
+    lead_runs_->Erase(path);
+    if (frames_) {
+      frames_->EraseSegment(path);
+      frames_->EraseSegment(LeadRunsPath(path));
+    }
     STELE_RETURN_IF_ERROR(RemoveSegmentFiles(env_, segment_dir_, (*sealed)[i].first_seq));
   }
   STELE_RETURN_IF_ERROR(env_->SyncDir(segment_dir_));

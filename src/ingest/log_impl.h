@@ -100,8 +100,12 @@ class LogImpl {
   // Writer thread only, when idle: age rotation and time-based checkpoints.
   Status IdleWork(bool* synced);
   Status MaybeRotate(int64_t now_ns);
-  // Waits for the last sealed segment's index file; its write's status.
+  // Waits for the last sealed segment's index file (and lead runs); its
+  // write's status.
   Status FinishIndexFile();
+  // Indexer thread: the sealed segment's lead runs, for the leads its index
+  // (index_bytes, SegmentIndexBuilder::Finish()) counts as busiest.
+  Status WriteSealedLeadRuns(const std::string& segment_path, uint64_t first_seq, std::string index_bytes);
   bool CheckpointDue(int64_t now_ns) const;
   // Writer thread (or Open, before it starts): removes the segments the
   // retention policy no longer keeps, after folding them into the Merkle base.
@@ -161,6 +165,7 @@ class LogImpl {
   QueryCache cache_;
   std::shared_ptr<SegmentIndexCache> sealed_indexes_ = std::make_shared<SegmentIndexCache>(256u << 20);
   std::shared_ptr<SealedReaderCache> sealed_readers_ = std::make_shared<SealedReaderCache>(256);
+  std::shared_ptr<LeadRunsCache> lead_runs_ = std::make_shared<LeadRunsCache>(64u << 20);
   std::shared_ptr<FrameCache> frames_;  // null when Options::frame_cache_bytes is 0
 
   std::mutex shutdown_mu_;  // serializes Shutdown()

@@ -1,5 +1,6 @@
 #include "ingest/retention.h"
 
+#include "index/lead_runs.h"
 #include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
@@ -43,8 +44,10 @@ Result<std::vector<SealedSegment>> ListSealedSegments(Env* env, const std::strin
     if (!r.ok()) return r.status();
     if (!(*r)->sealed()) return Status::Corruption(path + ": an older segment is not sealed");
     SealedSegment s{(*r)->first_seq(), (*r)->last_seq(), (*r)->max_ts(), (*r)->file_size()};
-    if (auto idx = env->OpenReadable(SegmentIndexPath(path)); idx.ok()) {
-      if (auto size = (*idx)->Size(); size.ok()) s.bytes += *size;
+    for (const std::string& side : {SegmentIndexPath(path), LeadRunsPath(path)}) {
+      if (auto f = env->OpenReadable(side); f.ok()) {
+        if (auto size = (*f)->Size(); size.ok()) s.bytes += *size;
+      }
     }
     out.push_back(s);
   }
@@ -53,7 +56,7 @@ Result<std::vector<SealedSegment>> ListSealedSegments(Env* env, const std::strin
 
 Status RemoveSegmentFiles(Env* env, const std::string& segment_dir, uint64_t first_seq) {
   const std::string path = segment_dir + "/" + format::SegmentFileName(first_seq);
-  for (const std::string& p : {SegmentIndexPath(path), format::SideIndexPath(path), path}) {
+  for (const std::string& p : {SegmentIndexPath(path), LeadRunsPath(path), format::SideIndexPath(path), path}) {
     Status s = env->Remove(p);
     if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   }

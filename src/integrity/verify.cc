@@ -17,6 +17,7 @@
 
 #include "util/confined_env.h"
 #include "event/record.h"
+#include "index/lead_runs.h"
 #include "integrity/checkpoint.h"
 #include "integrity/hash_store.h"
 #include "integrity/merkle_base.h"
@@ -322,6 +323,15 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
     const auto* c = by_size.rbegin()->second;
     return fail(range.size() + 1, "log ends at seq " + std::to_string(range.size()) + " but " + c->source +
                                       " covers " + std::to_string(c->cp.size) + " events (truncated)");
+  }
+  // 5. Lead runs (derived copies that lead lookups read instead of frames):
+  // each must hold exactly its lead's events, or a lookup could serve an
+  // event the tree above does not cover.
+  for (const auto& segment : segments) {
+    if (!segment->sealed()) continue;
+    Status s = VerifyLeadRuns(env, segment->path(), segment->first_seq());
+    if (!s.ok()) return fail(segment->first_seq(), "lead runs: " + s.message());
+    if (env->Exists(LeadRunsPath(segment->path()))) ++report.lead_run_files;
   }
   report.ok = true;
   report.root_hex = ToHex(range.Root(sha));

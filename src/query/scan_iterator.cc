@@ -99,9 +99,32 @@ const LiveSegmentIndex* ScanIterator::InMemoryIndex(const Context& context, uint
   return nullptr;
 }
 
+std::shared_ptr<const LeadRuns> ScanIterator::LeadRunsOfSegment() const {
+  if (context_.lead_runs) return context_.lead_runs->Get(env_, segment_->path(), segment_->first_seq());
+  auto loaded = LeadRuns::Load(env_, segment_->path(), segment_->first_seq());
+  return loaded.ok() ? std::shared_ptr<const LeadRuns>(std::move(loaded).value()) : nullptr;
+}
+
 void ScanIterator::PlanFrames() {
   const size_t n = segment_->frames().size();
   frame_order_.clear();
+  runs_.reset();
+  run_ = {};
+  if (segment_->sealed() && query_.lead_id) {
+    // A run holds every event of its lead in the segment, in seq order: read
+    // it instead of the frames (derived data: none, or a damaged file, and
+    // the frames are read as usual).
+    if (auto runs = LeadRunsOfSegment()) {
+      if (auto blocks = runs->BlocksOf(*query_.lead_id); !blocks.empty()) {
+        runs_ = std::move(runs);
+        run_ = blocks;
+        frame_order_.resize(run_.size());
+        for (size_t i = 0; i < run_.size(); ++i) frame_order_[i] = static_cast<uint32_t>(i);
+        if (query_.descending) std::reverse(frame_order_.begin(), frame_order_.end());
+        return;
+      }
+    }
+  }
   std::optional<std::vector<uint32_t>> candidates;
   if (segment_->sealed()) {
     const auto index = SealedIndexOf(env_, segment_->path(), context_.sealed_indexes.get());
@@ -128,20 +151,33 @@ void ScanIterator::PlanFrames() {
   if (query_.descending) std::reverse(frame_order_.begin(), frame_order_.end());
 }
 
-Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
-                                                     bool* hit) {
-  std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(segment.path(), i) : nullptr;
+namespace {
+
+// The frame cached under (path, key), else the records `read` decompresses
+// (`count` of them), checked and cached; `what` names them in an error.
+template <typename Read>
+Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, const std::string& path, size_t key,
+                                                            uint32_t count, Read read, const std::string& what,
+                                                            bool* hit) {
+  std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(path, key) : nullptr;
   *hit = frame != nullptr;
   if (frame) return frame;
   std::string raw;
-  STELE_RETURN_IF_ERROR(segment.ReadFrame(i, &raw));
-  auto made = CachedFrame::Make(std::move(raw), segment.frames()[i].count);
-  if (!made.ok()) {
-    return Status::Corruption(segment.path() + ": frame " + std::to_string(i) + " " + made.status().message());
-  }
+  STELE_RETURN_IF_ERROR(read(&raw));
+  auto made = CachedFrame::Make(std::move(raw), count);
+  if (!made.ok()) return Status::Corruption(path + ": " + what + " " + made.status().message());
   frame = *made;
-  if (cache) cache->Put(segment.path(), i, frame);
+  if (cache) cache->Put(path, key, frame);
   return frame;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
+                                                     bool* hit) {
+  return LoadThroughCache(
+      cache, segment.path(), i, segment.frames()[i].count, [&](std::string* raw) { return segment.ReadFrame(i, raw); },
+      "frame " + std::to_string(i), hit);
 }
 
 // Whether the frame at frame_order_[pos] exists in this snapshot and may
@@ -149,9 +185,19 @@ Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segmen
 bool ScanIterator::FrameMayMatch(size_t pos) const {
   const auto& frames = segment_->frames();
   const size_t i = frame_order_[pos];
+  if (runs_) return filter_->MayMatchRange(run_[i].first_seq, run_[i].last_seq, run_[i].min_ts, run_[i].max_ts);
   if (i >= frames.size()) return false;
   const format::FrameIndexEntry& f = frames[i];
   return filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts);
+}
+
+Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, bool* hit) const {
+  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit);
+  const LeadRunBlock& block = run_[i];
+  return LoadThroughCache(
+      context_.frames.get(), runs_->path(), runs_->BlockOrdinal(block), block.count,
+      [&](std::string* raw) { return runs_->ReadBlock(block, raw); },
+      "block of seqs " + std::to_string(block.first_seq) + ".." + std::to_string(block.last_seq), hit);
 }
 
 Status ScanIterator::DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const {
@@ -176,7 +222,7 @@ void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vec
 void ScanIterator::StartReadAhead() {
   size_t pos = frames_done_;
   while (pos < frame_order_.size() && !FrameMayMatch(pos)) ++pos;
-  if (pos == frame_order_.size()) return;
+  if (pos == frame_order_.size() || runs_) return;  // a run's blocks are small, and read in a few microseconds
   // A small frame decompresses faster than a hand-off to another thread,
   // and so does a cached frame an equality filter visits through its value
   // map (a lead lookup touches only that lead's records).
@@ -239,11 +285,13 @@ bool ScanIterator::LoadNextFrame() {
       // never on a miss (a cache smaller than the working set then costs
       // nothing over a plain scan).
       bool hit = false;
-      auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &hit);
+      auto loaded = LoadPlanned(i, &hit);
       if (!loaded.ok()) return Fail(loaded.status());
       frame_ = std::move(loaded).value();
       if (!hit) ++frames_read_;
-      CandidateRecords(*frame_, hit, &offsets_);
+      if (runs_) ++run_blocks_visited_;
+      // Every record of a run's block holds the lead: no value map needed.
+      CandidateRecords(*frame_, hit && !runs_, &offsets_);
       prefiltered_ = false;
       // A long scan (two frames visited already, read or cached) loads and
       // filters the next frame on its own thread while this one filters

@@ -9,7 +9,9 @@
 // Log's frame cache, decompressed frames are shared between iterators, and
 // in a cached frame an equality filter visits only the matching records.  Every
 // event is still checked against the whole filter, so the index only ever
-// removes frames that cannot match.  A frame failing its checksum ends the
+// removes frames that cannot match.  A lead lookup in a sealed segment with
+// a run of that lead (index/lead_runs.h) reads the run's blocks instead of
+// the segment's frames.  A frame failing its checksum ends the
 // stream with kCorruption.  A long scan loads and filters every other frame
 // on a read-ahead thread of its own while the caller's thread does the rest.
 // Not thread-safe.
@@ -17,9 +19,11 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "index/lead_runs.h"
 #include "index/segment_index.h"
 #include "query/frame_cache.h"
 #include "query/reader_cache.h"
@@ -46,6 +50,7 @@ class ScanIterator final : public EventIterator {
     std::shared_ptr<FrameCache> frames;                 // decompressed frames
     std::shared_ptr<SealedReaderCache> readers;         // open sealed segments (counts)
     std::shared_ptr<const LiveSegmentIndex> sealing;   // of the segment sealed last, until its .fidx is written
+    std::shared_ptr<LeadRunsCache> lead_runs;          // loaded lead runs of sealed segments
   };
   static Result<std::unique_ptr<ScanIterator>> Open(Env* env, const std::string& dir, const Query& query,
                                                     Context context = {});
@@ -66,6 +71,8 @@ class ScanIterator final : public EventIterator {
   uint64_t frames_visited() const { return frames_visited_; }
   // Frames loaded and filtered by the read-ahead thread and used.
   uint64_t frames_read_ahead() const { return frames_read_ahead_; }
+  // Blocks of lead runs visited (counted in frames_visited() too).
+  uint64_t run_blocks_visited() const { return run_blocks_visited_; }
 
  private:
   ScanIterator(Env* env, std::string segment_dir, const Query& query, std::unique_ptr<EventFilter> filter,
@@ -76,6 +83,10 @@ class ScanIterator final : public EventIterator {
   void PlanFrames();
   bool LoadNextFrame();    // false when the current segment is exhausted or on error
   bool FrameMayMatch(size_t pos) const;
+  // The frame (or, reading a lead run, the block) frame_order_ names i.
+  Result<std::shared_ptr<const CachedFrame>> LoadPlanned(size_t i, bool* hit) const;
+  // The lead runs of the current (sealed) segment, or null.
+  std::shared_ptr<const LeadRuns> LeadRunsOfSegment() const;
   void CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const;
   // The record at `offset` in `frame`; kCorruption naming the segment.
   Status DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const;
@@ -98,6 +109,11 @@ class ScanIterator final : public EventIterator {
   std::unique_ptr<SegmentReader> segment_;
   size_t frames_done_ = 0;
   std::vector<uint32_t> frame_order_;
+  // Set when the plan reads the current segment's run of query_.lead_id:
+  // frame_order_ then indexes run_, not the segment's frames.
+  std::shared_ptr<const LeadRuns> runs_;
+  std::span<const LeadRunBlock> run_;
+  uint64_t run_blocks_visited_ = 0;
   uint64_t frames_read_ = 0;
   std::shared_ptr<const CachedFrame> frame_;  // decompressed records of the current frame
   std::vector<uint32_t> offsets_;     // offsets in frame_ of the records to check, in output order

@@ -140,6 +140,7 @@ Status LoadServerConfig(const std::string& path, Options* options, ServerConfig*
        }},
       {"log.segment_max_bytes", size_into(&options->segment_max_bytes)},
       {"log.segment_max_index_bytes", size_into(&options->segment_max_index_bytes)},
+      {"log.lead_run_min_events", size_into(&options->lead_run_min_events)},
       {"log.zstd_level", size_into(&options->zstd_level)},
       {"log.retention_max_age", ms_into(&retention_age)},
       {"log.retention_max_bytes", size_into(&options->retention_max_bytes)},

@@ -60,9 +60,11 @@ Status ApplyProfile(std::string_view profile, Options* o) {
   } else if (profile == "storage-optimized") {
     o->zstd_level = 6;
     o->frame_target_bytes = 1u << 20;
+  } else if (profile == "lookup-optimized") {
+    o->lead_run_min_events = 16;
   } else {
     return Status::InvalidArgument("profile \"" + std::string(profile) +
-                                   "\": want high-throughput, low-latency or storage-optimized");
+                                   "\": want high-throughput, low-latency, storage-optimized or lookup-optimized");
   }
   return Status::Ok();
 }

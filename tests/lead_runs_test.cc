@@ -1,0 +1,298 @@
+// Lead runs (index/lead_runs.h): the sealed segments' events of their busiest
+// leads, grouped by lead, which lead lookups read instead of frames.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "event/record.h"
+#include "index/lead_runs.h"
+#include "ingest/retention.h"
+#include "query/scan_iterator.h"
+#include "stele/integrity.h"
+#include "storage/format.h"
+#include "test_util.h"
+#include "util/coding.h"
+#include "workload/generator.h"
+
+namespace stele {
+namespace {
+
+namespace fs = std::filesystem;
+using test::StoredEvent;
+
+class LeadRunsTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kEvents = 40'000;
+
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    expected_ = new std::vector<StoredEvent>();
+    WorkloadGenerator::Config config;
+    config.leads = 2000;  // Zipf: a few leads in every frame, most in a few
+    WorkloadGenerator gen(config);
+    Options o;
+    o.dir = dir_->path();
+    o.segment_max_bytes = 256 << 10;
+    o.frame_target_bytes = 8 << 10;
+    o.lead_run_min_events = 8;
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok());
+    test::AppendGenerated(log->get(), gen, kEvents, expected_);
+    ASSERT_TRUE((*log)->Shutdown().ok());
+    ASSERT_GE((*log)->stats().segments_sealed, 3u);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete expected_;
+  }
+
+  struct Answer {
+    std::vector<uint64_t> seqs;
+    uint64_t run_blocks = 0;
+    uint64_t frames_read = 0;
+  };
+  static Answer Run(const std::string& dir, const Query& q) {
+    auto it = ScanIterator::Open(Env::Default(), dir, q);
+    EXPECT_TRUE(it.ok());
+    Answer a;
+    a.seqs = test::Seqs(test::Collect(it->get()));
+    a.run_blocks = (*it)->run_blocks_visited();
+    a.frames_read = (*it)->frames_read();
+    return a;
+  }
+
+  // The most frequent lead of the log.
+  static std::string BusiestLead() {
+    std::map<std::string, int> n;
+    for (const auto& e : *expected_) ++n[e.lead_id];
+    return std::max_element(n.begin(), n.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+  }
+
+  static test::TempDir* dir_;
+  static std::vector<StoredEvent>* expected_;
+};
+test::TempDir* LeadRunsTest::dir_ = nullptr;
+std::vector<StoredEvent>* LeadRunsTest::expected_ = nullptr;
+
+TEST_F(LeadRunsTest, SealedSegmentsHaveRunsOfTheirBusiestLeadsOnly) {
+  auto files = test::SegmentFiles(dir_->path());
+  ASSERT_GE(files.size(), 4u);
+  for (size_t i = 0; i + 1 < files.size(); ++i) {
+    const uint64_t first = std::stoull(fs::path(files[i]).stem().string());
+    auto runs = LeadRuns::Load(Env::Default(), files[i], first);
+    ASSERT_TRUE(runs.ok()) << files[i] << ": " << runs.status().ToString();
+    ASSERT_GT((*runs)->lead_count(), 0u);
+    // Each run holds its lead's events of the segment, and leads under the
+    // threshold have none.
+    std::map<std::string, uint64_t> in_segment;
+    const uint64_t next = std::stoull(fs::path(files[i + 1]).stem().string());
+    for (uint64_t seq = first; seq < next; ++seq) ++in_segment[(*expected_)[seq - 1].lead_id];
+    for (const auto& [lead, n] : in_segment) {
+      auto blocks = (*runs)->BlocksOf(lead);
+      if (n < 8) {
+        EXPECT_TRUE(blocks.empty()) << lead;
+        continue;
+      }
+      uint64_t held = 0;
+      for (const LeadRunBlock& b : blocks) held += b.count;
+      EXPECT_EQ(held, n) << lead;
+    }
+  }
+  EXPECT_FALSE(fs::exists(LeadRunsPath(files.back()))) << "the active segment has none";
+}
+
+TEST_F(LeadRunsTest, LeadLookupsReadTheRunsAndMatchBruteForceWithPaging) {
+  std::mt19937_64 rng(99);
+  uint64_t run_blocks = 0;
+  for (int round = 0; round < 200; ++round) {
+    const StoredEvent& p = (*expected_)[rng() % kEvents];
+    Query q;
+    q.lead_id = p.lead_id;
+    if (rng() % 3 == 0) q.type = p.type;
+    if (rng() % 4 == 0) q.workflow_id = p.workflow_id;
+    if (rng() % 4 == 0) q.since_ns = p.ts_ns - static_cast<int64_t>(rng() % 20'000'000'000);
+    if (rng() % 4 == 0) q.until_ns = p.ts_ns + static_cast<int64_t>(rng() % 20'000'000'000);
+    if (rng() % 5 == 0) q.seq_from = 1 + rng() % kEvents;
+    if (rng() % 5 == 0) q.seq_to = 1 + rng() % kEvents;
+    if (rng() % 6 == 0) q.actor = p.actor;
+    if (rng() % 6 == 0) q.source = rng() % 2 ? p.source : "nowhere";
+    q.descending = rng() % 2;
+    const auto want = test::ReferenceQuery(*expected_, q);
+    const Answer got = Run(dir_->path(), q);
+    ASSERT_EQ(got.seqs, want) << "round " << round;
+    run_blocks += got.run_blocks;
+    q.limit = 1 + rng() % 50;
+    std::vector<uint64_t> paged;
+    for (int pages = 0; pages < 10000; ++pages) {
+      auto page = Run(dir_->path(), q).seqs;
+      if (page.empty()) break;
+      paged.insert(paged.end(), page.begin(), page.end());
+      q.after = page.back();
+    }
+    ASSERT_EQ(paged, want) << "round " << round << " paged by " << q.limit;
+  }
+  EXPECT_GT(run_blocks, 0u);
+}
+
+TEST_F(LeadRunsTest, ABusyLeadReadsFarLessThanWithoutRuns) {
+  Query q;
+  q.lead_id = BusiestLead();
+  const Answer with = Run(dir_->path(), q);
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  for (const auto& f : test::SegmentFiles(copy.path())) fs::remove(LeadRunsPath(f));
+  const Answer without = Run(copy.path(), q);
+  EXPECT_EQ(with.seqs, without.seqs);
+  EXPECT_EQ(with.seqs, test::ReferenceQuery(*expected_, q));
+  EXPECT_GT(with.run_blocks, 0u);
+  EXPECT_EQ(without.run_blocks, 0u);
+  // Without runs the lead sits in nearly every frame; with them only the
+  // active segment's frames and the runs' blocks are decompressed.
+  EXPECT_LT(with.frames_read * 3, without.frames_read) << with.frames_read << " vs " << without.frames_read;
+}
+
+TEST_F(LeadRunsTest, AnOpenLogsQueriesUseTheRunsThroughItsCaches) {
+  Options o;
+  o.dir = dir_->path();
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  std::mt19937_64 rng(4);
+  for (int round = 0; round < 60; ++round) {
+    Query q;
+    q.lead_id = (*expected_)[rng() % kEvents].lead_id;
+    q.descending = rng() % 2;
+    for (int again = 0; again < 2; ++again) {  // the second from the frame cache
+      auto it = (*log)->Query(q);
+      ASSERT_TRUE(it.ok());
+      ASSERT_EQ(test::Seqs(test::Collect(it->get())), test::ReferenceQuery(*expected_, q)) << "round " << round;
+    }
+  }
+  ASSERT_TRUE((*log)->Shutdown().ok());
+}
+
+TEST_F(LeadRunsTest, AMissingOrDamagedFileFallsBackToTheFrames) {
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  auto files = test::SegmentFiles(copy.path());
+  fs::remove(LeadRunsPath(files[0]));
+  std::string bytes = test::ReadFileBytes(LeadRunsPath(files[1]));
+  bytes[bytes.size() - 20] ^= 0x40;  // the trailer's checksum
+  test::WriteFileBytes(LeadRunsPath(files[1]), bytes);
+  Query q;
+  q.lead_id = BusiestLead();
+  const Answer got = Run(copy.path(), q);
+  EXPECT_EQ(got.seqs, test::ReferenceQuery(*expected_, q));
+  EXPECT_GT(got.run_blocks, 0u) << "the other segments' runs are still read";
+}
+
+TEST_F(LeadRunsTest, ADamagedBlockIsReportedNotServed) {
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const std::string file = test::SegmentFiles(copy.path())[0];
+  std::string bytes = test::ReadFileBytes(LeadRunsPath(file));
+  bytes[20] ^= 0x01;  // inside the first block
+  test::WriteFileBytes(LeadRunsPath(file), bytes);
+  auto runs = LeadRuns::Load(Env::Default(), file, 1);
+  ASSERT_TRUE(runs.ok());
+  // The lead whose block starts the file.
+  std::string lead;
+  for (size_t i = 0; i < (*runs)->lead_count(); ++i) {
+    if ((*runs)->blocks(i).front().offset == 16) lead = std::string((*runs)->lead(i));
+  }
+  ASSERT_FALSE(lead.empty());
+  Query q;
+  q.lead_id = lead;
+  auto it = ScanIterator::Open(Env::Default(), copy.path(), q);
+  ASSERT_TRUE(it.ok());
+  EventView e;
+  while ((*it)->Next(&e)) {
+  }
+  EXPECT_EQ((*it)->status().code(), StatusCode::kCorruption);
+  EXPECT_NE((*it)->status().message().find("fails its checksum"), std::string::npos) << (*it)->status().ToString();
+}
+
+// Rewrites the runs of the segment at `file` through `edit`, which may change
+// each lead's records (canonical records, seq order) before they are written.
+void RewriteRuns(const std::string& file, uint64_t first,
+                 const std::function<void(const std::string& lead, std::vector<std::string>*)>& edit) {
+  auto runs = LeadRuns::Load(Env::Default(), file, first);
+  ASSERT_TRUE(runs.ok());
+  std::vector<std::string> leads;
+  std::vector<std::vector<std::string>> records((*runs)->lead_count());
+  std::string raw;
+  for (size_t i = 0; i < (*runs)->lead_count(); ++i) {
+    leads.emplace_back((*runs)->lead(i));
+    for (const LeadRunBlock& b : (*runs)->blocks(i)) {
+      ASSERT_TRUE((*runs)->ReadBlock(b, &raw).ok());
+      for (size_t pos = 0; pos < raw.size();) {
+        const uint32_t len = GetU32(raw.data() + pos);
+        records[i].emplace_back(raw.substr(pos + 4, len));
+        pos += 4 + len;
+      }
+    }
+    edit(leads[i], &records[i]);
+  }
+  runs->reset();
+  const std::string path = LeadRunsPath(file);
+  fs::remove(path);
+  auto out = Env::Default()->OpenAppendable(path);
+  ASSERT_TRUE(out.ok());
+  LeadRunsBuilder builder(std::move(out).value(), first, leads, LeadRunOptions{});
+  for (size_t i = 0; i < leads.size(); ++i) {
+    for (const std::string& r : records[i]) {
+      ASSERT_TRUE(builder.Add(static_cast<int>(i), r, GetU64(r.data()), static_cast<int64_t>(GetU64(r.data() + 8))).ok());
+    }
+  }
+  ASSERT_TRUE(builder.Finish().ok());
+}
+
+TEST_F(LeadRunsTest, VerifyChecksEveryRunAgainstItsSegment) {
+  auto intact = VerifyLog(dir_->path(), {});
+  ASSERT_TRUE(intact.ok());
+  EXPECT_TRUE(intact->ok) << intact->reason;
+  EXPECT_GE(intact->lead_run_files, 3u);
+
+  struct Tamper {
+    const char* name;
+    std::function<void(const std::string&, std::vector<std::string>*)> edit;
+    const char* says;
+  };
+  const std::vector<Tamper> tampers = {
+      {"a data byte changed",
+       [](const std::string&, std::vector<std::string>* r) { r->back()[r->back().size() - 3] ^= 0x02; },
+       "differs from the segment"},
+      {"an event dropped", [](const std::string&, std::vector<std::string>* r) { r->erase(r->begin()); },
+       "events where the segment holds"},
+      {"an event doubled", [](const std::string&, std::vector<std::string>* r) { r->push_back(r->back()); },
+       "out of seq order"},
+  };
+  for (const Tamper& t : tampers) {
+    test::TempDir copy;
+    fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    const std::string file = test::SegmentFiles(copy.path())[1];
+    const uint64_t first = std::stoull(fs::path(file).stem().string());
+    RewriteRuns(file, first, [&](const std::string& lead, std::vector<std::string>* r) {
+      if (lead == BusiestLead()) t.edit(lead, r);
+    });
+    auto report = VerifyLog(copy.path(), {});
+    ASSERT_TRUE(report.ok());
+    EXPECT_FALSE(report->ok) << t.name;
+    EXPECT_EQ(report->first_bad_seq, first) << t.name;
+    EXPECT_NE(report->reason.find("lead runs"), std::string::npos) << t.name << ": " << report->reason;
+    EXPECT_NE(report->reason.find(t.says), std::string::npos) << t.name << ": " << report->reason;
+  }
+}
+
+TEST_F(LeadRunsTest, RetentionRemovesARunWithItsSegment) {
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const std::string file = test::SegmentFiles(copy.path())[0];
+  ASSERT_TRUE(fs::exists(LeadRunsPath(file)));
+  ASSERT_TRUE(RemoveSegmentFiles(Env::Default(), fs::path(file).parent_path().string(), 1).ok());
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_FALSE(fs::exists(LeadRunsPath(file)));
+}
+
+}  // namespace
+}  // namespace stele
