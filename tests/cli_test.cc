@@ -427,7 +427,7 @@ TEST(CliProfile, AppendTakesAProfileAndRefusesAnUnknownOne) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   RunResult bad = RunStele({"append", "--dir", dir.path(), "--profile", "fastest"}, "{\"type\":\"a.b\"}\n");
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("profile \"fastest\": want high-throughput, low-latency or storage-optimized"),
+  EXPECT_NE(bad.err.find("profile \"fastest\": want high-throughput, low-latency, storage-optimized or lookup-optimized"),
             std::string::npos)
       << bad.err;
 }

@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <random>
+
+#include <re2/re2.h>
 #include <thread>
 
 #include "event/record.h"
@@ -418,6 +420,54 @@ TEST_F(Planner, DataFieldAndRegexFiltersMatchBruteForce) {
   Query missing;
   missing.where = {{"/no/such/field", "x"}};
   EXPECT_TRUE(Run(missing).empty());
+}
+
+TEST_F(Planner, RegexesMatchBruteForceWhetherOrNotTheirLiteralsPrefilterFrames) {
+  // The prefilter skips a frame whose records lack a literal the regex
+  // requires; the answers must be what matching every event's JSON gives.
+  struct Case {
+    const char* pattern;
+    int skips;  // 1: some frames lack the literal and are skipped; 0: none may be; -1: either
+  };
+  const std::vector<Case> cases = {
+      {"run-00000[0-9a-f]{3}", 1},         // a rare data value
+      {"xyzzy-never|plugh-never", 1},      // neither literal anywhere
+      {"\"run_id\":\"run-0000", 0},        // quotes: key and value are apart in codec 3
+      {"2026-01-01T00:0", 0},              // only a ts's characters: could match the printed ts
+      {"\"seq\":12[0-9]{2},", 0},           // a generated key
+      {"lead_id", 0},                      // a generated key name
+      {"(?i)RUN-00000[0-9A-F]", 0},        // flags: no prefilter
+      {"[0-9]+", 0},                       // no literal at all
+      {"L00000[0-9]{2}\"", -1},             // lead values (the quote is not part of the literal)
+      {"(WORKER|worker)-0[12]", -1},       // either case
+      {"Worker-01", -1},                   // lowered, the literal is in most frames; no event matches
+      {"email\\.(sent|bounced)", -1},     // types
+  };
+  for (const Case& c : cases) {
+    for (const bool descending : {false, true}) {
+      RE2 re(c.pattern);
+      ASSERT_TRUE(re.ok()) << c.pattern;
+      std::vector<uint64_t> want;
+      std::string json;
+      for (const auto& e : *expected_) {
+        json.clear();
+        AppendEventJson(e.View(), &json);
+        if (RE2::PartialMatch(json, re)) want.push_back(e.seq);
+      }
+      if (descending) std::reverse(want.begin(), want.end());
+      Query q;
+      q.regex = c.pattern;
+      q.descending = descending;
+      auto it = ScanIterator::Open(Env::Default(), dir_->path(), q);
+      ASSERT_TRUE(it.ok());
+      EXPECT_EQ(test::Seqs(test::Collect(it->get())), want) << c.pattern;
+      if (c.skips == 1) {
+        EXPECT_GT((*it)->frames_without_literal(), 0u) << c.pattern;
+      } else if (c.skips == 0) {
+        EXPECT_EQ((*it)->frames_without_literal(), 0u) << c.pattern;
+      }
+    }
+  }
 }
 
 TEST_F(Planner, SealedIndexesAreLoadedOnceAndBounded) {

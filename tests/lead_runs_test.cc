@@ -294,5 +294,63 @@ TEST_F(LeadRunsTest, RetentionRemovesARunWithItsSegment) {
   EXPECT_FALSE(fs::exists(LeadRunsPath(file)));
 }
 
+TEST_F(LeadRunsTest, OpenRebuildsTheRunsACrashLeftUnwrittenAndRemovesTemporaryFiles) {
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  auto files = test::SegmentFiles(copy.path());
+  const std::string newest_sealed = files[files.size() - 2];
+  const std::string run = LeadRunsPath(newest_sealed);
+  const std::string intact = test::ReadFileBytes(run);
+  // What a kill -9 while the indexer thread wrote the file leaves.
+  fs::remove(run);
+  test::WriteFileBytes(run + ".tmp", intact.substr(0, intact.size() / 2));
+  Options o;
+  o.dir = copy.path();
+  o.lead_run_min_events = 8;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  EXPECT_FALSE(fs::exists(run + ".tmp"));
+  ASSERT_TRUE(fs::exists(run));
+  EXPECT_EQ(test::ReadFileBytes(run), intact) << "the same leads, the same blocks";
+}
+
+TEST(LeadRunsWhileWriting, LookupsOfAnOpenLogWhileItSealsAndWritesRunsMatchBruteForce) {
+  test::TempDir dir;
+  Options o;
+  o.dir = dir.path();
+  o.frame_target_bytes = 4 << 10;
+  o.segment_max_bytes = 64 << 10;  // runs written on the indexer thread while queries read
+  o.lead_run_min_events = 4;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  WorkloadGenerator::Config config;
+  config.leads = 300;
+  WorkloadGenerator gen(config);
+  std::vector<StoredEvent> expected;
+  std::mt19937_64 rng(12);
+  for (uint64_t i = 0; i < 20'000; ++i) {
+    std::string line = gen.Event(i);
+    expected.push_back(test::ExpectedFromLine(i + 1, line));
+    ASSERT_TRUE((*log)->Append(line).ok());
+    if (i % 400 == 399) {
+      Query q;
+      q.lead_id = expected[rng() % expected.size()].lead_id;
+      q.descending = rng() % 2;
+      auto it = (*log)->Query(q);
+      ASSERT_TRUE(it.ok());
+      ASSERT_EQ(test::Seqs(test::Collect(it->get())), test::ReferenceQuery(expected, q)) << "after " << i + 1;
+    }
+  }
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  EXPECT_GE((*log)->stats().segments_sealed, 5u);
+  auto files = test::SegmentFiles(dir.path());
+  EXPECT_TRUE(fs::exists(LeadRunsPath(files[files.size() - 2])));
+  auto report = VerifyLog(dir.path(), {});
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->reason;
+  EXPECT_GE(report->lead_run_files, 5u);
+}
+
 }  // namespace
 }  // namespace stele

@@ -32,16 +32,7 @@ uint64_t JsonU64(const std::string& body, const std::string& key) {
 std::string Output(const std::vector<test::StoredEvent>& events) {
   std::string out;
   for (const auto& s : events) {
-    EventView e;
-    e.seq = s.seq;
-    e.ts_ns = s.ts_ns;
-    e.type = s.type;
-    e.actor = s.actor;
-    e.source = s.source;
-    e.lead_id = s.lead_id;
-    e.workflow_id = s.workflow_id;
-    e.data = s.data;
-    AppendEventJson(e, &out);
+    AppendEventJson(s.View(), &out);
     out.push_back('\n');
   }
   return out;

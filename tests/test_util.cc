@@ -154,6 +154,19 @@ std::vector<FrameLoc> FramesOf(const std::string& bytes) {
   return out;
 }
 
+EventView StoredEvent::View() const {
+  EventView e;
+  e.seq = seq;
+  e.ts_ns = ts_ns;
+  e.type = type;
+  e.actor = actor;
+  e.source = source;
+  e.lead_id = lead_id;
+  e.workflow_id = workflow_id;
+  e.data = data;
+  return e;
+}
+
 void AppendGenerated(Log* log, WorkloadGenerator& gen, uint64_t n, std::vector<StoredEvent>* expected) {
   std::string batch;
   for (uint64_t i = expected->size(); i < n; ++i) {

@@ -27,6 +27,8 @@ struct StoredEvent {
   int64_t ts_ns = 0;
   std::string type, actor, source, lead_id, workflow_id, data;
   bool operator==(const StoredEvent&) const = default;
+  // A view of it (valid while it lives), e.g. for AppendEventJson.
+  EventView View() const;
 };
 StoredEvent Own(const EventView& e);
 

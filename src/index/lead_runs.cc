@@ -297,8 +297,9 @@ static Status ForEachRecord(const SegmentReader& segment, Fn fn) {
   return Status::Ok();
 }
 
-Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq, std::vector<std::string> leads,
+Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq, const SegmentIndex& index,
                      const LeadRunOptions& options) {
+  std::vector<std::string> leads = BusiestLeads(index, options);
   if (leads.empty()) return Status::Ok();
   auto segment = SegmentReader::Open(env, segment_path, first_seq);
   if (!segment.ok()) return segment.status();

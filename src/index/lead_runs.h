@@ -128,10 +128,11 @@ class LeadRunsBuilder {
 };
 
 std::string LeadRunsPath(const std::string& segment_path);
-// Reads the sealed segment at segment_path and writes its .lrun for `leads`
-// (BusiestLeads) atomically.  Writes nothing when leads is empty.
-Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq,
-                     std::vector<std::string> leads, const LeadRunOptions& options);
+// Reads the sealed segment at segment_path and writes its .lrun atomically,
+// for the leads its field index counts as busiest (BusiestLeads).  Writes
+// nothing when no lead qualifies.
+Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq, const SegmentIndex& index,
+                     const LeadRunOptions& options);
 
 // Checks every run of the sealed segment against the segment: each run
 // holds exactly its lead's records, byte for byte, in seq order.

@@ -53,7 +53,7 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
   log->lock_ = std::move(lock).value();
   STELE_RETURN_IF_ERROR(env->CreateDir(log->segment_dir_));
 
-  auto recovered = RecoverSegments(env, log->segment_dir_, log->SegmentOptions());
+  auto recovered = RecoverSegments(env, log->segment_dir_, log->SegmentOptions(), options.lead_run_min_events);
   if (!recovered.ok()) return recovered.status();
   log->segment_ = std::move(recovered->active);
   log->recovery_ = recovered->info;
@@ -569,7 +569,7 @@ Status LogImpl::WriteSealedLeadRuns(const std::string& segment_path, uint64_t fi
   if (!index.ok()) return index.status();
   LeadRunOptions o;
   o.min_events = options_.lead_run_min_events;
-  return WriteLeadRuns(env_, segment_path, first_seq, BusiestLeads(*index, o), o);
+  return WriteLeadRuns(env_, segment_path, first_seq, *index, o);
 }
 
 Status LogImpl::FinishIndexFile() {

@@ -1,8 +1,59 @@
 #include "query/filter.h"
 
+#include <re2/filtered_re2.h>
 #include <re2/re2.h>
 
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace stele {
+namespace {
+
+// ASCII-lowercases n bytes from `in` into `out`, 16 at a time: a frame is
+// about 256 KiB, and a byte loop took as long as the frame's decompression.
+void LowerAscii(const char* in, size_t n, char* out) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i before_a = _mm_set1_epi8('A' - 1), after_z = _mm_set1_epi8('Z' + 1), bit = _mm_set1_epi8(0x20);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    // Signed compares: bytes >= 0x80 are negative, so never in 'A'..'Z'.
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a), _mm_cmplt_epi8(v, after_z));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_or_si128(v, _mm_and_si128(upper, bit)));
+  }
+#endif
+  for (; i < n; ++i) out[i] = static_cast<char>(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+}
+
+// Whether a literal the regex requires (lowercased by FilteredRE2) can be
+// looked for in a frame's stored bytes (its records, or its decompressed
+// columns): every place it could match in an event's JSON must then lie
+// inside one stored token, kept there byte for byte and in one piece.  The
+// JSON of an event is its stored field values (escaped only at a quote, a
+// backslash or a control character), its data (verbatim; in codec 3 columns
+// cut between keys and top-level values, each still in one piece), and text
+// stele generates: punctuation, the key names, the seq and the RFC 3339 ts.
+// So a checkable literal is printable ASCII without JSON punctuation or a
+// backslash, not a piece of a generated key name, and not made only of the
+// characters a seq or a ts prints.  Any other literal counts as present.
+bool LiteralIsStoredVerbatim(std::string_view atom) {
+  if (atom.empty()) return false;
+  bool only_seq_or_ts = true;
+  for (const char c : atom) {
+    if (c <= ' ' || c >= 0x7f || std::strchr("\"\\:,{}[]", c) != nullptr) return false;
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '.' || c == 't' || c == 'z')) only_seq_or_ts = false;
+  }
+  if (only_seq_or_ts) return false;
+  for (const std::string_view key : {"seq", "ts", "type", "actor", "source", "lead_id", "workflow_id", "data"}) {
+    if (key.find(atom) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string CheckJsonPointer(std::string_view p) {
   if (!p.empty() && p[0] != '/') return "must start with '/' (RFC 6901 JSON pointer)";
@@ -53,8 +104,40 @@ Result<std::unique_ptr<EventFilter>> EventFilter::Create(const Query& query) {
                          std::to_string(query.max_regex_program_bytes) + " bytes)"
                    : " (RE2 syntax: linear time, no backreferences or lookarounds)"));
     }
+    // A field's text (--regex-field) is unescaped, so it may hold a literal
+    // its stored bytes spell with an escape: no prefilter there.  Nor with
+    // flags ("(?i)"): case folding maps non-ASCII letters (the Kelvin sign)
+    // onto ASCII ones, which lowering ASCII bytes would not find.
+    if (!query.regex_field && query.regex->find("(?") == std::string::npos) {
+      auto literals = std::make_unique<re2::FilteredRE2>(3);
+      int id = 0;
+      if (literals->Add(*query.regex, options, &id) == RE2::NoError) {
+        literals->Compile(&f->atoms_);
+        bool any = false;
+        for (const std::string& atom : f->atoms_) {
+          f->atom_checkable_.push_back(LiteralIsStoredVerbatim(atom));
+          any = any || f->atom_checkable_.back();
+        }
+        if (any) f->literals_ = std::move(literals);
+      }
+    }
   }
   return f;
+}
+
+bool EventFilter::StoredBytesMayMatch(std::string_view bytes) {
+  if (!literals_) return true;
+  lowered_.resize(bytes.size());
+  LowerAscii(bytes.data(), bytes.size(), lowered_.data());
+  found_atoms_.clear();
+  for (size_t i = 0; i < atoms_.size(); ++i) {
+    if (!atom_checkable_[i] ||
+        memmem(lowered_.data(), lowered_.size(), atoms_[i].data(), atoms_[i].size()) != nullptr) {
+      found_atoms_.push_back(static_cast<int>(i));
+    }
+  }
+  literals_->AllPotentials(found_atoms_, &potential_);
+  return !potential_.empty();
 }
 
 bool EventFilter::MayMatchRange(uint64_t first_seq, uint64_t last_seq, int64_t min_ts, int64_t max_ts) const {

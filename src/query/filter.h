@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -16,6 +17,7 @@
 #include "stele/status.h"
 
 namespace re2 {
+class FilteredRE2;
 class RE2;
 }
 
@@ -30,6 +32,13 @@ class EventFilter {
   bool Matches(const EventView& e);
   // Could any event with seq in [first, last] and ts in [min_ts, max_ts] match?
   bool MayMatchRange(uint64_t first_seq, uint64_t last_seq, int64_t min_ts, int64_t max_ts) const;
+  // Could any event stored in `bytes` match the regex?  `bytes` holds every
+  // stored string of the events, each in one piece: a frame's records, or
+  // its decompressed columns.  False only when a literal the regex requires
+  // is absent from them, so a frame is skipped without rebuilding or
+  // encoding its events (LiteralIsStoredVerbatim in filter.cc says when
+  // that is sound).  True when there is no regex.
+  bool StoredBytesMayMatch(std::string_view bytes);
   bool SeqInCursor(uint64_t seq) const {
     return query_.after == 0 || (query_.descending ? seq < query_.after : seq > query_.after);
   }
@@ -44,6 +53,13 @@ class EventFilter {
   std::string type_prefix_;  // "lead." for "lead.*"
   bool type_is_prefix_ = false;
   std::unique_ptr<re2::RE2> regex_;
+  // The regex's required literals (lowercased), as an AND/OR tree; null
+  // when none can be checked against stored bytes.
+  std::unique_ptr<re2::FilteredRE2> literals_;
+  std::vector<std::string> atoms_;
+  std::vector<bool> atom_checkable_;
+  std::vector<int> found_atoms_, potential_;
+  std::string lowered_;
   simdjson::ondemand::parser parser_;
   std::string padded_;
   std::string scratch_;

@@ -155,15 +155,19 @@ namespace {
 
 // The frame cached under (path, key), else the records `read` decompresses
 // (`count` of them), checked and cached; `what` names them in an error.
+// With `literals`, null when the frame's stored bytes lack a literal its
+// regex requires: such a frame is neither rebuilt nor cached.
 template <typename Read>
 Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, const std::string& path, size_t key,
                                                             uint32_t count, Read read, const std::string& what,
-                                                            bool* hit) {
+                                                            EventFilter* literals, bool* hit) {
   std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(path, key) : nullptr;
   *hit = frame != nullptr;
-  if (frame) return frame;
+  if (frame) return literals && !literals->StoredBytesMayMatch(frame->raw()) ? nullptr : frame;
   std::string raw;
-  STELE_RETURN_IF_ERROR(read(&raw));
+  bool passed = true;
+  STELE_RETURN_IF_ERROR(read(&raw, &passed));
+  if (!passed) return std::shared_ptr<const CachedFrame>();
   auto made = CachedFrame::Make(std::move(raw), count);
   if (!made.ok()) return Status::Corruption(path + ": " + what + " " + made.status().message());
   frame = *made;
@@ -174,10 +178,13 @@ Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, c
 }  // namespace
 
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
-                                                     bool* hit) {
+                                                     bool* hit, EventFilter* literals) {
+  SegmentReader::PayloadCheck check;
+  if (literals) check = [literals](std::string_view bytes) { return literals->StoredBytesMayMatch(bytes); };
   return LoadThroughCache(
-      cache, segment.path(), i, segment.frames()[i].count, [&](std::string* raw) { return segment.ReadFrame(i, raw); },
-      "frame " + std::to_string(i), hit);
+      cache, segment.path(), i, segment.frames()[i].count,
+      [&](std::string* raw, bool* passed) { return segment.ReadFrameIf(i, check, raw, passed); },
+      "frame " + std::to_string(i), literals, hit);
 }
 
 // Whether the frame at frame_order_[pos] exists in this snapshot and may
@@ -191,13 +198,18 @@ bool ScanIterator::FrameMayMatch(size_t pos) const {
   return filter_->MayMatchRange(f.first_seq, f.last_seq(), f.min_ts, f.max_ts);
 }
 
-Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, bool* hit) const {
-  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit);
+Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, EventFilter* literals,
+                                                                      bool* hit) const {
+  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals);
   const LeadRunBlock& block = run_[i];
   return LoadThroughCache(
       context_.frames.get(), runs_->path(), runs_->BlockOrdinal(block), block.count,
-      [&](std::string* raw) { return runs_->ReadBlock(block, raw); },
-      "block of seqs " + std::to_string(block.first_seq) + ".." + std::to_string(block.last_seq), hit);
+      [&](std::string* raw, bool* passed) {
+        STELE_RETURN_IF_ERROR(runs_->ReadBlock(block, raw));
+        *passed = literals == nullptr || literals->StoredBytesMayMatch(*raw);
+        return Status::Ok();
+      },
+      "block of seqs " + std::to_string(block.first_seq) + ".." + std::to_string(block.last_seq), literals, hit);
 }
 
 Status ScanIterator::DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const {
@@ -238,12 +250,14 @@ void ScanIterator::StartReadAhead() {
   read_ahead_.reset();
   const size_t i = frame_order_[pos];
   read_ahead_thread_->Run([this, i] {
-    auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_);
+    auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_, read_ahead_filter_.get());
     if (!loaded.ok()) return loaded.status();
     read_ahead_ = std::move(loaded).value();
+    read_ahead_matches_.clear();
+    read_ahead_without_literal_ = read_ahead_ == nullptr;
+    if (read_ahead_without_literal_) return Status::Ok();
     // Filter here too, so this thread does the frame's whole share of work.
     CandidateRecords(*read_ahead_, read_ahead_hit_, &read_ahead_candidates_);
-    read_ahead_matches_.clear();
     EventView e;
     for (const uint32_t off : read_ahead_candidates_) {
       STELE_RETURN_IF_ERROR(DecodeAt(*read_ahead_, off, &e));
@@ -276,6 +290,7 @@ bool ScanIterator::LoadNextFrame() {
       frame_ = std::move(read_ahead_);
       if (!read_ahead_hit_) ++frames_read_;
       ++frames_read_ahead_;
+      if (read_ahead_without_literal_) ++frames_without_literal_;
       ++frames_visited_;
       offsets_.swap(read_ahead_matches_);
       prefiltered_ = true;
@@ -285,13 +300,18 @@ bool ScanIterator::LoadNextFrame() {
       // never on a miss (a cache smaller than the working set then costs
       // nothing over a plain scan).
       bool hit = false;
-      auto loaded = LoadPlanned(i, &hit);
+      auto loaded = LoadPlanned(i, filter_.get(), &hit);
       if (!loaded.ok()) return Fail(loaded.status());
       frame_ = std::move(loaded).value();
       if (!hit) ++frames_read_;
       if (runs_) ++run_blocks_visited_;
-      // Every record of a run's block holds the lead: no value map needed.
-      CandidateRecords(*frame_, hit && !runs_, &offsets_);
+      if (frame_) {
+        // Every record of a run's block holds the lead: no value map needed.
+        CandidateRecords(*frame_, hit && !runs_, &offsets_);
+      } else {
+        offsets_.clear();  // lacks a literal the regex requires
+        ++frames_without_literal_;
+      }
       prefiltered_ = false;
       // A long scan (two frames visited already, read or cached) loads and
       // filters the next frame on its own thread while this one filters

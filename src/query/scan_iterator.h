@@ -37,8 +37,10 @@ namespace stele {
 
 // Frame i of a segment, decompressed: from the cache when it holds it (then
 // *hit is set), else read, checked and put in the cache (cache may be null).
+// With `literals`, null instead when the frame's stored bytes lack a literal
+// the filter's regex requires (EventFilter::StoredBytesMayMatch).
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
-                                                     bool* hit);
+                                                     bool* hit, EventFilter* literals = nullptr);
 
 class ScanIterator final : public EventIterator {
  public:
@@ -71,6 +73,9 @@ class ScanIterator final : public EventIterator {
   uint64_t frames_visited() const { return frames_visited_; }
   // Frames loaded and filtered by the read-ahead thread and used.
   uint64_t frames_read_ahead() const { return frames_read_ahead_; }
+  // Frames skipped after loading because they lack a literal the regex
+  // requires (EventFilter::StoredBytesMayMatch): not rebuilt into records.
+  uint64_t frames_without_literal() const { return frames_without_literal_; }
   // Blocks of lead runs visited (counted in frames_visited() too).
   uint64_t run_blocks_visited() const { return run_blocks_visited_; }
 
@@ -84,7 +89,8 @@ class ScanIterator final : public EventIterator {
   bool LoadNextFrame();    // false when the current segment is exhausted or on error
   bool FrameMayMatch(size_t pos) const;
   // The frame (or, reading a lead run, the block) frame_order_ names i.
-  Result<std::shared_ptr<const CachedFrame>> LoadPlanned(size_t i, bool* hit) const;
+  // Null when it lacks a literal the regex requires (see LoadFrame).
+  Result<std::shared_ptr<const CachedFrame>> LoadPlanned(size_t i, EventFilter* literals, bool* hit) const;
   // The lead runs of the current (sealed) segment, or null.
   std::shared_ptr<const LeadRuns> LeadRunsOfSegment() const;
   void CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const;
@@ -114,6 +120,7 @@ class ScanIterator final : public EventIterator {
   std::shared_ptr<const LeadRuns> runs_;
   std::span<const LeadRunBlock> run_;
   uint64_t run_blocks_visited_ = 0;
+  uint64_t frames_without_literal_ = 0;
   uint64_t frames_read_ = 0;
   std::shared_ptr<const CachedFrame> frame_;  // decompressed records of the current frame
   std::vector<uint32_t> offsets_;     // offsets in frame_ of the records to check, in output order
@@ -136,6 +143,7 @@ class ScanIterator final : public EventIterator {
   size_t read_ahead_pos_ = 0;  // in frame_order_
   std::shared_ptr<const CachedFrame> read_ahead_;
   bool read_ahead_hit_ = false;
+  bool read_ahead_without_literal_ = false;
   std::vector<uint32_t> read_ahead_candidates_;  // scratch, reused across frames
   std::vector<uint32_t> read_ahead_matches_;     // record offsets, frame order
   std::unique_ptr<EventFilter> read_ahead_filter_;

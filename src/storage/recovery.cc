@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "index/lead_runs.h"
 #include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
@@ -27,12 +28,36 @@ Status RebuildMissingIndex(Env* env, const SegmentReader& r) {
   return WriteSegmentIndex(env, r.path(), index.Finish());
 }
 
+// The same crash can leave a sealed segment without its lead runs (written
+// after the index, on the same thread).
+Status RebuildMissingLeadRuns(Env* env, const SegmentReader& r, uint64_t min_events) {
+  if (min_events == 0 || env->Exists(LeadRunsPath(r.path()))) return Status::Ok();
+  auto index = SegmentIndex::Load(env, r.path());
+  if (!index.ok()) return index.status();
+  LeadRunOptions o;
+  o.min_events = min_events;
+  return WriteLeadRuns(env, r.path(), r.first_seq(), *index, o);
+}
+
+// Files a crash left half-written under a temporary name (an index or lead
+// runs being written): never read, so removed.
+Status RemoveTemporaryFiles(Env* env, const std::string& segment_dir) {
+  auto names = env->ListDir(segment_dir);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (name.ends_with(".tmp")) STELE_RETURN_IF_ERROR(env->Remove(segment_dir + "/" + name));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, const SegmentWriterOptions& options) {
+Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, const SegmentWriterOptions& options,
+                                     uint64_t lead_run_min_events) {
   auto listed = ListSegments(env, segment_dir);
   if (!listed.ok()) return listed.status();
   const std::vector<uint64_t>& firsts = *listed;
+  STELE_RETURN_IF_ERROR(RemoveTemporaryFiles(env, segment_dir));
 
   RecoveredLog out;
   out.info.segments = firsts.size();
@@ -67,14 +92,19 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, c
   if (options.field_index && firsts.size() >= 2) {
     const uint64_t previous = firsts[firsts.size() - 2];
     const std::string previous_path = segment_dir + "/" + format::SegmentFileName(previous);
-    if (!env->Exists(SegmentIndexPath(previous_path))) {
+    if (!env->Exists(SegmentIndexPath(previous_path)) ||
+        (lead_run_min_events > 0 && !env->Exists(LeadRunsPath(previous_path)))) {
       auto sealed = SegmentReader::Open(env, previous_path, previous);
       if (!sealed.ok()) return sealed.status();
       STELE_RETURN_IF_ERROR(RebuildMissingIndex(env, **sealed));
+      STELE_RETURN_IF_ERROR(RebuildMissingLeadRuns(env, **sealed, lead_run_min_events));
     }
   }
   if (r.sealed()) {
-    if (options.field_index) STELE_RETURN_IF_ERROR(RebuildMissingIndex(env, r));
+    if (options.field_index) {
+      STELE_RETURN_IF_ERROR(RebuildMissingIndex(env, r));
+      STELE_RETURN_IF_ERROR(RebuildMissingLeadRuns(env, r, lead_run_min_events));
+    }
     auto w = SegmentWriter::Create(env, segment_dir, r.last_seq() + 1, NowNanos(), options);
     if (!w.ok()) return w.status();
     out.active = std::move(w).value();

@@ -12,10 +12,20 @@ namespace stele {
 using format::FrameHeader;
 using format::FrameIndexEntry;
 
-Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::string* raw) {
+Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::string* raw,
+                          const SegmentReader::PayloadCheck* check, bool* passed) {
+  if (passed) *passed = true;
+  // Whether the caller wants the records of this decompressed payload.
+  auto wanted = [&](std::string_view decompressed) {
+    if (check == nullptr || (*check)(decompressed)) return true;
+    *passed = false;
+    raw->clear();
+    return false;
+  };
   raw->resize(h.raw_len);
   if (h.codec == format::kCodecNone) {
     if (stored.size() != h.raw_len) return Status::Corruption("stored and raw length differ");
+    if (!wanted(stored)) return Status::Ok();
     std::memcpy(raw->data(), stored.data(), stored.size());
     return Status::Ok();
   }
@@ -25,12 +35,14 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
     columns.resize(h.raw_len);
     const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
     if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+    if (!wanted(std::string_view(columns.data(), n))) return Status::Ok();
     return DecodeFrameColumns(std::string_view(columns.data(), n), h.count, h.first_seq, h.raw_len, raw,
                               h.codec == format::kCodecZstdDataColumns ? DataColumns::kByKey : DataColumns::kWhole);
   }
   const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
   if (n != h.raw_len) return Status::Corruption("decompressed length differs from header");
+  wanted(*raw);
   return Status::Ok();
 }
 
@@ -201,10 +213,15 @@ Status SegmentReader::ReadStored(size_t i, FrameHeader* h, std::string_view* sto
 }
 
 Status SegmentReader::ReadFrame(size_t i, std::string* raw) const {
+  bool passed;
+  return ReadFrameIf(i, nullptr, raw, &passed);
+}
+
+Status SegmentReader::ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed) const {
   FrameHeader h;
   std::string_view stored;
   STELE_RETURN_IF_ERROR(ReadStored(i, &h, &stored));
-  Status s = DecodeFramePayload(h, stored, raw);
+  Status s = DecodeFramePayload(h, stored, raw, check ? &check : nullptr, passed);
   if (!s.ok()) return CorruptFrame(i, s.message());
   return Status::Ok();
 }

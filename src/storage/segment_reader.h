@@ -53,6 +53,12 @@ class SegmentReader {
   // checksum, and decompresses it into *raw.  kCorruption names the segment,
   // the frame and its seq range.
   Status ReadFrame(size_t i, std::string* raw) const;
+  // Bytes a frame holds once decompressed (its columns, or its records):
+  // every stored string of its records, each in one piece.
+  using PayloadCheck = std::function<bool(std::string_view decompressed)>;
+  // ReadFrame(), except that when `check` turns the decompressed payload
+  // down the records are not rebuilt: *passed is false and *raw is cleared.
+  Status ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed) const;
   // Frame i's records with their data left empty, checked as ReadFrame()
   // checks them; a column frame is not rebuilt into records for it.
   Status VisitFrameFields(size_t i, const std::function<void(const EventView&)>& visit) const;
@@ -80,6 +86,9 @@ class SegmentReader {
 };
 
 // Decompresses (or copies, for kCodecNone) a frame payload.
-Status DecodeFramePayload(const format::FrameHeader& h, std::string_view stored, std::string* raw);
+// With `check` (see SegmentReader::ReadFrameIf), stops after decompressing
+// when it returns false, and sets *passed.
+Status DecodeFramePayload(const format::FrameHeader& h, std::string_view stored, std::string* raw,
+                          const SegmentReader::PayloadCheck* check = nullptr, bool* passed = nullptr);
 
 }  // namespace stele
