@@ -9,8 +9,8 @@ STELE=${STELE:-build/stele}
 out=fuzz/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rm -rf "$out"/{event,segment,note}
-mkdir -p "$out"/{event,segment,note,query,url,http}
+rm -rf "$out"/{event,segment,note,lead_runs}
+mkdir -p "$out"/{event,segment,note,query,url,http,lead_runs}
 
 # Events: the reference workload, plus edge cases.
 "$STELE" bench generate --events 40 > "$tmp/events.ndjson"
@@ -32,4 +32,11 @@ for f in "$tmp"/log/checkpoints/*.cp; do printf '\x00' | cat - "$f" > "$out/note
 { printf '\x03'; "$STELE" checkpoint --dir "$tmp/log" --public-key; } > "$out/note/verifier"
 { printf '\x04'; "$STELE" prove inclusion 7 --dir "$tmp/log"; } > "$out/note/inclusion"
 { printf '\x04'; "$STELE" prove consistency 10 200 --dir "$tmp/log"; } > "$out/note/consistency"
+# Lead runs: the first segment's .lrun of a lookup-optimized log (the target
+# reads it as the runs of segment 1), at two sizes.
+for k in 3 4; do
+  "$STELE" bench generate --events $((3000 * (k - 2))) --seed "$k" |
+    "$STELE" append --dir "$tmp/lookup-$k" --segment-max $((32 * (k - 2)))K --profile lookup-optimized >/dev/null
+  cp "$tmp/lookup-$k/segments/00000000000000000001.lrun" "$out/lead_runs/runs-$k.lrun"
+done
 echo "fuzz/make_seeds.sh: seeds written to $out"

@@ -78,6 +78,7 @@ std::vector<StoredEvent>* LeadRunsTest::expected_ = nullptr;
 TEST_F(LeadRunsTest, SealedSegmentsHaveRunsOfTheirBusiestLeadsOnly) {
   auto files = test::SegmentFiles(dir_->path());
   ASSERT_GE(files.size(), 4u);
+  size_t column_blocks = 0;
   for (size_t i = 0; i + 1 < files.size(); ++i) {
     const uint64_t first = std::stoull(fs::path(files[i]).stem().string());
     auto runs = LeadRuns::Load(Env::Default(), files[i], first);
@@ -95,11 +96,15 @@ TEST_F(LeadRunsTest, SealedSegmentsHaveRunsOfTheirBusiestLeadsOnly) {
         continue;
       }
       uint64_t held = 0;
-      for (const LeadRunBlock& b : blocks) held += b.count;
+      for (const LeadRunBlock& b : blocks) {
+        held += b.count;
+        column_blocks += b.layout == kRunBlockColumns;
+      }
       EXPECT_EQ(held, n) << lead;
     }
   }
   EXPECT_FALSE(fs::exists(LeadRunsPath(files.back()))) << "the active segment has none";
+  EXPECT_GT(column_blocks, 0u) << "blocks of canonical records are stored as columns";
 }
 
 TEST_F(LeadRunsTest, LeadLookupsReadTheRunsAndMatchBruteForceWithPaging) {

@@ -8,6 +8,7 @@
 
 #include "event/record.h"
 #include "storage/format.h"
+#include "storage/frame_columns.h"
 #include "storage/segment_reader.h"
 #include "util/coding.h"
 #include "util/hash.h"
@@ -28,7 +29,7 @@ void AppendBlockEntry(std::string* out, const LeadRunBlock& b) {
   AppendU32(out, b.stored_len);
   AppendU32(out, b.raw_len);
   AppendU32(out, b.count);
-  AppendU32(out, 0);
+  AppendU32(out, b.layout);
   AppendU64(out, b.first_seq);
   AppendU64(out, b.last_seq);
   AppendU64(out, static_cast<uint64_t>(b.min_ts));
@@ -42,6 +43,7 @@ LeadRunBlock ParseBlockEntry(const char* p) {
   b.stored_len = GetU32(p + 8);
   b.raw_len = GetU32(p + 12);
   b.count = GetU32(p + 16);
+  b.layout = GetU32(p + 20);
   b.first_seq = GetU64(p + 24);
   b.last_seq = GetU64(p + 32);
   b.min_ts = static_cast<int64_t>(GetU64(p + 40));
@@ -94,7 +96,8 @@ Result<std::unique_ptr<LeadRuns>> LeadRuns::Load(Env* env, const std::string& se
   for (uint32_t i = 0; i < n_blocks; ++i) {
     LeadRunBlock b = ParseBlockEntry(meta.data() + size_t{i} * kBlockEntrySize);
     if (b.offset < kHeaderSize || b.offset + b.stored_len > table_offset || b.count == 0 ||
-        b.raw_len > kMaxBlockRawBytes || b.first_seq > b.last_seq || b.first_seq < first_seq) {
+        b.raw_len > kMaxBlockRawBytes || b.first_seq > b.last_seq || b.first_seq < first_seq ||
+        (b.layout != kRunBlockRecords && b.layout != kRunBlockColumns)) {
       return corrupt("block " + std::to_string(i) + " is malformed");
     }
     runs->blocks_.push_back(b);
@@ -141,9 +144,37 @@ Status LeadRuns::ReadBlock(const LeadRunBlock& block, std::string* raw) const {
   STELE_RETURN_IF_ERROR(file_->Read(block.offset, block.stored_len, stored.data(), &got));
   if (got != block.stored_len) return corrupt("is truncated");
   if (Checksum(stored) != block.checksum) return corrupt("fails its checksum");
-  raw->resize(block.raw_len);
-  const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
-  if (ZSTD_isError(n) || n != block.raw_len) return corrupt("does not decompress to its length");
+  if (block.layout == kRunBlockRecords) {
+    raw->resize(block.raw_len);
+    const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
+    if (ZSTD_isError(n) || n != block.raw_len) return corrupt("does not decompress to its length");
+    return Status::Ok();
+  }
+  // Columns: the seq deltas, then codec 3's columns of the records as if
+  // their seqs ran on from first_seq; the real seqs are put back after.
+  // Like a frame's, the bytes before the records are never longer than them.
+  thread_local std::string columns;
+  columns.resize(block.raw_len);
+  const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
+  if (ZSTD_isError(n)) return corrupt("does not decompress");
+  const char* p = columns.data();
+  const char* const end = p + n;
+  thread_local std::vector<uint64_t> seqs;
+  seqs.resize(block.count);
+  uint64_t seq = block.first_seq;
+  for (uint32_t i = 0; i < block.count; ++i) {
+    uint64_t delta;
+    if (!GetVarint64(p, end, &delta)) return corrupt("has a truncated seq column");
+    seq += delta;
+    seqs[i] = seq;
+  }
+  if (seqs.back() != block.last_seq) return corrupt("has seqs that do not end at its last seq");
+  const std::string_view rest(p, static_cast<size_t>(end - p));
+  STELE_RETURN_IF_ERROR(DecodeFrameColumns(rest, block.count, block.first_seq, block.raw_len, raw, DataColumns::kByKey));
+  for (size_t pos = 0, i = 0; pos < raw->size(); ++i) {  // well formed: DecodeFrameColumns checked the lengths
+    std::memcpy(raw->data() + pos + 4 + kRecordSeqOffset, &seqs[i], 8);
+    pos += 4 + GetU32(raw->data() + pos);
+  }
   return Status::Ok();
 }
 
@@ -222,9 +253,26 @@ Status LeadRunsBuilder::Add(int lead, std::string_view record, uint64_t seq, int
 
 Status LeadRunsBuilder::Flush(Pending* p) {
   if (p->count == 0) return Status::Ok();
-  compressed_.resize(ZSTD_compressBound(p->raw.size()));
+  // The column layout (see ReadBlock), unless the records do not fit it or
+  // it comes out longer than they are.
+  columns_.clear();
+  renumbered_ = p->raw;
+  uint64_t prev = p->block.first_seq;
+  for (size_t pos = 0, i = 0; pos < renumbered_.size(); ++i) {
+    char* seq_at = renumbered_.data() + pos + 4 + kRecordSeqOffset;
+    const uint64_t seq = GetU64(seq_at), as_if = p->block.first_seq + i;
+    PutVarint64(&columns_, seq - prev);
+    prev = seq;
+    std::memcpy(seq_at, &as_if, 8);
+    pos += 4 + GetU32(renumbered_.data() + pos);
+  }
+  const bool columns = EncodeFrameColumns(renumbered_, p->count, p->block.first_seq, &columns_, DataColumns::kByKey) &&
+                       columns_.size() <= p->raw.size();
+  const std::string& input = columns ? columns_ : p->raw;
+  p->block.layout = columns ? kRunBlockColumns : kRunBlockRecords;
+  compressed_.resize(ZSTD_compressBound(input.size()));
   const size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), compressed_.data(), compressed_.size(),
-                                     p->raw.data(), p->raw.size(), options_.zstd_level);
+                                     input.data(), input.size(), options_.zstd_level);
   if (ZSTD_isError(n)) return Status::IOError(std::string("lead runs: zstd: ") + ZSTD_getErrorName(n));
   compressed_.resize(n);
   p->block.offset = file_->Size();

@@ -3,7 +3,7 @@
 //
 // Why: frames hold events in seq order, so a popular lead sits in nearly
 // every frame and a lookup of it decompresses most of the log.  A lead run
-// holds that lead's events, and only them, in blocks of about 16 KiB, so a
+// holds that lead's events, and only them, in blocks of about 32 KiB, so a
 // lookup reads about as many bytes as it returns.  The price is disk: the
 // events of the runs are stored twice.  Written only with
 // Options::lead_run_min_events set (the "lookup-optimized" profile).
@@ -30,12 +30,19 @@
 
 namespace stele {
 
+// How a block's bytes are laid out before zstd: the framed records as they
+// are, or their seqs as a column of deltas followed by the records in
+// codec 3's columns (storage/frame_columns.h).
+inline constexpr uint32_t kRunBlockRecords = 1;
+inline constexpr uint32_t kRunBlockColumns = 3;
+
 // One compressed block of a run: records of one lead, ascending by seq.
 struct LeadRunBlock {
   uint64_t offset = 0;  // in the file
   uint32_t stored_len = 0;
   uint32_t raw_len = 0;
   uint32_t count = 0;
+  uint32_t layout = 0;  // kRunBlockRecords or kRunBlockColumns (docs/format.md)
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
   int64_t min_ts = 0;
@@ -83,7 +90,7 @@ class LeadRuns {
 struct LeadRunOptions {
   uint64_t min_events = 64;   // a lead with fewer events in the segment gets no run
   size_t max_leads = 2048;    // the busiest this many, at most (bounds the builder's memory)
-  size_t block_bytes = 16u << 10;  // raw bytes a block is cut at
+  size_t block_bytes = 32u << 10;  // raw bytes a block is cut at
   int zstd_level = 1;
 };
 
@@ -125,6 +132,7 @@ class LeadRunsBuilder {
   LeadRunOptions options_;
   void* cctx_;  // ZSTD_CCtx
   std::string compressed_;
+  std::string renumbered_, columns_;  // scratch for the column layout
 };
 
 std::string LeadRunsPath(const std::string& segment_path);
