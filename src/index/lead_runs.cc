@@ -95,6 +95,7 @@ Result<std::unique_ptr<LeadRuns>> LeadRuns::Load(Env* env, const std::string& se
   runs->blocks_.reserve(n_blocks);
   for (uint32_t i = 0; i < n_blocks; ++i) {
     LeadRunBlock b = ParseBlockEntry(meta.data() + size_t{i} * kBlockEntrySize);
+    if (b.layout == 0) b.layout = kRunBlockRecords;  // the first files wrote 0 there
     if (b.offset < kHeaderSize || b.offset + b.stored_len > table_offset || b.count == 0 ||
         b.raw_len > kMaxBlockRawBytes || b.first_seq > b.last_seq || b.first_seq < first_seq ||
         (b.layout != kRunBlockRecords && b.layout != kRunBlockColumns)) {
