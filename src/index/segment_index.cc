@@ -45,16 +45,43 @@ std::string_view FieldOf(const EventView& e, IndexedField f) {
   return {};
 }
 
+// A segment's lead table outgrows the caches (1M leads: 16 MiB of slots,
+// 16 MiB of values), and adding a lead seen before missed three times in a
+// row: its slot, its value record, and its bytes in the arena (then its
+// last entry).  So the frame's values are decoded first and added in a
+// pipeline that prefetches each of those a few values ahead, one stage per
+// dependent load, and the misses overlap instead of queueing.
 void SegmentIndexBuilder::AddFrame(uint32_t ordinal, std::string_view raw) {
+  struct Lead {
+    std::string_view value;
+    uint64_t hash;
+  };
+  thread_local std::vector<Lead> leads;
+  leads.clear();
   EventView e;
+  constexpr int kLead = static_cast<int>(IndexedField::kLeadId);
   for (size_t pos = 0; pos + 4 <= raw.size();) {
     const uint32_t len = GetU32(raw.data() + pos);
     if (!DecodeRecord(raw.substr(pos + 4, len), &e)) break;  // the writer produced it: cannot happen
     for (int f = 0; f < kIndexedFieldCount; ++f) {
       const std::string_view v = FieldOf(e, static_cast<IndexedField>(f));
-      if (!v.empty()) values_[f].Add(ValueHash(v), v, ordinal);
+      if (v.empty()) continue;
+      if (f == kLead) {
+        leads.push_back({v, ValueHash(v)});
+        values_[f].PrefetchSlot(leads.back().hash);
+      } else {
+        values_[f].Add(ValueHash(v), v, ordinal);  // few values: their tables stay in the cache
+      }
     }
     pos += 4 + len;
+  }
+  constexpr size_t kValueAhead = 16, kBytesAhead = 8;
+  FieldPostings& p = values_[kLead];
+  const size_t n = leads.size();
+  for (size_t k = 0; k < n; ++k) {
+    if (k + kValueAhead < n) p.PrefetchValue(leads[k + kValueAhead].hash);
+    if (k + kBytesAhead < n) p.PrefetchBytes(leads[k + kBytesAhead].hash);
+    p.Add(leads[k].hash, leads[k].value, ordinal);
   }
   frame_count_ = ordinal + 1;
 }
@@ -66,6 +93,31 @@ namespace {
 constexpr uint64_t kEmptySlot = UINT64_MAX;
 uint64_t SlotOf(uint32_t id, uint64_t hash) { return uint64_t{id} << 32 | (hash >> 32); }
 }  // namespace
+
+// The id in the first slot `hash` probes, if that slot holds a value with
+// its hash's top half: the id a lookup will most likely find (prefetching
+// only; Insert() decides).
+uint32_t SegmentIndexBuilder::FieldPostings::LikelyId(uint64_t hash) const {
+  if (table_.empty()) return kNone;
+  const uint64_t slot = table_[hash & (table_.size() - 1)];
+  if (slot == kEmptySlot || static_cast<uint32_t>(slot) != static_cast<uint32_t>(hash >> 32)) return kNone;
+  return static_cast<uint32_t>(slot >> 32);
+}
+
+void SegmentIndexBuilder::FieldPostings::PrefetchSlot(uint64_t hash) const {
+  if (!table_.empty()) __builtin_prefetch(&table_[hash & (table_.size() - 1)]);
+}
+
+void SegmentIndexBuilder::FieldPostings::PrefetchValue(uint64_t hash) const {
+  if (const uint32_t id = LikelyId(hash); id != kNone) __builtin_prefetch(&values_[id]);
+}
+
+void SegmentIndexBuilder::FieldPostings::PrefetchBytes(uint64_t hash) const {
+  const uint32_t id = LikelyId(hash);
+  if (id == kNone) return;
+  __builtin_prefetch(arena_.data() + values_[id].offset);
+  if (values_[id].last != kNone) __builtin_prefetch(&entries_[values_[id].last]);
+}
 
 uint32_t SegmentIndexBuilder::FieldPostings::Find(std::string_view value) const {
   if (table_.empty()) return kNone;

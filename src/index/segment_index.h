@@ -85,6 +85,12 @@ class SegmentIndexBuilder {
     void Add(uint64_t hash, std::string_view value, uint32_t frame);
     // The value's id, or kNone.
     uint32_t Find(std::string_view value) const;
+    // Prefetches, for the value hashing to `hash`, what Add() will load,
+    // one dependent step each: its table slot, then its value record, then
+    // its bytes and last entry.  Call a few values ahead of Add().
+    void PrefetchSlot(uint64_t hash) const;
+    void PrefetchValue(uint64_t hash) const;
+    void PrefetchBytes(uint64_t hash) const;
     std::string_view ValueOf(uint32_t id) const { return {arena_.data() + values_[id].offset, values_[id].size}; }
     const Value& value(uint32_t id) const { return values_[id]; }
     size_t size() const { return values_.size(); }
@@ -99,6 +105,7 @@ class SegmentIndexBuilder {
     size_t memory_bytes() const;
 
    private:
+    uint32_t LikelyId(uint64_t hash) const;
     uint32_t Insert(uint64_t hash, std::string_view value);
     void Grow();
     std::string arena_;
