@@ -320,6 +320,22 @@ TEST_F(LeadRunsTest, OpenRebuildsTheRunsACrashLeftUnwrittenAndRemovesTemporaryFi
   EXPECT_EQ(test::ReadFileBytes(run), intact) << "the same leads, the same blocks";
 }
 
+TEST_F(LeadRunsTest, ACacheRemembersMissingRunsOnlyWhenAskedTo) {
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const std::string file = test::SegmentFiles(copy.path())[0];
+  const std::string run = test::ReadFileBytes(LeadRunsPath(file));
+  fs::remove(LeadRunsPath(file));
+  LeadRunsCache remembering(1 << 20, true), looking(1 << 20, false);
+  EXPECT_EQ(remembering.Get(Env::Default(), file, 1), nullptr);
+  EXPECT_EQ(looking.Get(Env::Default(), file, 1), nullptr);
+  test::WriteFileBytes(LeadRunsPath(file), run);  // as the indexer thread would, later
+  EXPECT_EQ(remembering.Get(Env::Default(), file, 1), nullptr) << "a Log writing no runs does not look again";
+  EXPECT_NE(looking.Get(Env::Default(), file, 1), nullptr);
+  remembering.Erase(file);  // retention forgets the segment, and what was missing
+  EXPECT_NE(remembering.Get(Env::Default(), file, 1), nullptr);
+}
+
 TEST(LeadRunsWhileWriting, LookupsOfAnOpenLogWhileItSealsAndWritesRunsMatchBruteForce) {
   test::TempDir dir;
   Options o;

@@ -185,9 +185,25 @@ size_t LeadRuns::memory_bytes() const {
 
 std::shared_ptr<const LeadRuns> LeadRunsCache::Get(Env* env, const std::string& segment_path, uint64_t first_seq) {
   if (auto cached = lru_.Get(segment_path)) return cached;
+  if (remember_missing_) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (missing_.contains(segment_path)) return nullptr;
+  }
   auto loaded = LeadRuns::Load(env, segment_path, first_seq);  // outside the cache's lock: it reads a file
-  if (!loaded.ok()) return nullptr;
+  if (!loaded.ok()) {
+    if (remember_missing_ && loaded.status().code() == StatusCode::kNotFound) {
+      std::lock_guard<std::mutex> g(mu_);
+      missing_.insert(segment_path);
+    }
+    return nullptr;
+  }
   return lru_.Insert(segment_path, std::shared_ptr<const LeadRuns>(std::move(loaded).value()));
+}
+
+void LeadRunsCache::Erase(const std::string& segment_path) {
+  lru_.Erase(segment_path);
+  std::lock_guard<std::mutex> g(mu_);
+  missing_.erase(segment_path);
 }
 
 // ---- writing
@@ -227,15 +243,18 @@ int LeadRunsBuilder::LeadIndex(std::string_view lead) const {
   return it == by_name_.end() ? -1 : it->second;
 }
 
+Status LeadRunsBuilder::WriteHeaderOnce() {
+  if (file_->Size() != 0) return Status::Ok();
+  std::string header(kMagic);
+  AppendU32(&header, kVersion);
+  AppendU32(&header, 0);
+  return file_->Append(header);
+}
+
 Status LeadRunsBuilder::Add(int lead, std::string_view record, uint64_t seq, int64_t ts) {
   Pending& p = pending_[static_cast<size_t>(lead)];
   if (p.count == 0) {
-    if (file_->Size() == 0) {  // the header, before the first block
-      std::string header(kMagic);
-      AppendU32(&header, kVersion);
-      AppendU32(&header, 0);
-      STELE_RETURN_IF_ERROR(file_->Append(header));
-    }
+    STELE_RETURN_IF_ERROR(WriteHeaderOnce());  // before the first block
     p.block = LeadRunBlock{};
     p.block.first_seq = seq;
     p.block.min_ts = ts;
@@ -305,12 +324,7 @@ Status LeadRunsBuilder::Finish() {
     ++n_leads;
     p = Pending{};
   }
-  if (file_->Size() == 0) {
-    std::string header(kMagic);
-    AppendU32(&header, kVersion);
-    AppendU32(&header, 0);
-    STELE_RETURN_IF_ERROR(file_->Append(header));
-  }
+  STELE_RETURN_IF_ERROR(WriteHeaderOnce());  // a file with no runs still has one
   const uint64_t table_offset = file_->Size();
   std::string tail = table + directory;
   const uint64_t checksum = Checksum(tail);
@@ -326,21 +340,30 @@ Status LeadRunsBuilder::Finish() {
   return file_->Close();
 }
 
+// Calls fn(record, seq, ts) for each (u32 len | record) in `raw` (a frame's
+// or a block's records); kCorruption "malformed record" if one does not fit.
+template <typename Fn>
+static Status ForEachFramedRecord(std::string_view raw, Fn fn) {
+  for (size_t pos = 0; pos + 4 <= raw.size();) {
+    const uint32_t len = GetU32(raw.data() + pos);
+    if (len < kRecordFixedBytes || len > raw.size() - pos - 4) return Status::Corruption("malformed record");
+    const std::string_view record(raw.data() + pos + 4, len);
+    STELE_RETURN_IF_ERROR(fn(record, GetU64(record.data() + kRecordSeqOffset),
+                             static_cast<int64_t>(GetU64(record.data() + kRecordTsOffset))));
+    pos += 4 + len;
+  }
+  return Status::Ok();
+}
+
 // Calls fn(record, seq, ts) for every record of the segment, in seq order.
 template <typename Fn>
 static Status ForEachRecord(const SegmentReader& segment, Fn fn) {
   std::string raw;
   for (size_t i = 0; i < segment.frames().size(); ++i) {
     STELE_RETURN_IF_ERROR(segment.ReadFrame(i, &raw));
-    for (size_t pos = 0; pos + 4 <= raw.size();) {
-      const uint32_t len = GetU32(raw.data() + pos);
-      if (len < kRecordFixedBytes || len > raw.size() - pos - 4) {
-        return Status::Corruption(segment.path() + ": malformed record in frame " + std::to_string(i));
-      }
-      const std::string_view record(raw.data() + pos + 4, len);
-      STELE_RETURN_IF_ERROR(fn(record, GetU64(record.data() + kRecordSeqOffset),
-                               static_cast<int64_t>(GetU64(record.data() + kRecordTsOffset))));
-      pos += 4 + len;
+    if (Status s = ForEachFramedRecord(raw, fn); !s.ok()) {
+      if (s.code() != StatusCode::kCorruption) return s;
+      return Status::Corruption(segment.path() + ": frame " + std::to_string(i) + ": " + s.message());
     }
   }
   return Status::Ok();
@@ -424,17 +447,18 @@ Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_
     for (const LeadRunBlock& b : (*runs)->blocks(i)) {
       STELE_RETURN_IF_ERROR((*runs)->ReadBlock(b, &raw));
       uint32_t count = 0;
-      for (size_t pos = 0; pos + 4 <= raw.size(); ++count) {
-        const uint32_t len = GetU32(raw.data() + pos);
-        if (len < kRecordFixedBytes || len > raw.size() - pos - 4) return differs(0, "holds a malformed record");
-        const std::string_view record(raw.data() + pos + 4, len);
-        const uint64_t seq = GetU64(record.data());
-        if (LeadOf(record) != lead) return differs(seq, "holds an event of another lead");
-        if (seq <= last || seq < b.first_seq || seq > b.last_seq) return differs(seq, "is out of seq order");
+      Status mismatch;
+      Status s = ForEachFramedRecord(raw, [&](std::string_view record, uint64_t seq, int64_t) {
+        if (LeadOf(record) != lead) mismatch = differs(seq, "holds an event of another lead");
+        else if (seq <= last || seq < b.first_seq || seq > b.last_seq) mismatch = differs(seq, "is out of seq order");
+        if (!mismatch.ok()) return mismatch;
         last = seq;
         from_run.Add(record);
-        pos += 4 + len;
-      }
+        ++count;
+        return Status::Ok();
+      });
+      if (!mismatch.ok()) return mismatch;
+      if (!s.ok()) return differs(0, "holds a malformed record");
       if (count != b.count) return differs(b.first_seq, "has a block whose count is wrong");
     }
     if (from_run.events() != (*runs)->events(i) || from_run.events() != from_segment[i].events()) {

@@ -20,7 +20,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "index/segment_index.h"
@@ -123,6 +125,7 @@ class LeadRunsBuilder {
     std::vector<LeadRunBlock> written;
   };
   Status Flush(Pending* p);
+  Status WriteHeaderOnce();
 
   std::unique_ptr<WritableFile> file_;
   uint64_t first_seq_;
@@ -148,18 +151,25 @@ Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_s
 Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq);
 
 // Loaded lead runs of sealed segments, for the queries of one process.
-// Thread-safe; LRU, bounded in bytes.  A segment found without runs is not
-// remembered: its file may be being written (a failed open is cheap).
+// Thread-safe; LRU, bounded in bytes.  A segment found without runs is
+// looked for again next time (its file may be being written), unless
+// `remember_missing`: what a Log that writes no runs asks for, since no
+// segment of its will gain a file then (and a lead lookup would otherwise
+// try to open one per sealed segment).
 class LeadRunsCache {
  public:
-  explicit LeadRunsCache(size_t max_bytes)
-      : lru_(max_bytes, [](const LeadRuns& runs) { return runs.memory_bytes(); }) {}
+  LeadRunsCache(size_t max_bytes, bool remember_missing)
+      : lru_(max_bytes, [](const LeadRuns& runs) { return runs.memory_bytes(); }),
+        remember_missing_(remember_missing) {}
   // The segment's runs, or null when it has none (or a damaged file).
   std::shared_ptr<const LeadRuns> Get(Env* env, const std::string& segment_path, uint64_t first_seq);
-  void Erase(const std::string& segment_path) { lru_.Erase(segment_path); }
+  void Erase(const std::string& segment_path);
 
  private:
   LruCache<LeadRuns> lru_;
+  const bool remember_missing_;
+  std::mutex mu_;
+  std::unordered_set<std::string> missing_;  // guarded by mu_; one name per sealed segment at most
 };
 
 }  // namespace stele

@@ -165,7 +165,9 @@ class LogImpl {
   QueryCache cache_;
   std::shared_ptr<SegmentIndexCache> sealed_indexes_ = std::make_shared<SegmentIndexCache>(256u << 20);
   std::shared_ptr<SealedReaderCache> sealed_readers_ = std::make_shared<SealedReaderCache>(256);
-  std::shared_ptr<LeadRunsCache> lead_runs_ = std::make_shared<LeadRunsCache>(64u << 20);
+  // Remembers segments without runs unless this Log writes them.
+  std::shared_ptr<LeadRunsCache> lead_runs_ =
+      std::make_shared<LeadRunsCache>(64u << 20, /*remember_missing=*/options_.lead_run_min_events == 0);
   std::shared_ptr<FrameCache> frames_;  // null when Options::frame_cache_bytes is 0
 
   std::mutex shutdown_mu_;  // serializes Shutdown()

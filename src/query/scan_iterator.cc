@@ -154,12 +154,13 @@ void ScanIterator::PlanFrames() {
 namespace {
 
 // The frame cached under (path, key), else the records `read` decompresses
-// (`count` of them), checked and cached; `what` names them in an error.
+// (`count` of them), checked and cached; `what()` names them in an error
+// (built only then: this runs for every frame a query visits).
 // With `literals`, null when the frame's stored bytes lack a literal its
 // regex requires: such a frame is neither rebuilt nor cached.
-template <typename Read>
+template <typename Read, typename What>
 Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, const std::string& path, size_t key,
-                                                            uint32_t count, Read read, const std::string& what,
+                                                            uint32_t count, Read read, What what,
                                                             EventFilter* literals, bool* hit) {
   std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(path, key) : nullptr;
   *hit = frame != nullptr;
@@ -169,7 +170,7 @@ Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, c
   STELE_RETURN_IF_ERROR(read(&raw, &passed));
   if (!passed) return std::shared_ptr<const CachedFrame>();
   auto made = CachedFrame::Make(std::move(raw), count);
-  if (!made.ok()) return Status::Corruption(path + ": " + what + " " + made.status().message());
+  if (!made.ok()) return Status::Corruption(path + ": " + what() + " " + made.status().message());
   frame = *made;
   if (cache) cache->Put(path, key, frame);
   return frame;
@@ -184,7 +185,7 @@ Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segmen
   return LoadThroughCache(
       cache, segment.path(), i, segment.frames()[i].count,
       [&](std::string* raw, bool* passed) { return segment.ReadFrameIf(i, check, raw, passed); },
-      "frame " + std::to_string(i), literals, hit);
+      [i] { return "frame " + std::to_string(i); }, literals, hit);
 }
 
 // Whether the frame at frame_order_[pos] exists in this snapshot and may
@@ -209,7 +210,8 @@ Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, E
         *passed = literals == nullptr || literals->StoredBytesMayMatch(*raw);
         return Status::Ok();
       },
-      "block of seqs " + std::to_string(block.first_seq) + ".." + std::to_string(block.last_seq), literals, hit);
+      [&block] { return "block of seqs " + std::to_string(block.first_seq) + ".." + std::to_string(block.last_seq); },
+      literals, hit);
 }
 
 Status ScanIterator::DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const {
