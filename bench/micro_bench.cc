@@ -4,10 +4,13 @@
 
 #include <zstd.h>
 
+#include <filesystem>
+
 #include "event/record.h"
 #include "index/segment_index.h"
 #include "event/validator.h"
 #include "integrity/sha256.h"
+#include "stele/stele.h"
 #include "util/time.h"
 #include "workload/generator.h"
 
@@ -110,26 +113,30 @@ BENCHMARK(BM_IndexAddFrame);
 // A segment's worth of distinct frames (256k events, most leads new
 // under the Zipf workload), as the writer feeds them: unlike the loop
 // above, new leads keep arriving, so the segment-wide tables grow.
+// `n` consecutive frames of 1,000 reference events each.
+constexpr size_t kPerFrame = 1000;
+std::vector<std::string> ReferenceFrames(size_t n) {
+  std::vector<std::string> frames;
+  WorkloadGenerator gen({});
+  EventValidator v;
+  ValidationLimits limits;
+  for (size_t f = 0; f < n; ++f) {
+    std::string raw;
+    for (size_t i = 0; i < kPerFrame; ++i) {
+      std::string line = gen.Event(f * kPerFrame + i);
+      EventView e;
+      if (!v.Validate(line, 0x7fffffffffffffff / 2, limits, &e).ok()) std::abort();
+      e.seq = f * kPerFrame + i + 1;
+      AppendFramedRecord(e, &raw);
+    }
+    frames.push_back(std::move(raw));
+  }
+  return frames;
+}
+
 void BM_IndexSegment(benchmark::State& state) {
   const size_t kFrames = static_cast<size_t>(state.range(0));
-  constexpr size_t kPerFrame = 1000;
-  std::vector<std::string> frames;
-  {
-    WorkloadGenerator gen({});
-    EventValidator v;
-    ValidationLimits limits;
-    for (size_t f = 0; f < kFrames; ++f) {
-      std::string raw;
-      for (size_t i = 0; i < kPerFrame; ++i) {
-        std::string line = gen.Event(f * kPerFrame + i);
-        EventView e;
-        if (!v.Validate(line, 0x7fffffffffffffff / 2, limits, &e).ok()) std::abort();
-        e.seq = f * kPerFrame + i + 1;
-        AppendFramedRecord(e, &raw);
-      }
-      frames.push_back(std::move(raw));
-    }
-  }
+  const std::vector<std::string> frames = ReferenceFrames(kFrames);
   for (auto _ : state) {
     SegmentIndexBuilder b;
     for (uint32_t f = 0; f < kFrames; ++f) b.AddFrame(f, frames[f]);
@@ -141,6 +148,23 @@ void BM_IndexSegment(benchmark::State& state) {
 // segment) has a lead table far larger than the caches.
 BENCHMARK(BM_IndexSegment)->Arg(256)->Arg(2048)->Unit(benchmark::kMillisecond);
 
+// Serializing and compressing a segment's index at seal (the .fidx bytes),
+// which the indexer thread does while ingest goes on.
+void BM_IndexFinish(benchmark::State& state) {
+  const size_t kFrames = static_cast<size_t>(state.range(0));
+  SegmentIndexBuilder b;
+  {
+    const std::vector<std::string> frames = ReferenceFrames(kFrames);
+    for (uint32_t f = 0; f < kFrames; ++f) b.AddFrame(f, frames[f]);
+  }
+  size_t bytes = 0;
+  for (auto _ : state) bytes = b.Finish().size();
+  state.counters["fidx_bytes"] = static_cast<double>(bytes);
+  state.counters["builder_bytes"] = static_cast<double>(b.memory_bytes());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFrames * kPerFrame));
+}
+BENCHMARK(BM_IndexFinish)->Arg(2048)->Unit(benchmark::kMillisecond);
+
 void BM_CompressFrame(benchmark::State& state) {
   const std::string frame = ReferenceFrame(1000);
   std::string out(ZSTD_compressBound(frame.size()), '\0');
@@ -150,6 +174,55 @@ void BM_CompressFrame(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 1000);
 }
 BENCHMARK(BM_CompressFrame);
+
+// A type + 10 % time-range count through an open Log, as `stele bench
+// query` times it beside SQLite, on a log of 1M reference events in 16 MiB
+// segments (several sealed, the active one open), built once.
+void BM_CountTypeRange(benchmark::State& state) {
+  static const std::string dir = [] {
+    const std::string d = std::filesystem::temp_directory_path() / ("stele-micro-count-" + std::to_string(getpid()));
+    std::filesystem::remove_all(d);
+    Options o;
+    o.dir = d;
+    o.segment_max_bytes = 16ull << 20;
+    auto log = Log::Open(o);
+    if (!log.ok()) std::abort();
+    WorkloadGenerator gen({});
+    std::string batch;
+    for (size_t i = 0; i < 1'000'000; ++i) {
+      batch += gen.Event(i);
+      batch += '\n';
+      if (batch.size() > (1u << 20)) {
+        if (!(*log)->AppendBatch(batch).ok()) std::abort();
+        batch.clear();
+      }
+    }
+    if (!(*log)->AppendBatch(batch).ok() || !(*log)->Shutdown().ok()) std::abort();
+    std::atexit([] { std::filesystem::remove_all(dir); });
+    return d;
+  }();
+  Options o;
+  o.dir = dir;
+  auto log = Log::Open(o);
+  if (!log.ok()) std::abort();
+  const auto& types = WorkloadGenerator::Types();
+  const int64_t start = WorkloadGenerator::Config{}.start_ns, span = 1'000'000ll * 1'000'000;
+  uint64_t rng = 7, total = 0;
+  for (auto _ : state) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    Query q;
+    q.type = types[(rng >> 40) % types.size()];
+    const int64_t since = start + static_cast<int64_t>((rng >> 8) % static_cast<uint64_t>(span * 9 / 10));
+    q.since_ns = since;
+    q.until_ns = since + span / 10;
+    auto n = (*log)->Count(q);
+    if (!n.ok()) std::abort();
+    total += *n;
+  }
+  benchmark::DoNotOptimize(total);
+  if (!(*log)->Shutdown().ok()) std::abort();
+}
+BENCHMARK(BM_CountTypeRange)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace stele

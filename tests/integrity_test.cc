@@ -302,6 +302,18 @@ TEST_F(Tamper, SwappedFramesAreNamed) {
   EXPECT_EQ(log.status().code(), StatusCode::kCorruption);
 }
 
+// Frames before the damage are read (and their jobs still point at the
+// segment's reader) while the damage is reported.
+TEST_F(Tamper, FramesSwappedAfterAGoodOneAreNamedAtTheFirstMisplacedSeq) {
+  std::string bytes = test::ReadFileBytes(files_.back());
+  auto frames = test::FramesOf(bytes);
+  ASSERT_GE(frames.size(), 4u);
+  const auto &a = frames[1], &b = frames[2];
+  test::WriteFileBytes(files_.back(), bytes.substr(0, a.offset) + bytes.substr(b.offset, b.size) +
+                                          bytes.substr(a.offset, a.size) + bytes.substr(b.offset + b.size));
+  ExpectFailure(a.first_seq, "reordered");
+}
+
 TEST_F(Tamper, TruncatedTailIsCaughtByTheLastCheckpoint) {
   std::string bytes = test::ReadFileBytes(files_.back());
   auto frames = test::FramesOf(bytes);

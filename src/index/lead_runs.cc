@@ -1,6 +1,5 @@
 #include "index/lead_runs.h"
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -390,62 +389,46 @@ Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_s
 
 // ---- verifying
 
-namespace {
-
-// SHA-256 of one lead's records in seq order (each as u32 len | record), and
-// how many: computed from the segment and from the run, then compared.
-class RunDigest {
- public:
-  RunDigest() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  RunDigest(RunDigest&& o) noexcept : ctx_(std::exchange(o.ctx_, nullptr)), events_(o.events_) {}
-  RunDigest(const RunDigest&) = delete;
-  ~RunDigest() { EVP_MD_CTX_free(ctx_); }
-  void Add(std::string_view record) {
-    char len[4];
-    const uint32_t n = static_cast<uint32_t>(record.size());
-    std::memcpy(len, &n, 4);
-    EVP_DigestUpdate(ctx_, len, 4);
-    EVP_DigestUpdate(ctx_, record.data(), record.size());
-    ++events_;
-  }
-  std::string Finish() {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_DigestFinal_ex(ctx_, out, &n);
-    return std::string(reinterpret_cast<const char*>(out), n);
-  }
-  uint64_t events() const { return events_; }
-
- private:
-  EVP_MD_CTX* ctx_;
-  uint64_t events_ = 0;
-};
-
-}  // namespace
-
-Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq) {
+Result<std::unique_ptr<LeadRunsCheck>> LeadRunsCheck::Open(Env* env, const std::string& segment_path,
+                                                           uint64_t first_seq) {
   auto runs = LeadRuns::Load(env, segment_path, first_seq);
-  if (!runs.ok()) return runs.status().code() == StatusCode::kNotFound ? Status::Ok() : runs.status();
-  auto segment = SegmentReader::Open(env, segment_path, first_seq);
-  if (!segment.ok()) return segment.status();
-  std::unordered_map<std::string_view, size_t> by_name;
-  for (size_t i = 0; i < (*runs)->lead_count(); ++i) by_name.emplace((*runs)->lead(i), i);
-  std::vector<RunDigest> from_segment((*runs)->lead_count());
-  STELE_RETURN_IF_ERROR(ForEachRecord(**segment, [&](std::string_view record, uint64_t, int64_t) {
-    if (auto it = by_name.find(LeadOf(record)); it != by_name.end()) from_segment[it->second].Add(record);
-    return Status::Ok();
-  }));
+  if (!runs.ok()) {
+    if (runs.status().code() == StatusCode::kNotFound) return std::unique_ptr<LeadRunsCheck>();
+    return runs.status();
+  }
+  return std::unique_ptr<LeadRunsCheck>(new LeadRunsCheck(std::move(runs).value()));
+}
+
+LeadRunsCheck::LeadRunsCheck(std::unique_ptr<LeadRuns> runs)
+    : runs_(std::move(runs)), from_segment_(runs_->lead_count()), segment_events_(runs_->lead_count()) {
+  for (size_t i = 0; i < runs_->lead_count(); ++i) by_name_.emplace(runs_->lead(i), static_cast<int>(i));
+}
+
+LeadRunsCheck::~LeadRunsCheck() = default;
+
+int LeadRunsCheck::LeadIndex(std::string_view lead) const {
+  const auto it = by_name_.find(lead);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+void LeadRunsCheck::AddSegmentLeaf(int lead, const Hash& leaf) {
+  from_segment_[lead].Update(leaf);
+  ++segment_events_[lead];
+}
+
+Status LeadRunsCheck::CheckRuns() {
+  Sha256& sha = ThreadSha256();
   std::string raw;
-  for (size_t i = 0; i < (*runs)->lead_count(); ++i) {
-    const std::string lead((*runs)->lead(i));
+  for (size_t i = 0; i < runs_->lead_count(); ++i) {
+    const std::string lead(runs_->lead(i));
     auto differs = [&](uint64_t seq, const std::string& why) {
-      return Status::Corruption((*runs)->path() + ": the run of lead " + lead + " " + why +
+      return Status::Corruption(runs_->path() + ": the run of lead " + lead + " " + why +
                                 (seq ? " (seq " + std::to_string(seq) + ")" : ""));
     };
-    RunDigest from_run;
-    uint64_t last = 0;
-    for (const LeadRunBlock& b : (*runs)->blocks(i)) {
-      STELE_RETURN_IF_ERROR((*runs)->ReadBlock(b, &raw));
+    Sha256Stream from_run;
+    uint64_t events = 0, last = 0;
+    for (const LeadRunBlock& b : runs_->blocks(i)) {
+      STELE_RETURN_IF_ERROR(runs_->ReadBlock(b, &raw));
       uint32_t count = 0;
       Status mismatch;
       Status s = ForEachFramedRecord(raw, [&](std::string_view record, uint64_t seq, int64_t) {
@@ -453,7 +436,8 @@ Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_
         else if (seq <= last || seq < b.first_seq || seq > b.last_seq) mismatch = differs(seq, "is out of seq order");
         if (!mismatch.ok()) return mismatch;
         last = seq;
-        from_run.Add(record);
+        from_run.Update(sha.LeafHash(record));
+        ++events;
         ++count;
         return Status::Ok();
       });
@@ -461,13 +445,26 @@ Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_
       if (!s.ok()) return differs(0, "holds a malformed record");
       if (count != b.count) return differs(b.first_seq, "has a block whose count is wrong");
     }
-    if (from_run.events() != (*runs)->events(i) || from_run.events() != from_segment[i].events()) {
-      return differs(0, "holds " + std::to_string(from_run.events()) + " events where the segment holds " +
-                            std::to_string(from_segment[i].events()));
+    if (events != runs_->events(i) || events != segment_events_[i]) {
+      return differs(0, "holds " + std::to_string(events) + " events where the segment holds " +
+                            std::to_string(segment_events_[i]));
     }
-    if (from_run.Finish() != from_segment[i].Finish()) return differs(0, "differs from the segment's events");
+    if (from_run.Final() != from_segment_[i].Final()) return differs(0, "differs from the segment's events");
   }
   return Status::Ok();
+}
+
+Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq) {
+  auto check = LeadRunsCheck::Open(env, segment_path, first_seq);
+  if (!check.ok() || *check == nullptr) return check.status();
+  auto segment = SegmentReader::Open(env, segment_path, first_seq);
+  if (!segment.ok()) return segment.status();
+  Sha256& sha = ThreadSha256();
+  STELE_RETURN_IF_ERROR(ForEachRecord(**segment, [&](std::string_view record, uint64_t, int64_t) {
+    if (const int lead = (*check)->LeadIndex(LeadOf(record)); lead >= 0) (*check)->AddSegmentLeaf(lead, sha.LeafHash(record));
+    return Status::Ok();
+  }));
+  return (*check)->CheckRuns();
 }
 
 }  // namespace stele

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "index/segment_index.h"
+#include "integrity/sha256.h"
 #include "stele/status.h"
 #include "util/env.h"
 #include "util/lru_cache.h"
@@ -145,9 +146,40 @@ std::string LeadRunsPath(const std::string& segment_path);
 Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq, const SegmentIndex& index,
                      const LeadRunOptions& options);
 
-// Checks every run of the sealed segment against the segment: each run
-// holds exactly its lead's records, byte for byte, in seq order.
-// kCorruption names the run and the first seq where they differ.
+// LeadRunsCheck: checks the lead runs of one sealed segment against the
+// segment's events, as seen by a verifier that already hashes every record
+// of the segment into its Merkle leaf.  The segment's side is fed those leaf
+// hashes, in seq order, for the leads that have a run (AddSegmentLeaf: 32
+// bytes hashed an event, no second read of the segment); CheckRuns() reads
+// the runs, hashes each of their records into its leaf, and requires every
+// run to hold its lead's events only, in ascending seq order, as many as the
+// segment holds, with the SHA-256 over their leaf hashes equal to the
+// segment's.  The segment's leaves being the tree's, a run that passes holds
+// exactly the events the tree covers, byte for byte.
+// LeadIndex() may be called from any thread at once; AddSegmentLeaf() and
+// CheckRuns() from one thread at a time, CheckRuns() once, last.
+class LeadRunsCheck {
+ public:
+  // Null when the segment has no runs; kCorruption if its file's table or
+  // directory is damaged.
+  static Result<std::unique_ptr<LeadRunsCheck>> Open(Env* env, const std::string& segment_path, uint64_t first_seq);
+  ~LeadRunsCheck();
+  // The run index of `lead`, or -1 when it has no run.
+  int LeadIndex(std::string_view lead) const;
+  void AddSegmentLeaf(int lead, const Hash& leaf);
+  // kCorruption names the run and, where it can, the first differing seq.
+  Status CheckRuns();
+
+ private:
+  explicit LeadRunsCheck(std::unique_ptr<LeadRuns> runs);
+  std::unique_ptr<LeadRuns> runs_;
+  std::unordered_map<std::string_view, int> by_name_;
+  std::vector<Sha256Stream> from_segment_;
+  std::vector<uint64_t> segment_events_;
+};
+
+// The same check for a segment on its own: reads the segment, hashes the
+// records of the runs' leads, then CheckRuns().
 Status VerifyLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq);
 
 // Loaded lead runs of sealed segments, for the queries of one process.

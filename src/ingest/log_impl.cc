@@ -1,6 +1,7 @@
 #include "ingest/log_impl.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "event/record.h"
 #include "integrity/checkpoint.h"
@@ -126,7 +127,9 @@ Status LogImpl::RefusalLocked() const {
 }
 
 Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n, bool wait) {
-  const auto deadline = std::chrono::steady_clock::now() + options_.enqueue_deadline;
+  // The deadline is read from the clock only when the queue is full: a
+  // clock read per event was 1.5 % of ingest's CPU (perf, 2 producers).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   MutexLock l(&mu_);
   while (true) {
     STELE_RETURN_IF_ERROR(RefusalLocked());
@@ -135,7 +138,8 @@ Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n, bool wait) {
     // of the two.
     if (queued_bytes_ == 0 || queued_bytes_ + records->size() <= options_.queue_bytes) break;
     if (!wait) return Status::Busy("write queue full");  // TryAppend: the caller waits elsewhere
-    if (!space_cv_.WaitUntil(&mu_, deadline) && std::chrono::steady_clock::now() >= deadline) {
+    if (!deadline) deadline = std::chrono::steady_clock::now() + options_.enqueue_deadline;
+    if (!space_cv_.WaitUntil(&mu_, *deadline) && std::chrono::steady_clock::now() >= *deadline) {
       ++stats_.busy_rejects;
       return Status::Busy("write queue full (" + std::to_string(queued_bytes_) + " of " +
                           std::to_string(options_.queue_bytes) + " bytes) past the " +

@@ -26,6 +26,17 @@ Hash Sha256::NodeHash(const Hash& l, const Hash& r) {
   return Finish(std::string_view("\x01", 1), AsBytes(l), AsBytes(r), {});
 }
 
+static_assert(sizeof(SHA256_CTX) == 112 && alignof(SHA256_CTX) <= 8);
+Sha256Stream::Sha256Stream() { SHA256_Init(reinterpret_cast<SHA256_CTX*>(ctx_)); }
+void Sha256Stream::Update(std::string_view bytes) {
+  SHA256_Update(reinterpret_cast<SHA256_CTX*>(ctx_), bytes.data(), bytes.size());
+}
+Hash Sha256Stream::Final() {
+  Hash out;
+  SHA256_Final(out.data(), reinterpret_cast<SHA256_CTX*>(ctx_));
+  return out;
+}
+
 Sha256& ThreadSha256() {
   thread_local Sha256 sha;
   return sha;

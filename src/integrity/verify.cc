@@ -37,12 +37,16 @@ struct FrameJob {
   uint64_t first_seq = 0;
   Status error;
   const RandomAccessFile* fingerprints = nullptr;  // merkle/fp.bin, if present
+  // The segment's lead runs, checked against its leaves (LeadRunsCheck);
+  // workers only call LeadIndex().
+  LeadRunsCheck* runs = nullptr;
 };
 
 struct FrameResult {
   Status status;
   std::vector<uint64_t> seqs;
   std::vector<Hash> leaves;
+  std::vector<int> run_leads;  // with FrameJob::runs: each record's LeadIndex()
   uint64_t raw_bytes = 0;
   uint64_t fp_mismatch_seq = 0;  // first record whose leaf hash differs from its stored fingerprint
   bool ready = false;
@@ -51,6 +55,7 @@ struct FrameResult {
 void RunJob(const FrameJob& job, FrameResult* out) {
   out->seqs.clear();
   out->leaves.clear();
+  out->run_leads.clear();
   out->raw_bytes = 0;
   if (job.segment == nullptr) {
     out->status = job.error;
@@ -74,6 +79,7 @@ void RunJob(const FrameJob& job, FrameResult* out) {
     }
     out->seqs.push_back(e.seq);
     out->leaves.push_back(sha.LeafHash(rec));
+    if (job.runs) out->run_leads.push_back(e.lead_id.empty() ? -1 : job.runs->LeadIndex(e.lead_id));
     out->raw_bytes += len;
     pos += 4 + len;
   }
@@ -204,6 +210,10 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   if (!listed.ok()) return listed.status();
   const std::vector<uint64_t>& firsts = *listed;
   std::vector<std::unique_ptr<SegmentReader>> segments;
+  // Per segment: its lead runs' check (null without runs), or why its runs
+  // cannot be read; reported after the frames, by the first such segment.
+  std::vector<std::unique_ptr<LeadRunsCheck>> run_checks;
+  std::vector<Status> run_errors;
   std::vector<FrameJob> jobs;
   auto fp_file = env->OpenReadable(dir + "/" + std::string(kMerkleDir) + "/fp.bin");
   const RandomAccessFile* fps = fp_file.ok() ? fp_file->get() : nullptr;
@@ -213,12 +223,24 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       jobs.push_back({nullptr, 0, firsts[i], r.status()});
       break;  // nothing after an unreadable segment can be placed in order
     }
-    for (size_t f = 0; f < (*r)->frames().size(); ++f) jobs.push_back({r->get(), f, (*r)->frames()[f].first_seq, {}, fps});
-    if (!(*r)->tail_error().ok()) {
-      jobs.push_back({nullptr, 0, (*r)->last_seq() + 1, (*r)->tail_error()});
+    std::unique_ptr<LeadRunsCheck> check;
+    Status run_error;
+    if ((*r)->sealed()) {
+      auto opened = LeadRunsCheck::Open(env, (*r)->path(), firsts[i]);
+      if (opened.ok()) check = std::move(opened).value();
+      else run_error = opened.status();
+    }
+    for (size_t f = 0; f < (*r)->frames().size(); ++f) {
+      jobs.push_back({r->get(), f, (*r)->frames()[f].first_seq, {}, fps, check.get()});
+    }
+    // Kept before the tail is looked at: the jobs above point into them.
+    segments.push_back(std::move(r).value());
+    run_checks.push_back(std::move(check));
+    run_errors.push_back(std::move(run_error));
+    if (const SegmentReader& kept = *segments.back(); !kept.tail_error().ok()) {
+      jobs.push_back({nullptr, 0, kept.last_seq() + 1, kept.tail_error()});
       break;
     }
-    segments.push_back(std::move(r).value());
   }
 
   // 3. Where the tree resumes: the Merkle base retention left, if the events
@@ -266,6 +288,11 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       std::string why = r.status.message();
       pipeline.Release(j);
       return fail(jobs[j].first_seq, "corrupt frame: " + why);
+    }
+    if (jobs[j].runs) {
+      for (size_t k = 0; k < r.run_leads.size(); ++k) {
+        if (r.run_leads[k] >= 0) jobs[j].runs->AddSegmentLeaf(r.run_leads[k], r.leaves[k]);
+      }
     }
     for (size_t k = 0; k < r.seqs.size(); ++k) {
       const uint64_t seq = r.seqs[k];
@@ -327,23 +354,23 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   }
   // 5. Lead runs (derived copies that lead lookups read instead of frames):
   // each must hold exactly its lead's events, or a lookup could serve an
-  // event the tree above does not cover.
-  // Each segment's check reads it again, so they run on every core; the
-  // first failing segment (by seq) is reported.
-  std::vector<Status> run_checks(segments.size());
+  // event the tree above does not cover.  The frames above fed each check
+  // its segment's leaves; what is left is reading and hashing the runs,
+  // on every core, a segment at a time.  The first failing segment (by seq)
+  // is reported.
   std::atomic<size_t> next_segment{0};
   std::vector<std::thread> checkers;
   for (unsigned t = 0; t < threads; ++t) {
     checkers.emplace_back([&] {
       for (size_t k; (k = next_segment++) < segments.size();) {
-        if (segments[k]->sealed()) run_checks[k] = VerifyLeadRuns(env, segments[k]->path(), segments[k]->first_seq());
+        if (run_checks[k]) run_errors[k] = run_checks[k]->CheckRuns();
       }
     });
   }
   for (auto& t : checkers) t.join();
   for (size_t k = 0; k < segments.size(); ++k) {
-    if (!run_checks[k].ok()) return fail(segments[k]->first_seq(), "lead runs: " + run_checks[k].message());
-    if (segments[k]->sealed() && env->Exists(LeadRunsPath(segments[k]->path()))) ++report.lead_run_files;
+    if (!run_errors[k].ok()) return fail(segments[k]->first_seq(), "lead runs: " + run_errors[k].message());
+    if (run_checks[k]) ++report.lead_run_files;
   }
   report.ok = true;
   report.root_hex = ToHex(range.Root(sha));
