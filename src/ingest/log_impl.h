@@ -60,6 +60,7 @@ class LogImpl {
   Status health() const;
 
  private:
+  friend class EnqueueProbe;  // bench/micro_bench.cc times Enqueue() alone
   explicit LogImpl(const Options& options);
 
   // Moves `records` (n framed records with seq placeholders) into the queue,
