@@ -289,6 +289,48 @@ TEST_F(LeadRunsTest, VerifyChecksEveryRunAgainstItsSegment) {
   }
 }
 
+// Past its memory budget the builder cuts a lead's block as soon as it holds
+// an eighth of block_bytes: blocks get smaller, the events stay the same.
+TEST_F(LeadRunsTest, ABuilderPastItsMemoryBudgetCutsBlocksEarlyAndHoldsTheSameEvents) {
+  test::TempDir copy;
+  fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const std::string file = test::SegmentFiles(copy.path())[1];
+  const uint64_t first = std::stoull(fs::path(file).stem().string());
+  auto before = LeadRuns::Load(Env::Default(), file, first);
+  ASSERT_TRUE(before.ok());
+  auto index = SegmentIndex::Load(Env::Default(), file);
+  ASSERT_TRUE(index.ok());
+  LeadRunOptions o;
+  o.min_events = 8;
+  o.block_bytes = 8u << 10;
+  o.pending_budget_bytes = 1;  // always past it
+  fs::remove(LeadRunsPath(file));
+  ASSERT_TRUE(WriteLeadRuns(Env::Default(), file, first, *index, o).ok());
+  auto after = LeadRuns::Load(Env::Default(), file, first);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ((*after)->lead_count(), (*before)->lead_count());
+  size_t blocks_before = 0, blocks_after = 0;
+  for (size_t i = 0; i < (*after)->lead_count(); ++i) {
+    ASSERT_EQ((*after)->lead(i), (*before)->lead(i));
+    EXPECT_EQ((*after)->events(i), (*before)->events(i)) << (*after)->lead(i);
+    blocks_before += (*before)->blocks(i).size();
+    blocks_after += (*after)->blocks(i).size();
+    for (const LeadRunBlock& b : (*after)->blocks(i)) {
+      // Cut once it reached block_bytes / 8: at most that plus one record.
+      EXPECT_LT(b.raw_len, o.block_bytes / 8 + 1024) << (*after)->lead(i);
+    }
+  }
+  EXPECT_GT(blocks_after, blocks_before);
+  auto report = VerifyLog(copy.path(), {});
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->reason;
+  Query q;
+  q.lead_id = BusiestLead();
+  const Answer a = Run(copy.path(), q);
+  EXPECT_EQ(a.seqs, test::ReferenceQuery(*expected_, q));
+  EXPECT_GT(a.run_blocks, 0u);
+}
+
 TEST_F(LeadRunsTest, RetentionRemovesARunWithItsSegment) {
   test::TempDir copy;
   fs::copy(dir_->path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);

@@ -77,7 +77,7 @@ struct Options {
   bool field_index = true;
   // Lead runs (docs/format.md, "Lead runs"): once a segment is sealed, the
   // events of each lead holding at least this many of its events (the
-  // busiest 2,048 at most) are copied into <segment>.lrun, grouped by lead,
+  // busiest 8,192 at most) are copied into <segment>.lrun, grouped by lead,
   // so a lookup of a popular lead reads its events rather than most of the
   // log's frames.  Costs disk (those events are stored twice) and a second
   // pass over each sealed segment on the indexer thread.  0: off (default).
@@ -125,7 +125,7 @@ struct Options {
 //   "high-throughput"    big queue, 2 ms group-commit window, checkpoints every 1M events
 //   "low-latency"        no group-commit window, 64 KiB frames: an append is written at once
 //   "storage-optimized"  zstd level 6 and 1 MiB frames: smaller files, slower writer
-//   "lookup-optimized"   lead runs for leads with 16+ events in a segment: fast
+//   "lookup-optimized"   lead runs for leads with 8+ events in a segment: fast
 //                        lookups of popular leads, more disk
 // kInvalidArgument naming the profile otherwise.
 Status ApplyProfile(std::string_view profile, Options* options);

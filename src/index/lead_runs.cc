@@ -261,12 +261,14 @@ Status LeadRunsBuilder::Add(int lead, std::string_view record, uint64_t seq, int
   }
   AppendU32(&p.raw, static_cast<uint32_t>(record.size()));
   p.raw.append(record);
+  pending_bytes_ += 4 + record.size();
   ++p.count;
   ++p.events;
   p.block.last_seq = seq;
   p.block.min_ts = std::min(p.block.min_ts, ts);
   p.block.max_ts = std::max(p.block.max_ts, ts);
   if (p.raw.size() >= options_.block_bytes) return Flush(&p);
+  if (pending_bytes_ > options_.pending_budget_bytes && p.raw.size() >= options_.block_bytes / 8) return Flush(&p);
   return Status::Ok();
 }
 
@@ -301,6 +303,7 @@ Status LeadRunsBuilder::Flush(Pending* p) {
   p->block.checksum = Checksum(compressed_);
   STELE_RETURN_IF_ERROR(file_->Append(compressed_));
   p->written.push_back(p->block);
+  pending_bytes_ -= p->raw.size();
   p->raw.clear();
   p->count = 0;
   return Status::Ok();

@@ -92,8 +92,12 @@ class LeadRuns {
 // What a writer of lead runs is told.
 struct LeadRunOptions {
   uint64_t min_events = 64;   // a lead with fewer events in the segment gets no run
-  size_t max_leads = 2048;    // the busiest this many, at most (bounds the builder's memory)
+  size_t max_leads = 8192;    // the busiest this many, at most
   size_t block_bytes = 32u << 10;  // raw bytes a block is cut at
+  // Records the builder may hold for blocks not yet full, all leads
+  // together; past it, a lead's block of at least block_bytes / 8 is cut
+  // early (see LeadRunsBuilder).
+  size_t pending_budget_bytes = 64u << 20;
   int zstd_level = 1;
 };
 
@@ -102,7 +106,10 @@ struct LeadRunOptions {
 std::vector<std::string> BusiestLeads(const SegmentIndex& index, const LeadRunOptions& options);
 
 // Writes a .lrun file from records fed in seq order.  Memory: one block
-// being filled per lead, so at most max_leads x block_bytes.
+// being filled per lead.  Once those hold more than pending_budget_bytes in
+// all, a lead's block is cut as soon as it holds block_bytes / 8, so the
+// builder holds at most about pending_budget_bytes + max_leads x
+// block_bytes / 8 (96 MiB with the defaults), however long the segment.
 class LeadRunsBuilder {
  public:
   LeadRunsBuilder(std::unique_ptr<WritableFile> file, uint64_t first_seq, std::vector<std::string> leads,
@@ -133,6 +140,7 @@ class LeadRunsBuilder {
   std::vector<std::string> leads_;
   std::unordered_map<std::string_view, int> by_name_;
   std::vector<Pending> pending_;
+  size_t pending_bytes_ = 0;  // of every pending_[i].raw
   LeadRunOptions options_;
   void* cctx_;  // ZSTD_CCtx
   std::string compressed_;

@@ -61,7 +61,7 @@ Status ApplyProfile(std::string_view profile, Options* o) {
     o->zstd_level = 6;
     o->frame_target_bytes = 1u << 20;
   } else if (profile == "lookup-optimized") {
-    o->lead_run_min_events = 16;
+    o->lead_run_min_events = 8;
   } else {
     return Status::InvalidArgument("profile \"" + std::string(profile) +
                                    "\": want high-throughput, low-latency, storage-optimized or lookup-optimized");
