@@ -27,9 +27,37 @@
 #include "storage/segment_list.h"
 #include "storage/segment_reader.h"
 #include "util/coding.h"
+#include "util/task_thread.h"
 
 namespace stele {
 namespace {
+
+// The lead runs of one sealed segment, checked against its leaves
+// (LeadRunsCheck).  Opened by the first worker that reads one of the
+// segment's frames, fed by the consumer, checked on the checker thread once
+// the consumer is past the segment, then dropped: only the segments in the
+// frame window and the one being checked hold their runs in memory, so
+// verify's memory does not grow with the number of segments.
+struct SegmentRuns {
+  Env* env = nullptr;
+  const SegmentReader* segment = nullptr;
+  std::once_flag opened;
+  std::unique_ptr<LeadRunsCheck> check;  // null: no runs (or not readable)
+  bool had_runs = false;
+  Status error;  // the runs could not be read, or CheckRuns()'s verdict
+
+  void Open() {
+    std::call_once(opened, [this] {
+      auto c = LeadRunsCheck::Open(env, segment->path(), segment->first_seq());
+      if (!c.ok()) {
+        error = c.status();
+        return;
+      }
+      check = std::move(c).value();
+      had_runs = check != nullptr;
+    });
+  }
+};
 
 struct FrameJob {
   const SegmentReader* segment = nullptr;  // null: `error` describes a segment that cannot be read
@@ -37,9 +65,9 @@ struct FrameJob {
   uint64_t first_seq = 0;
   Status error;
   const RandomAccessFile* fingerprints = nullptr;  // merkle/fp.bin, if present
-  // The segment's lead runs, checked against its leaves (LeadRunsCheck);
-  // workers only call LeadIndex().
-  LeadRunsCheck* runs = nullptr;
+  // A sealed segment's lead runs; workers open them and call only
+  // LeadIndex().
+  SegmentRuns* runs = nullptr;
 };
 
 struct FrameResult {
@@ -65,6 +93,11 @@ void RunJob(const FrameJob& job, FrameResult* out) {
   out->status = job.segment->ReadFrame(job.frame, &raw);
   if (!out->status.ok()) return;
   Sha256& sha = ThreadSha256();
+  const LeadRunsCheck* check = nullptr;
+  if (job.runs) {
+    job.runs->Open();
+    check = job.runs->check.get();
+  }
   EventView e;
   for (size_t pos = 0; pos < raw.size();) {
     if (pos + 4 > raw.size()) {
@@ -79,7 +112,7 @@ void RunJob(const FrameJob& job, FrameResult* out) {
     }
     out->seqs.push_back(e.seq);
     out->leaves.push_back(sha.LeafHash(rec));
-    if (job.runs) out->run_leads.push_back(e.lead_id.empty() ? -1 : job.runs->LeadIndex(e.lead_id));
+    if (check) out->run_leads.push_back(e.lead_id.empty() ? -1 : check->LeadIndex(e.lead_id));
     out->raw_bytes += len;
     pos += 4 + len;
   }
@@ -210,10 +243,9 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   if (!listed.ok()) return listed.status();
   const std::vector<uint64_t>& firsts = *listed;
   std::vector<std::unique_ptr<SegmentReader>> segments;
-  // Per segment: its lead runs' check (null without runs), or why its runs
-  // cannot be read; reported after the frames, by the first such segment.
-  std::vector<std::unique_ptr<LeadRunsCheck>> run_checks;
-  std::vector<Status> run_errors;
+  // Per segment: its lead runs (sealed segments only); a failure is
+  // reported after the frames, by the first such segment.
+  std::vector<std::unique_ptr<SegmentRuns>> runs;
   std::vector<FrameJob> jobs;
   auto fp_file = env->OpenReadable(dir + "/" + std::string(kMerkleDir) + "/fp.bin");
   const RandomAccessFile* fps = fp_file.ok() ? fp_file->get() : nullptr;
@@ -223,20 +255,18 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       jobs.push_back({nullptr, 0, firsts[i], r.status()});
       break;  // nothing after an unreadable segment can be placed in order
     }
-    std::unique_ptr<LeadRunsCheck> check;
-    Status run_error;
+    std::unique_ptr<SegmentRuns> segment_runs;
     if ((*r)->sealed()) {
-      auto opened = LeadRunsCheck::Open(env, (*r)->path(), firsts[i]);
-      if (opened.ok()) check = std::move(opened).value();
-      else run_error = opened.status();
+      segment_runs = std::make_unique<SegmentRuns>();
+      segment_runs->env = env;
+      segment_runs->segment = r->get();
     }
     for (size_t f = 0; f < (*r)->frames().size(); ++f) {
-      jobs.push_back({r->get(), f, (*r)->frames()[f].first_seq, {}, fps, check.get()});
+      jobs.push_back({r->get(), f, (*r)->frames()[f].first_seq, {}, fps, segment_runs.get()});
     }
     // Kept before the tail is looked at: the jobs above point into them.
     segments.push_back(std::move(r).value());
-    run_checks.push_back(std::move(check));
-    run_errors.push_back(std::move(run_error));
+    runs.push_back(std::move(segment_runs));
     if (const SegmentReader& kept = *segments.back(); !kept.tail_error().ok()) {
       jobs.push_back({nullptr, 0, kept.last_seq() + 1, kept.tail_error()});
       break;
@@ -280,6 +310,10 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   Status stored_mismatch;
   uint64_t stored_mismatch_seq = 0;
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Declared before the pipeline, so it is joined after the workers that
+  // open the runs it checks.
+  TaskThread checker("stele-runcheck");
+  bool checking = false;
   FramePipeline pipeline(jobs, threads);
   auto last_progress = std::chrono::steady_clock::now();
   for (size_t j = 0; j < jobs.size(); ++j) {
@@ -289,9 +323,21 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       pipeline.Release(j);
       return fail(jobs[j].first_seq, "corrupt frame: " + why);
     }
-    if (jobs[j].runs) {
+    if (jobs[j].runs && jobs[j].runs->check) {
       for (size_t k = 0; k < r.run_leads.size(); ++k) {
-        if (r.run_leads[k] >= 0) jobs[j].runs->AddSegmentLeaf(r.run_leads[k], r.leaves[k]);
+        if (r.run_leads[k] >= 0) jobs[j].runs->check->AddSegmentLeaf(r.run_leads[k], r.leaves[k]);
+      }
+      // Past the segment's last frame: its runs are checked beside the
+      // frames that follow, one segment at a time.
+      if (j + 1 == jobs.size() || jobs[j + 1].runs != jobs[j].runs) {
+        if (checking) (void)checker.Wait();
+        SegmentRuns* done = jobs[j].runs;
+        checker.Run([done] {
+          done->error = done->check->CheckRuns();
+          done->check.reset();
+          return Status::Ok();
+        });
+        checking = true;
       }
     }
     for (size_t k = 0; k < r.seqs.size(); ++k) {
@@ -355,22 +401,13 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   // 5. Lead runs (derived copies that lead lookups read instead of frames):
   // each must hold exactly its lead's events, or a lookup could serve an
   // event the tree above does not cover.  The frames above fed each check
-  // its segment's leaves; what is left is reading and hashing the runs,
-  // on every core, a segment at a time.  The first failing segment (by seq)
-  // is reported.
-  std::atomic<size_t> next_segment{0};
-  std::vector<std::thread> checkers;
-  for (unsigned t = 0; t < threads; ++t) {
-    checkers.emplace_back([&] {
-      for (size_t k; (k = next_segment++) < segments.size();) {
-        if (run_checks[k]) run_errors[k] = run_checks[k]->CheckRuns();
-      }
-    });
-  }
-  for (auto& t : checkers) t.join();
+  // its segment's leaves, and the checker thread has read and hashed the
+  // runs; the first failing segment (by seq) is reported.
+  if (checking) (void)checker.Wait();
   for (size_t k = 0; k < segments.size(); ++k) {
-    if (!run_errors[k].ok()) return fail(segments[k]->first_seq(), "lead runs: " + run_errors[k].message());
-    if (run_checks[k]) ++report.lead_run_files;
+    if (!runs[k]) continue;
+    if (!runs[k]->error.ok()) return fail(segments[k]->first_seq(), "lead runs: " + runs[k]->error.message());
+    if (runs[k]->had_runs) ++report.lead_run_files;
   }
   report.ok = true;
   report.root_hex = ToHex(range.Root(sha));
