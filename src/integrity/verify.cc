@@ -34,7 +34,7 @@ namespace {
 
 // The lead runs of one sealed segment, checked against its leaves
 // (LeadRunsCheck).  Opened by the first worker that reads one of the
-// segment's frames, fed by the consumer, checked on the checker thread once
+// segment's frames, fed by the consumer, checked on a checker thread once
 // the consumer is past the segment, then dropped: only the segments in the
 // frame window and the one being checked hold their runs in memory, so
 // verify's memory does not grow with the number of segments.
@@ -310,10 +310,14 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   Status stored_mismatch;
   uint64_t stored_mismatch_seq = 0;
   unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  // Declared before the pipeline, so it is joined after the workers that
-  // open the runs it checks.
-  TaskThread checker("stele-runcheck");
-  bool checking = false;
+  // Two segments' runs are checked at a time, each on its own thread, so the
+  // consumer rarely waits for one.  Declared before the pipeline, so they
+  // are joined after the workers that open the runs they check.
+  constexpr size_t kCheckers = 2;
+  std::unique_ptr<TaskThread> checkers[kCheckers] = {std::make_unique<TaskThread>("stele-runcheck"),
+                                                     std::make_unique<TaskThread>("stele-runcheck")};
+  bool checking[kCheckers] = {false, false};
+  size_t next_checker = 0;
   FramePipeline pipeline(jobs, threads);
   auto last_progress = std::chrono::steady_clock::now();
   for (size_t j = 0; j < jobs.size(); ++j) {
@@ -330,14 +334,15 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       // Past the segment's last frame: its runs are checked beside the
       // frames that follow, one segment at a time.
       if (j + 1 == jobs.size() || jobs[j + 1].runs != jobs[j].runs) {
-        if (checking) (void)checker.Wait();
+        const size_t c = next_checker++ % kCheckers;
+        if (checking[c]) (void)checkers[c]->Wait();
         SegmentRuns* done = jobs[j].runs;
-        checker.Run([done] {
+        checkers[c]->Run([done] {
           done->error = done->check->CheckRuns();
           done->check.reset();
           return Status::Ok();
         });
-        checking = true;
+        checking[c] = true;
       }
     }
     for (size_t k = 0; k < r.seqs.size(); ++k) {
@@ -401,9 +406,11 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   // 5. Lead runs (derived copies that lead lookups read instead of frames):
   // each must hold exactly its lead's events, or a lookup could serve an
   // event the tree above does not cover.  The frames above fed each check
-  // its segment's leaves, and the checker thread has read and hashed the
+  // its segment's leaves, and the checker threads have read and hashed the
   // runs; the first failing segment (by seq) is reported.
-  if (checking) (void)checker.Wait();
+  for (size_t c = 0; c < kCheckers; ++c) {
+    if (checking[c]) (void)checkers[c]->Wait();
+  }
   for (size_t k = 0; k < segments.size(); ++k) {
     if (!runs[k]) continue;
     if (!runs[k]->error.ok()) return fail(segments[k]->first_seq(), "lead runs: " + runs[k]->error.message());
