@@ -36,7 +36,7 @@ namespace {
 // (LeadRunsCheck).  Opened by the first worker that reads one of the
 // segment's frames, fed by the consumer, checked on a checker thread once
 // the consumer is past the segment, then dropped: only the segments in the
-// frame window and the one being checked hold their runs in memory, so
+// frame window and the two being checked hold their runs in memory, so
 // verify's memory does not grow with the number of segments.
 struct SegmentRuns {
   Env* env = nullptr;
