@@ -331,8 +331,8 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       for (size_t k = 0; k < r.run_leads.size(); ++k) {
         if (r.run_leads[k] >= 0) jobs[j].runs->check->AddSegmentLeaf(r.run_leads[k], r.leaves[k]);
       }
-      // Past the segment's last frame: its runs are checked beside the
-      // frames that follow, one segment at a time.
+      // Past the segment's last frame: its runs are checked on a checker
+      // thread while the consumer goes on with the frames that follow.
       if (j + 1 == jobs.size() || jobs[j + 1].runs != jobs[j].runs) {
         const size_t c = next_checker++ % kCheckers;
         if (checking[c]) (void)checkers[c]->Wait();
