@@ -415,7 +415,7 @@ int LeadRunsCheck::LeadIndex(std::string_view lead) const {
 }
 
 void LeadRunsCheck::AddSegmentLeaf(int lead, const Hash& leaf) {
-  from_segment_[lead].Update(leaf);
+  from_segment_[lead].Update(AsBytes(leaf));
   ++segment_events_[lead];
 }
 
@@ -429,7 +429,7 @@ Status LeadRunsCheck::CheckRuns() {
                                 (seq ? " (seq " + std::to_string(seq) + ")" : ""));
     };
     Sha256Stream from_run;
-    uint64_t events = 0, last = 0;
+    uint64_t events = 0, last = 0;  // records read, and the last one's seq
     for (const LeadRunBlock& b : runs_->blocks(i)) {
       STELE_RETURN_IF_ERROR(runs_->ReadBlock(b, &raw));
       uint32_t count = 0;
@@ -439,14 +439,14 @@ Status LeadRunsCheck::CheckRuns() {
         else if (seq <= last || seq < b.first_seq || seq > b.last_seq) mismatch = differs(seq, "is out of seq order");
         if (!mismatch.ok()) return mismatch;
         last = seq;
-        from_run.Update(sha.LeafHash(record));
-        ++events;
+        from_run.Update(AsBytes(sha.LeafHash(record)));
         ++count;
         return Status::Ok();
       });
       if (!mismatch.ok()) return mismatch;
       if (!s.ok()) return differs(0, "holds a malformed record");
       if (count != b.count) return differs(b.first_seq, "has a block whose count is wrong");
+      events += count;
     }
     if (events != runs_->events(i) || events != segment_events_[i]) {
       return differs(0, "holds " + std::to_string(events) + " events where the segment holds " +

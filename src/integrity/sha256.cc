@@ -9,23 +9,6 @@
 
 
 namespace stele {
-Hash Sha256::Finish(std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  for (std::string_view part : {a, b, c, d}) {
-    if (!part.empty()) SHA256_Update(&ctx, part.data(), part.size());
-  }
-  Hash out;
-  SHA256_Final(out.data(), &ctx);
-  return out;
-}
-
-Hash Sha256::Digest(std::string_view data) { return Finish(data, {}, {}, {}); }
-Hash Sha256::LeafHash(std::string_view leaf) { return Finish(std::string_view("\x00", 1), leaf, {}, {}); }
-Hash Sha256::NodeHash(const Hash& l, const Hash& r) {
-  return Finish(std::string_view("\x01", 1), AsBytes(l), AsBytes(r), {});
-}
-
 static_assert(sizeof(SHA256_CTX) == 112 && alignof(SHA256_CTX) <= 8);
 Sha256Stream::Sha256Stream() { SHA256_Init(reinterpret_cast<SHA256_CTX*>(ctx_)); }
 void Sha256Stream::Update(std::string_view bytes) {
@@ -35,6 +18,20 @@ Hash Sha256Stream::Final() {
   Hash out;
   SHA256_Final(out.data(), reinterpret_cast<SHA256_CTX*>(ctx_));
   return out;
+}
+
+Hash Sha256::Finish(std::string_view a, std::string_view b, std::string_view c, std::string_view d) {
+  Sha256Stream s;
+  for (std::string_view part : {a, b, c, d}) {
+    if (!part.empty()) s.Update(part);
+  }
+  return s.Final();
+}
+
+Hash Sha256::Digest(std::string_view data) { return Finish(data, {}, {}, {}); }
+Hash Sha256::LeafHash(std::string_view leaf) { return Finish(std::string_view("\x00", 1), leaf, {}, {}); }
+Hash Sha256::NodeHash(const Hash& l, const Hash& r) {
+  return Finish(std::string_view("\x01", 1), AsBytes(l), AsBytes(r), {});
 }
 
 Sha256& ThreadSha256() {

@@ -36,7 +36,6 @@ class Sha256Stream {
  public:
   Sha256Stream();
   void Update(std::string_view bytes);
-  void Update(const Hash& h) { Update(std::string_view(reinterpret_cast<const char*>(h.data()), h.size())); }
   // The digest of everything given; the stream must not be used afterwards.
   Hash Final();
 

@@ -314,9 +314,7 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   // consumer rarely waits for one.  Declared before the pipeline, so they
   // are joined after the workers that open the runs they check.
   constexpr size_t kCheckers = 2;
-  std::unique_ptr<TaskThread> checkers[kCheckers] = {std::make_unique<TaskThread>("stele-runcheck"),
-                                                     std::make_unique<TaskThread>("stele-runcheck")};
-  bool checking[kCheckers] = {false, false};
+  TaskThread checkers[kCheckers] = {TaskThread("stele-runcheck"), TaskThread("stele-runcheck")};
   size_t next_checker = 0;
   FramePipeline pipeline(jobs, threads);
   auto last_progress = std::chrono::steady_clock::now();
@@ -334,15 +332,14 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
       // Past the segment's last frame: its runs are checked on a checker
       // thread while the consumer goes on with the frames that follow.
       if (j + 1 == jobs.size() || jobs[j + 1].runs != jobs[j].runs) {
-        const size_t c = next_checker++ % kCheckers;
-        if (checking[c]) (void)checkers[c]->Wait();
+        TaskThread& checker = checkers[next_checker++ % kCheckers];
+        (void)checker.Wait();  // its previous segment (Ok at once if none)
         SegmentRuns* done = jobs[j].runs;
-        checkers[c]->Run([done] {
+        checker.Run([done] {
           done->error = done->check->CheckRuns();
           done->check.reset();
           return Status::Ok();
         });
-        checking[c] = true;
       }
     }
     for (size_t k = 0; k < r.seqs.size(); ++k) {
@@ -408,9 +405,7 @@ Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& opti
   // event the tree above does not cover.  The frames above fed each check
   // its segment's leaves, and the checker threads have read and hashed the
   // runs; the first failing segment (by seq) is reported.
-  for (size_t c = 0; c < kCheckers; ++c) {
-    if (checking[c]) (void)checkers[c]->Wait();
-  }
+  for (TaskThread& checker : checkers) (void)checker.Wait();
   for (size_t k = 0; k < segments.size(); ++k) {
     if (!runs[k]) continue;
     if (!runs[k]->error.ok()) return fail(segments[k]->first_seq(), "lead runs: " + runs[k]->error.message());
