@@ -666,6 +666,89 @@ TEST(ReadAhead, LongScansMatchTheInputInBothDirections) {
   ASSERT_TRUE((*log)->Shutdown().ok());
 }
 
+// A regex runs once over the JSON of a frame's events, one per line
+// (EventFilter::MatchRecords), where that is exact, and event by event
+// otherwise.  Patterns chosen to break a careless line search: anchors, a
+// match that could run across lines, empty matches, word boundaries, flags,
+// \A and \z, a literal prefix with a repetition after it, and events sent
+// with line breaks in their data (JSON whitespace).  Each must
+// give exactly what RE2 gives over every event's JSON alone, in both
+// directions, on frames large enough for the read-ahead thread.
+TEST(ReadAhead, RegexesOverManyEventsAtOnceMatchEachEventAlone) {
+  test::TempDir dir;
+  WorkloadGenerator gen({});
+  Options o;
+  o.dir = dir.path();
+  o.segment_max_bytes = 1 << 20;  // sealed segments and an active one
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  for (int batch = 0; batch < 12; ++batch) {
+    std::string ndjson;
+    for (int i = 0; i < 1000; ++i) ndjson += gen.Event(static_cast<uint64_t>(batch * 1000 + i)) + "\n";
+    auto appended = (*log)->AppendBatch(ndjson);
+    ASSERT_TRUE(appended.ok());
+    ASSERT_EQ(appended->appended, 1000u);
+    // One event whose data spans lines, as JSON whitespace allows.
+    ASSERT_TRUE((*log)->Append("{\"type\":\"note.added\",\"actor\":\"worker-03\",\"data\":{\"a\":\n\"x\",\n\"b\":1}}").ok());
+  }
+  ASSERT_TRUE((*log)->Shutdown().ok());
+  // Every event's JSON, read back without a regex.
+  std::vector<std::pair<uint64_t, std::string>> events;
+  for (const StoredEvent& e : test::QueryAll(dir.path(), Query{})) {
+    std::string json;
+    AppendEventJson(e.View(), &json);
+    events.emplace_back(e.seq, std::move(json));
+  }
+  // The line breaks of the notes' data are not stored: an event's JSON is
+  // always one line (the validator removes them).
+  ASSERT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const auto& e) { return e.second.find("note.added") != std::string::npos; }),
+            12);
+  for (const auto& e : events) ASSERT_EQ(e.second.find('\n'), std::string::npos) << e.second;
+  const std::vector<std::string> patterns = {
+      "worker-0[37]\"",               // a literal prefix, then a class
+      "\"attempt\":[0-9]{2}",          // a prefix starting with a quote
+      "worker-1?0[0-9]\"",             // the prefix stops before an optional byte
+      "L0+1[0-9]\"",                   // ... and after a repeated one
+      "email\\.sent\",\"actor",        // escaped punctuation in the prefix
+      "^\\{\"seq\":1[0-9]*,",          // anchored at the start
+      "\\}$",                          // anchored at the end: every event
+      "\"c-12\"\\}\\}$",
+      "^\"x\",$",                      // a line of the note as sent, not as stored
+      "\\}\\n\\{",                     // only across two events' lines
+      "[^#]{700}",                     // longer than any event: only across lines
+      "(?s)\"a\":.\"x\"",              // the note as sent, not as stored
+      "(?s)c-12.*note\\.added",        // across lines with (?s)
+      "\\bwf-1\\b",
+      "a*",                            // an empty match: every event
+      "(?m)^$",                        // an empty line: no event
+      "(?i)WORKER-03\"",
+      "\\A\\{\"seq\":2\\b",            // \A: event by event
+      "\"b\":1\\}\\}\\z",
+      "(?-m)^\\{\"seq\":3\\b",         // multi-line turned off again: event by event
+      "wf-1[0-9]\"|note\\.added",       // '|': no prefix
+  };
+  for (const std::string& pattern : patterns) {
+    RE2 re(pattern);
+    ASSERT_TRUE(re.ok()) << pattern;
+    std::vector<uint64_t> want;
+    for (const auto& [seq, json] : events) {
+      if (RE2::PartialMatch(json, re)) want.push_back(seq);
+    }
+    for (const bool descending : {false, true}) {
+      Query q;
+      q.regex = pattern;
+      q.descending = descending;
+      auto it = ScanIterator::OpenDirectory(dir.path(), q);
+      ASSERT_TRUE(it.ok()) << pattern;
+      std::vector<uint64_t> got = test::Seqs(test::Collect(it->get()));
+      if (descending) std::reverse(got.begin(), got.end());
+      EXPECT_EQ(got, want) << pattern << (descending ? " (descending)" : "");
+      EXPECT_GT((*it)->frames_read_ahead(), 0u) << pattern;
+    }
+  }
+}
+
 TEST(LiveIndex, FreshEventsInTheActiveSegmentAreFoundWithoutAScan) {
   test::TempDir dir;
   Options o;

@@ -3,7 +3,13 @@
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+
+#include "event/record.h"
+#include "util/coding.h"
+#include "util/find_bytes.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -51,6 +57,56 @@ bool LiteralIsStoredVerbatim(std::string_view atom) {
     if (key.find(atom) != std::string_view::npos) return false;
   }
   return true;
+}
+
+// Whether running the regex, in multi-line mode, over the JSON of many
+// events, one per line, finds a match starting in every event that matches
+// on its own (MatchRecords then settles each event a match starts in).
+// Over one event alone and over the lines, a match has the same text and
+// the same context: '\n' and the ends of the text are both non-word bytes
+// for \b, and in multi-line mode ^ and $ match at the start and end of each
+// line as they do at the ends of one event's text.  Only \A and \z (the
+// text's ends, whatever the mode) and a flag group that turns multi-line
+// mode off again break that; such a pattern (or one that merely looks like
+// it, as these are text tests) runs event by event.
+bool FrameRegexIsExact(std::string_view pattern) {
+  if (pattern.find("\\A") != std::string_view::npos || pattern.find("\\z") != std::string_view::npos) return false;
+  for (size_t at = pattern.find("(?"); at != std::string_view::npos; at = pattern.find("(?", at + 2)) {
+    const size_t end = pattern.find_first_of(":)", at + 2);
+    if (pattern.substr(at + 2, end - (at + 2)).find('-') != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+// The text every match of `pattern` starts with, read off the pattern: its
+// leading plain characters (or escaped punctuation), up to the first
+// syntax, the last one dropped if a repetition follows it.  Empty when
+// the pattern has a '|' anywhere, as the rule does not follow groups.
+// MatchRecords finds the candidates with memmem: RE2's own acceleration
+// looks for the first byte with memchr, which stops at every quote of a
+// JSON text when the pattern starts with one ('"attempt":[0-9]{2}').
+std::string LiteralPrefix(std::string_view pattern) {
+  std::string prefix;
+  if (pattern.find('|') != std::string_view::npos) return prefix;
+  size_t i = 0;
+  while (i < pattern.size()) {
+    const auto c = static_cast<unsigned char>(pattern[i]);
+    if (c >= 0x80 || std::strchr(".[](){}|*+?^$", c) != nullptr) break;
+    char literal = static_cast<char>(c);
+    size_t next = i + 1;
+    if (c == '\\') {
+      if (next == pattern.size()) break;
+      const auto e = static_cast<unsigned char>(pattern[next]);
+      if (e >= 0x80 || std::isalnum(e) || e <= ' ') break;  // a class, an assertion or an escape code
+      literal = static_cast<char>(e);
+      ++next;
+    }
+    if (next < pattern.size() && std::strchr("*?{", pattern[next]) != nullptr) break;
+    prefix.push_back(literal);
+    if (next < pattern.size() && pattern[next] == '+') break;
+    i = next;
+  }
+  return prefix;
 }
 
 }  // namespace
@@ -104,6 +160,14 @@ Result<std::unique_ptr<EventFilter>> EventFilter::Create(const Query& query) {
                          std::to_string(query.max_regex_program_bytes) + " bytes)"
                    : " (RE2 syntax: linear time, no backreferences or lookarounds)"));
     }
+    if (!query.regex_field && FrameRegexIsExact(*query.regex)) {
+      auto lines = std::make_unique<RE2>("(?m)" + *query.regex, options);
+      if (lines->ok()) {
+        f->lines_regex_ = std::move(lines);
+        f->regex_has_anchor_ = query.regex->find_first_of("^$") != std::string::npos;
+        f->regex_prefix_ = LiteralPrefix(*query.regex);
+      }
+    }
     // A field's text (--regex-field) is unescaped, so it may hold a literal
     // its stored bytes spell with an escape: no prefilter there.  Nor with
     // flags ("(?i)"): case folding maps non-ASCII letters (the Kelvin sign)
@@ -131,8 +195,7 @@ bool EventFilter::StoredBytesMayMatch(std::string_view bytes) {
   LowerAscii(bytes.data(), bytes.size(), lowered_.data());
   found_atoms_.clear();
   for (size_t i = 0; i < atoms_.size(); ++i) {
-    if (!atom_checkable_[i] ||
-        memmem(lowered_.data(), lowered_.size(), atoms_[i].data(), atoms_[i].size()) != nullptr) {
+    if (!atom_checkable_[i] || FindBytes(lowered_, atoms_[i]) != nullptr) {
       found_atoms_.push_back(static_cast<int>(i));
     }
   }
@@ -188,7 +251,9 @@ bool EventFilter::DataField(std::string_view data, const std::string& pointer, s
   return true;
 }
 
-bool EventFilter::Matches(const EventView& e) {
+bool EventFilter::Matches(const EventView& e) { return MatchesFields(e) && (!regex_ || MatchesRegex(e)); }
+
+bool EventFilter::MatchesFields(const EventView& e) {
   if (!SeqInCursor(e.seq)) return false;
   if (query_.seq_from && e.seq < *query_.seq_from) return false;
   if (query_.seq_to && e.seq > *query_.seq_to) return false;
@@ -204,16 +269,83 @@ bool EventFilter::Matches(const EventView& e) {
   for (const auto& [pointer, value] : query_.where) {
     if (!DataField(e.data, pointer, &scratch_) || scratch_ != value) return false;
   }
-  if (regex_) {
-    if (query_.regex_field) {
-      if (!DataField(e.data, *query_.regex_field, &scratch_)) return false;
-    } else {
-      scratch_.clear();
-      AppendEventJson(e, &scratch_);
+  return true;
+}
+
+bool EventFilter::MatchesRegex(const EventView& e) {
+  if (query_.regex_field) {
+    if (!DataField(e.data, *query_.regex_field, &scratch_)) return false;
+  } else {
+    scratch_.clear();
+    AppendEventJson(e, &scratch_);
+  }
+  return RE2::PartialMatch(scratch_, *regex_);
+}
+
+bool EventFilter::MatchRecords(std::string_view raw, std::span<const uint32_t> offsets, std::vector<uint32_t>* out) {
+  EventView e;
+  auto decode = [&](uint32_t off) {
+    return raw.size() - off >= 4 && raw.size() - off - 4 >= GetU32(raw.data() + off) &&
+           DecodeRecord(raw.substr(off + 4, GetU32(raw.data() + off)), &e);
+  };
+  if (!lines_regex_) {
+    for (const uint32_t off : offsets) {
+      if (!decode(off)) return false;
+      if (Matches(e)) out->push_back(off);
     }
-    if (!RE2::PartialMatch(scratch_, *regex_)) return false;
+    return true;
+  }
+  // The JSON of every event the other filters pass, one line each.
+  lines_.clear();
+  line_starts_.clear();
+  line_offsets_.clear();
+  for (const uint32_t off : offsets) {
+    if (!decode(off)) return false;
+    if (!MatchesFields(e)) continue;
+    line_starts_.push_back(lines_.size());
+    line_offsets_.push_back(off);
+    AppendEventJson(e, &lines_);
+    lines_.push_back('\n');
+  }
+  line_starts_.push_back(lines_.size());
+  // The leftmost match from the start of line i on starts in some line r
+  // >= i, and no line between them can match (FrameRegexIsExact).  Line r
+  // matches if the match lies within it and the pattern has no anchor;
+  // otherwise its event is matched alone.  Then on from line r + 1.  (A
+  // stored event holds no line break, the validator removes those, so a
+  // line is one whole event; the anchor check guards the multi-line
+  // reading of ^ and $ against a record that held one anyway, at the cost
+  // of one more match per matching event of an anchored pattern.)
+  const re2::StringPiece text(lines_);
+  re2::StringPiece m;
+  for (size_t i = 0; i + 1 < line_starts_.size();) {
+    if (!FindLinesMatch(text, line_starts_[i], &m)) break;
+    const size_t begin = static_cast<size_t>(m.data() - text.data());
+    const size_t r = static_cast<size_t>(
+        std::upper_bound(line_starts_.begin() + i, line_starts_.end(), begin) - line_starts_.begin() - 1);
+    if (r + 1 >= line_starts_.size()) break;  // an empty match after the last line
+    const size_t line_end = line_starts_[r + 1] - 1;  // its '\n'
+    const bool within = begin + m.size() <= line_end && !regex_has_anchor_;
+    if (within || RE2::PartialMatch(text.substr(line_starts_[r], line_end - line_starts_[r]), *regex_)) {
+      out->push_back(line_offsets_[r]);
+    }
+    i = r + 1;
   }
   return true;
+}
+
+bool EventFilter::FindLinesMatch(const re2::StringPiece& text, size_t from, re2::StringPiece* m) {
+  if (regex_prefix_.empty()) return lines_regex_->Match(text, from, text.size(), RE2::UNANCHORED, m, 1);
+  // The leftmost match starts at the first place the prefix occurs where
+  // the regex matches.
+  const std::string_view all(text.data(), text.size());
+  for (size_t at = from; at < all.size(); ++at) {
+    const char* p = FindBytes(all.substr(at), regex_prefix_);
+    if (p == nullptr) return false;
+    at = static_cast<size_t>(p - all.data());
+    if (lines_regex_->Match(text, at, text.size(), RE2::ANCHOR_START, m, 1)) return true;
+  }
+  return false;
 }
 
 }  // namespace stele

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "stele/event.h"
 #include "stele/query.h"
 #include "stele/status.h"
+
+#include <re2/stringpiece.h>
 
 namespace re2 {
 class FilteredRE2;
@@ -30,6 +33,17 @@ class EventFilter {
   ~EventFilter();
 
   bool Matches(const EventView& e);
+  // The records at `offsets` in `raw` (a frame's (u32 len | record)*, the
+  // offsets ascending) that match, appended to *out in the same order.
+  // With a regex that can run over many events' JSON at once (see
+  // FrameRegexIsExact in filter.cc), it runs once over the JSON of all of
+  // them, one line each, rather than once per event, which is what a
+  // regex without a literal to prefilter frames spends most on.  False if
+  // a record is malformed.
+  bool MatchRecords(std::string_view raw, std::span<const uint32_t> offsets, std::vector<uint32_t>* out);
+  // Whether MatchRecords runs the regex over many events at once: then a
+  // frame is best filtered whole when it is loaded.
+  bool MatchesFramesAtOnce() const { return lines_regex_ != nullptr; }
   // Could any event with seq in [first, last] and ts in [min_ts, max_ts] match?
   bool MayMatchRange(uint64_t first_seq, uint64_t last_seq, int64_t min_ts, int64_t max_ts) const;
   // Could any event stored in `bytes` match the regex?  `bytes` holds every
@@ -48,11 +62,24 @@ class EventFilter {
   // The text a data field filter compares: a string's unescaped value, or
   // the JSON text of any other value.  False if data has no such field.
   bool DataField(std::string_view data, const std::string& pointer, std::string* out);
+  // Every filter but the regex.
+  bool MatchesFields(const EventView& e);
+  bool MatchesRegex(const EventView& e);
+  // The leftmost match of lines_regex_ in text from `from` on.
+  bool FindLinesMatch(const re2::StringPiece& text, size_t from, re2::StringPiece* m);
 
   Query query_;
   std::string type_prefix_;  // "lead." for "lead.*"
   bool type_is_prefix_ = false;
   std::unique_ptr<re2::RE2> regex_;
+  // The regex in multi-line mode, run by MatchRecords over many events'
+  // JSON, one per line; null when that would not be exact.
+  std::unique_ptr<re2::RE2> lines_regex_;
+  bool regex_has_anchor_ = false;  // '^' or '$': a line match is checked on its event alone
+  std::string regex_prefix_;       // every match starts with it (LiteralPrefix in filter.cc)
+  std::string lines_;              // MatchRecords' JSON lines
+  std::vector<size_t> line_starts_;
+  std::vector<uint32_t> line_offsets_;
   // The regex's required literals (lowercased), as an AND/OR tree; null
   // when none can be checked against stored bytes.
   std::unique_ptr<re2::FilteredRE2> literals_;

@@ -216,10 +216,12 @@ Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, E
 
 Status ScanIterator::DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const {
   const char* rec = frame.raw().data() + offset;
-  if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), event)) {
-    return Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum");
-  }
+  if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), event)) return MalformedRecord();
   return Status::Ok();
+}
+
+Status ScanIterator::MalformedRecord() const {
+  return Status::Corruption(segment_->path() + ": malformed record in a frame that passed its checksum");
 }
 
 // The records of `frame` to visit, in frame order: with a frame-cache hit
@@ -233,10 +235,14 @@ void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vec
   }
 }
 
-void ScanIterator::StartReadAhead() {
-  size_t pos = frames_done_;
+size_t ScanIterator::NextFrameToVisit(size_t pos) const {
   while (pos < frame_order_.size() && !FrameMayMatch(pos)) ++pos;
-  if (pos == frame_order_.size() || runs_) return;  // a run's blocks are small, and read in a few microseconds
+  return pos;
+}
+
+void ScanIterator::StartReadAhead(size_t from) {
+  const size_t pos = NextFrameToVisit(from);
+  if (pos >= frame_order_.size() || runs_) return;  // a run's blocks are small, and read in a few microseconds
   // A small frame decompresses faster than a hand-off to another thread,
   // and so does a cached frame an equality filter visits through its value
   // map (a lead lookup touches only that lead's records).
@@ -260,10 +266,8 @@ void ScanIterator::StartReadAhead() {
     if (read_ahead_without_literal_) return Status::Ok();
     // Filter here too, so this thread does the frame's whole share of work.
     CandidateRecords(*read_ahead_, read_ahead_hit_, &read_ahead_candidates_);
-    EventView e;
-    for (const uint32_t off : read_ahead_candidates_) {
-      STELE_RETURN_IF_ERROR(DecodeAt(*read_ahead_, off, &e));
-      if (read_ahead_filter_->Matches(e)) read_ahead_matches_.push_back(off);
+    if (!read_ahead_filter_->MatchRecords(read_ahead_->raw(), read_ahead_candidates_, &read_ahead_matches_)) {
+      return MalformedRecord();
     }
     return Status::Ok();
   });
@@ -296,8 +300,12 @@ bool ScanIterator::LoadNextFrame() {
       ++frames_visited_;
       offsets_.swap(read_ahead_matches_);
       prefiltered_ = true;
+      // The next frame to visit is this thread's; the read-ahead takes the
+      // one after it now (its results above are taken), so that both
+      // threads are busy while this one loads and filters its frame.
+      StartReadAhead(NextFrameToVisit(frames_done_) + 1);
     } else {
-      CancelReadAhead();
+      if (reading_ahead_ && read_ahead_pos_ < pos) CancelReadAhead();  // of a frame no longer wanted
       // Value maps pay off only for frames read again: build them on a hit,
       // never on a miss (a cache smaller than the working set then costs
       // nothing over a plain scan).
@@ -318,7 +326,14 @@ bool ScanIterator::LoadNextFrame() {
       // A long scan (two frames visited already, read or cached) loads and
       // filters the next frame on its own thread while this one filters
       // this frame: on two cores a regex scan runs up to twice as fast.
-      if (++frames_visited_ > kReadAheadAfterFrames) StartReadAhead();
+      if (++frames_visited_ > kReadAheadAfterFrames && !reading_ahead_) StartReadAhead(frames_done_);
+      // Filtered whole (after the read-ahead started, to run beside it).
+      if (frame_ && filter_->MatchesFramesAtOnce()) {
+        candidates_.swap(offsets_);
+        offsets_.clear();
+        if (!filter_->MatchRecords(frame_->raw(), candidates_, &offsets_)) return Fail(MalformedRecord());
+        prefiltered_ = true;
+      }
     }
     if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
     next_record_ = 0;

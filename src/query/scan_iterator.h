@@ -96,8 +96,13 @@ class ScanIterator final : public EventIterator {
   void CandidateRecords(const CachedFrame& frame, bool hit, std::vector<uint32_t>* out) const;
   // The record at `offset` in `frame`; kCorruption naming the segment.
   Status DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const;
-  // Loads the next frame LoadNextFrame() will want on read_ahead_thread_.
-  void StartReadAhead();
+  Status MalformedRecord() const;
+  // The first position from `pos` on in frame_order_ that FrameMayMatch,
+  // or frame_order_.size().
+  size_t NextFrameToVisit(size_t pos) const;
+  // Loads and filters on read_ahead_thread_ the first frame from position
+  // `from` on that LoadNextFrame() will want.
+  void StartReadAhead(size_t from);
   // Waits for a read-ahead in flight and drops its frame.
   void CancelReadAhead();
   static constexpr uint64_t kReadAheadAfterFrames = 2;
@@ -124,6 +129,7 @@ class ScanIterator final : public EventIterator {
   uint64_t frames_read_ = 0;
   std::shared_ptr<const CachedFrame> frame_;  // decompressed records of the current frame
   std::vector<uint32_t> offsets_;     // offsets in frame_ of the records to check, in output order
+  std::vector<uint32_t> candidates_;  // scratch for offsets_ when a frame is filtered whole
   // The most selective equality filter on an indexed field: with a frame
   // cache, only the records holding this value are visited.
   std::optional<std::pair<IndexedField, std::string>> equality_;
