@@ -227,6 +227,18 @@ int RunBenchQuery(const BenchQueryFlags& f) {
     while ((*it)->Next(&e)) ++rx_hits;
   }
   const double regex_s = Since(t0);
+  // A regex whose literal no frame can be skipped by (the quote: codec 3
+  // stores keys and values apart), so every event is matched.
+  Query rx_all;
+  rx_all.regex = "worker-0[37]\"";
+  t0 = std::chrono::steady_clock::now();
+  uint64_t rx_all_hits = 0;
+  {
+    auto it = (*served)->Query(rx_all);
+    EventView e;
+    while ((*it)->Next(&e)) ++rx_all_hits;
+  }
+  const double regex_all_s = Since(t0);
   if (Status s = (*served)->Shutdown(); !s.ok()) return ReportError(s);
   served->reset();
 
@@ -263,6 +275,8 @@ int RunBenchQuery(const BenchQueryFlags& f) {
   Row("type + 10% time range count (ms)", stele_range, sqlite_range, 1e3, false);
   std::printf("%-38s %12.1f MB/s of raw events (%llu hits)\n", "regex scan, whole log", raw_bytes / 1e6 / regex_s,
               static_cast<unsigned long long>(rx_hits));
+  std::printf("%-38s %12.1f MB/s of raw events (%llu hits)\n", "regex scan, every event matched", raw_bytes / 1e6 / regex_all_s,
+              static_cast<unsigned long long>(rx_all_hits));
   std::printf("%-38s %12.2f us (100-event page, Log::QueryPage)\n", "cached repeat", cached_us);
   std::printf("%-38s %12.3f %12.3f bytes per raw byte\n", "disk", static_cast<double>(DiskBytes(dir)) / raw_bytes,
               static_cast<double>(DiskBytes(f.work_dir + "/events.db")) / raw_bytes);
@@ -280,11 +294,11 @@ int RunBenchQuery(const BenchQueryFlags& f) {
               static_cast<unsigned long long>(stele_count));
   std::printf(
       "{\"events\":%llu,\"raw_bytes\":%.0f,\"stele_ingest\":%.0f,\"sqlite_ingest\":%.0f,\"stele_lead_ms\":%.3f,"
-      "\"sqlite_lead_ms\":%.3f,\"stele_count_ms\":%.3f,\"sqlite_count_ms\":%.3f,\"regex_mb_s\":%.1f,"
+      "\"sqlite_lead_ms\":%.3f,\"stele_count_ms\":%.3f,\"sqlite_count_ms\":%.3f,\"regex_mb_s\":%.1f,\"regex_all_mb_s\":%.1f,"
       "\"cached_us\":%.2f,\"stele_disk\":%.4f,\"sqlite_disk\":%.4f,\"lookup_lead_ms\":%.3f,\"lookup_disk\":%.4f}\n",
       static_cast<unsigned long long>(f.events), static_cast<double>(raw_bytes), f.events / stele_ingest, f.events / sqlite_ingest,
-      stele_lead * 1e3, sqlite_lead * 1e3, stele_range * 1e3, sqlite_range * 1e3, raw_bytes / 1e6 / regex_s, cached_us,
-      static_cast<double>(DiskBytes(dir)) / raw_bytes, static_cast<double>(DiskBytes(f.work_dir + "/events.db")) / raw_bytes,
+      stele_lead * 1e3, sqlite_lead * 1e3, stele_range * 1e3, sqlite_range * 1e3, raw_bytes / 1e6 / regex_s,
+      raw_bytes / 1e6 / regex_all_s, cached_us, static_cast<double>(DiskBytes(dir)) / raw_bytes, static_cast<double>(DiskBytes(f.work_dir + "/events.db")) / raw_bytes,
       lookup_lead * 1e3, static_cast<double>(DiskBytes(lookup_dir)) / raw_bytes);
   if (!f.keep) std::filesystem::remove_all(f.work_dir);
   return kExitOk;
