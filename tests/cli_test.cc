@@ -432,5 +432,32 @@ TEST(CliProfile, AppendTakesAProfileAndRefusesAnUnknownOne) {
       << bad.err;
 }
 
+// The lookup-optimized profile brings its own segment size (its runs are
+// written at seal, so the active segment's share of a lookup is bounded by
+// it); `stele append` leaves it alone unless --segment-max is given, which
+// then wins.  (Seeing the 16 MiB seal through the CLI would take some 600k
+// events; the profile's value is checked directly instead.)
+TEST(CliProfile, LookupOptimizedSealsAtItsSegmentSizeUnlessSegmentMaxIsGiven) {
+  Options o;
+  ASSERT_TRUE(ApplyProfile("lookup-optimized", &o).ok());
+  EXPECT_EQ(o.segment_max_bytes, 16ull << 20);
+  EXPECT_EQ(o.lead_run_min_events, 8u);
+
+  RunResult gen = RunStele({"bench", "generate", "--events", "40000"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  test::TempDir profile_only, with_flag;
+  RunResult a = RunStele({"append", "--dir", profile_only.path(), "--profile", "lookup-optimized"}, gen.out);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(test::SegmentFiles(profile_only.path()).size(), 1u) << "11 MB of events fit one 16 MiB segment";
+  RunResult b = RunStele(
+      {"append", "--dir", with_flag.path(), "--profile", "lookup-optimized", "--segment-max", "256K"}, gen.out);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const auto segments = test::SegmentFiles(with_flag.path());
+  ASSERT_GE(segments.size(), 3u);
+  // The profile's runs are written for the sealed ones.
+  EXPECT_TRUE(std::filesystem::exists(segments[0].substr(0, segments[0].size() - 4) + ".lrun")) << segments[0];
+  EXPECT_EQ(RunStele({"verify", "--dir", with_flag.path()}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace stele

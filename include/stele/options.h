@@ -125,8 +125,9 @@ struct Options {
 //   "high-throughput"    big queue, 2 ms group-commit window, checkpoints every 1M events
 //   "low-latency"        no group-commit window, 64 KiB frames: an append is written at once
 //   "storage-optimized"  zstd level 6 and 1 MiB frames: smaller files, slower writer
-//   "lookup-optimized"   lead runs for leads with 8+ events in a segment: fast
-//                        lookups of popular leads, more disk
+//   "lookup-optimized"   lead runs for leads with 8+ events in a segment, and
+//                        16 MiB segments (an active segment has no runs yet):
+//                        fast lookups of popular leads, more disk
 // kInvalidArgument naming the profile otherwise.
 Status ApplyProfile(std::string_view profile, Options* options);
 

@@ -15,7 +15,7 @@ namespace {
 
 struct AppendFlags {
   std::string sync = "batch";
-  std::string segment_max = "256M";
+  std::string segment_max;  // empty: the profile's, else Options' (256M)
   std::string profile;
 };
 
@@ -30,12 +30,14 @@ int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
     std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", flags.sync.c_str());
     return kExitUsage;
   }
-  auto segment_max = ParseByteSize(flags.segment_max);
-  if (!segment_max.ok() || *segment_max == 0) {
-    std::fprintf(stderr, "stele: --segment-max \"%s\": want a size like 64K or 256M\n", flags.segment_max.c_str());
-    return kExitUsage;
+  if (!flags.segment_max.empty()) {
+    auto segment_max = ParseByteSize(flags.segment_max);
+    if (!segment_max.ok() || *segment_max == 0) {
+      std::fprintf(stderr, "stele: --segment-max \"%s\": want a size like 64K or 256M\n", flags.segment_max.c_str());
+      return kExitUsage;
+    }
+    options.segment_max_bytes = *segment_max;
   }
-  options.segment_max_bytes = *segment_max;
   // A bulk load from a pipe would rather wait for the writer than fail:
   // the queue still bounds memory, and a failed write still ends the run at
   // once.  (The 2 s default made `append` of 10M events exit "busy" on a
@@ -135,7 +137,8 @@ Command RegisterAppend(CLI::App& app, const GlobalFlags& global) {
   CLI::App* sub = app.add_subcommand("append", "append NDJSON events read from stdin");
   sub->add_option("--sync", flags->sync, "durability: always | batch | none")->default_str("batch");
   sub->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized | lookup-optimized");
-  sub->add_option("--segment-max", flags->segment_max, "seal segments at this size (64K, 256M...)")->default_str("256M");
+  sub->add_option("--segment-max", flags->segment_max, "seal segments at this size (64K, 256M...)")
+      ->default_str("256M; 16M with --profile lookup-optimized");
   sub->footer(
       "Prints {\"appended\":N,\"first_seq\":A,\"last_seq\":B,\"rejected\":R}. Rejected lines go to stderr\n"
       "as 'line N: reason'; every valid line still lands. Exit 1 if any line was rejected.");
