@@ -321,6 +321,42 @@ TEST_F(Planner, AnOpenLogsFrameCacheGivesTheSameAnswers) {
   ASSERT_TRUE((*log)->Shutdown().ok());
 }
 
+TEST_F(Planner, AScanOfEveryFrameLeavesTheFramesLookupsUseInTheCache) {
+  Options o;
+  o.dir = dir_->path();
+  o.frame_cache_bytes = 1u << 20;  // the log's frames hold about 11 MB
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  Query lookup;
+  lookup.lead_id = (*expected_)[31337].lead_id;
+  auto frames_read = [&](const Query& q, std::vector<uint64_t>* seqs) {
+    auto it = (*log)->Query(q);
+    EXPECT_TRUE(it.ok());
+    auto* scan = dynamic_cast<ScanIterator*>(it->get());
+    EXPECT_NE(scan, nullptr);
+    *seqs = test::Seqs(test::Collect(scan));
+    return scan->frames_read();
+  };
+  std::vector<uint64_t> seqs;
+  EXPECT_GT(frames_read(lookup, &seqs), 0u);
+  EXPECT_EQ(seqs, test::ReferenceQuery(*expected_, lookup));
+  ASSERT_EQ(frames_read(lookup, &seqs), 0u) << "the lookup's frames are cached";
+  // A scan of every frame, ten times the cache, twice: it may take the
+  // free room, not the lookup's frames.
+  for (int pass = 0; pass < 2; ++pass) {
+    Query everything;
+    everything.regex = "worker-0[37]\"";
+    EXPECT_GT(frames_read(everything, &seqs), 500u);
+    EXPECT_EQ(seqs.size(), static_cast<size_t>(std::count_if(expected_->begin(), expected_->end(), [](const auto& e) {
+                return e.actor == "worker-03" || e.actor == "worker-07";
+              })));
+  }
+  EXPECT_LE((*log)->stats().frame_cache_bytes, 1u << 20);
+  EXPECT_EQ(frames_read(lookup, &seqs), 0u) << "the scan evicted the lookup's frames";
+  EXPECT_EQ(seqs, test::ReferenceQuery(*expected_, lookup));
+  ASSERT_TRUE((*log)->Shutdown().ok());
+}
+
 TEST_F(Planner, ConcurrentQueriesShareTheFrameCacheSafely) {
   Options o;
   o.dir = dir_->path();

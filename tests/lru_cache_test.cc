@@ -55,6 +55,30 @@ TEST(LruCache, AnOversizedValueIsKeptAloneAndHandedOutValuesOutliveEviction) {
   EXPECT_EQ(cache.charge(), 3u);
 }
 
+TEST(LruCache, InsertIfRoomTakesOnlyFreeRoomAndGoesFirst) {
+  auto cache = BytesCache(30);
+  cache.Insert("hot", Value(10));
+  auto scanned = cache.InsertIfRoom("s1", Value(10, 's'));
+  EXPECT_EQ(*scanned, "ssssssssss");
+  EXPECT_EQ(cache.Get("s1"), scanned) << "there was room";
+  cache.InsertIfRoom("s2", Value(10));
+  EXPECT_EQ(cache.charge(), 30u);
+  // Full: no room, nothing evicted, the value handed back all the same.
+  auto refused = cache.InsertIfRoom("s3", Value(1, 'r'));
+  EXPECT_EQ(*refused, "r");
+  EXPECT_EQ(cache.Get("s3"), nullptr);
+  EXPECT_NE(cache.Get("hot"), nullptr);
+  EXPECT_EQ(cache.charge(), 30u);
+  // An existing key keeps its first value.
+  EXPECT_EQ(cache.InsertIfRoom("hot", Value(2)), cache.Get("hot"));
+  // Inserted as the least recently used: a hot insert evicts the scanned
+  // entries first: s2 went in at the least recently used end, never read.
+  cache.Insert("new", Value(10));
+  EXPECT_EQ(cache.Get("s2"), nullptr);
+  EXPECT_NE(cache.Get("hot"), nullptr);
+  EXPECT_NE(cache.Get("new"), nullptr);
+}
+
 TEST(LruCache, EraseAndEraseIfDropEntriesAndTheirCharge) {
   auto cache = BytesCache(1000);
   for (int frame = 0; frame < 5; ++frame) {

@@ -50,9 +50,14 @@ std::shared_ptr<const CachedFrame> FrameCache::Get(const std::string& segment_pa
   return lru_.Get(Key(segment_path, frame));
 }
 
-void FrameCache::Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry) {
+void FrameCache::Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry,
+                     Admit admit) {
   if (entry->charge() > lru_.capacity()) return;  // one frame never takes the whole cache
-  lru_.Insert(Key(segment_path, frame), std::move(entry));
+  if (admit == Admit::kIfRoom) {
+    lru_.InsertIfRoom(Key(segment_path, frame), std::move(entry));
+  } else {
+    lru_.Insert(Key(segment_path, frame), std::move(entry));
+  }
 }
 
 void FrameCache::EraseSegment(const std::string& segment_path) {

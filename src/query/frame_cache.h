@@ -52,7 +52,12 @@ class FrameCache {
       : lru_(max_bytes, [](const CachedFrame& f) { return f.charge(); }) {}
   // The frame, or null.
   std::shared_ptr<const CachedFrame> Get(const std::string& segment_path, size_t frame);
-  void Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry);
+  // kHot: as the most recently used frame.  kIfRoom: only into free space,
+  // as the least recently used (LruCache::InsertIfRoom), for the frames a
+  // scan of every frame loads, so that it does not evict what lookups use.
+  enum class Admit { kHot, kIfRoom };
+  void Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry,
+           Admit admit = Admit::kHot);
   // Drops every frame of a segment (retention removed it).
   void EraseSegment(const std::string& segment_path);
   size_t bytes() const;

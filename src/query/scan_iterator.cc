@@ -142,6 +142,9 @@ void ScanIterator::PlanFrames() {
     // this reader's snapshot; those ordinals are skipped below.
     candidates = in_memory->Candidates(query_);
   }
+  // Frames an index picked are what lookups come back for; a scan of every
+  // frame only takes the cache's free room (FrameCache::Admit).
+  admit_ = candidates ? FrameCache::Admit::kHot : FrameCache::Admit::kIfRoom;
   if (candidates) {
     frame_order_ = std::move(*candidates);
   } else {
@@ -159,9 +162,9 @@ namespace {
 // With `literals`, null when the frame's stored bytes lack a literal its
 // regex requires: such a frame is neither rebuilt nor cached.
 template <typename Read, typename What>
-Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, const std::string& path, size_t key,
-                                                            uint32_t count, Read read, What what,
-                                                            EventFilter* literals, bool* hit) {
+Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, FrameCache::Admit admit,
+                                                            const std::string& path, size_t key, uint32_t count,
+                                                            Read read, What what, EventFilter* literals, bool* hit) {
   std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(path, key) : nullptr;
   *hit = frame != nullptr;
   if (frame) return literals && !literals->StoredBytesMayMatch(frame->raw()) ? nullptr : frame;
@@ -172,18 +175,18 @@ Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, c
   auto made = CachedFrame::Make(std::move(raw), count);
   if (!made.ok()) return Status::Corruption(path + ": " + what() + " " + made.status().message());
   frame = *made;
-  if (cache) cache->Put(path, key, frame);
+  if (cache) cache->Put(path, key, frame, admit);
   return frame;
 }
 
 }  // namespace
 
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
-                                                     bool* hit, EventFilter* literals) {
+                                                     bool* hit, EventFilter* literals, FrameCache::Admit admit) {
   SegmentReader::PayloadCheck check;
   if (literals) check = [literals](std::string_view bytes) { return literals->StoredBytesMayMatch(bytes); };
   return LoadThroughCache(
-      cache, segment.path(), i, segment.frames()[i].count,
+      cache, admit, segment.path(), i, segment.frames()[i].count,
       [&](std::string* raw, bool* passed) { return segment.ReadFrameIf(i, check, raw, passed); },
       [i] { return "frame " + std::to_string(i); }, literals, hit);
 }
@@ -201,10 +204,10 @@ bool ScanIterator::FrameMayMatch(size_t pos) const {
 
 Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, EventFilter* literals,
                                                                       bool* hit) const {
-  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals);
+  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, admit_);
   const LeadRunBlock& block = run_[i];
   return LoadThroughCache(
-      context_.frames.get(), runs_->path(), runs_->BlockOrdinal(block), block.count,
+      context_.frames.get(), FrameCache::Admit::kHot, runs_->path(), runs_->BlockOrdinal(block), block.count,
       [&](std::string* raw, bool* passed) {
         STELE_RETURN_IF_ERROR(runs_->ReadBlock(block, raw));
         *passed = literals == nullptr || literals->StoredBytesMayMatch(*raw);
@@ -258,7 +261,8 @@ void ScanIterator::StartReadAhead(size_t from) {
   read_ahead_.reset();
   const size_t i = frame_order_[pos];
   read_ahead_thread_->Run([this, i] {
-    auto loaded = LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_, read_ahead_filter_.get());
+    auto loaded =
+        LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_, read_ahead_filter_.get(), admit_);
     if (!loaded.ok()) return loaded.status();
     read_ahead_ = std::move(loaded).value();
     read_ahead_matches_.clear();

@@ -7,7 +7,9 @@
 // with a field index only the frames that the index lists for every
 // equality filter are read (the postings are intersected first).  With the
 // Log's frame cache, decompressed frames are shared between iterators, and
-// in a cached frame an equality filter visits only the matching records.  Every
+// in a cached frame an equality filter visits only the matching records; the
+// frames of a segment scanned whole (no index narrowed it) are cached only
+// into free room, so a scan of the log does not evict what lookups use.  Every
 // event is still checked against the whole filter, so the index only ever
 // removes frames that cannot match.  A lead lookup in a sealed segment with
 // a run of that lead (index/lead_runs.h) reads the run's blocks instead of
@@ -39,8 +41,10 @@ namespace stele {
 // *hit is set), else read, checked and put in the cache (cache may be null).
 // With `literals`, null instead when the frame's stored bytes lack a literal
 // the filter's regex requires (EventFilter::StoredBytesMayMatch).
+// A frame it reads goes into the cache as `admit` says.
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
-                                                     bool* hit, EventFilter* literals = nullptr);
+                                                     bool* hit, EventFilter* literals = nullptr,
+                                                     FrameCache::Admit admit = FrameCache::Admit::kHot);
 
 class ScanIterator final : public EventIterator {
  public:
@@ -120,6 +124,7 @@ class ScanIterator final : public EventIterator {
   std::unique_ptr<SegmentReader> segment_;
   size_t frames_done_ = 0;
   std::vector<uint32_t> frame_order_;
+  FrameCache::Admit admit_ = FrameCache::Admit::kHot;  // how frames read for this segment are cached
   // Set when the plan reads the current segment's run of query_.lead_id:
   // frame_order_ then indexes run_, not the segment's frames.
   std::shared_ptr<const LeadRuns> runs_;

@@ -13,6 +13,7 @@
 // Thread-safe; values are built outside its lock by the caller.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <list>
@@ -56,6 +57,22 @@ class LruCache {
       lru_.pop_back();
     }
     return lru_.front().value;
+  }
+
+  // Caches `value` under `key` only if it fits in the room left, as the
+  // least recently used entry, so it never evicts anything and is the first
+  // to go: what a long scan inserts (the frames of a whole-log scan would
+  // otherwise push out every frame hot lookups keep reading).  Returns the
+  // value cached under key, or `value` when there was no room.
+  std::shared_ptr<const V> InsertIfRoom(const std::string& key, std::shared_ptr<const V> value) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (auto it = map_.find(key); it != map_.end()) return it->second->value;
+    const size_t charge = charge_(*value);
+    if (charge > capacity_ - std::min(total_, capacity_)) return value;
+    lru_.push_back({key, value, charge});
+    map_[key] = std::prev(lru_.end());
+    total_ += charge;
+    return value;
   }
 
   void Erase(const std::string& key) {
