@@ -82,7 +82,7 @@ bool FrameRegexIsExact(std::string_view pattern) {
 // leading plain characters (or escaped punctuation), up to the first
 // syntax, the last one dropped if a repetition follows it.  Empty when
 // the pattern has a '|' anywhere, as the rule does not follow groups.
-// MatchRecords finds the candidates with memmem: RE2's own acceleration
+// MatchRecords finds the candidates with FindBytes: RE2's own acceleration
 // looks for the first byte with memchr, which stops at every quote of a
 // JSON text when the pattern starts with one ('"attempt":[0-9]{2}').
 std::string LiteralPrefix(std::string_view pattern) {

@@ -142,9 +142,9 @@ void ScanIterator::PlanFrames() {
     // this reader's snapshot; those ordinals are skipped below.
     candidates = in_memory->Candidates(query_);
   }
-  // Frames an index picked are what lookups come back for; a scan of every
-  // frame only takes the cache's free room (FrameCache::Admit).
-  admit_ = candidates ? FrameCache::Admit::kHot : FrameCache::Admit::kIfRoom;
+  // Frames an index picked are what lookups come back for; a long scan of
+  // every frame only takes the cache's free room (see Admission()).
+  scans_all_frames_ = !candidates;
   if (candidates) {
     frame_order_ = std::move(*candidates);
   } else {
@@ -204,7 +204,7 @@ bool ScanIterator::FrameMayMatch(size_t pos) const {
 
 Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, EventFilter* literals,
                                                                       bool* hit) const {
-  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, admit_);
+  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, Admission());
   const LeadRunBlock& block = run_[i];
   return LoadThroughCache(
       context_.frames.get(), FrameCache::Admit::kHot, runs_->path(), runs_->BlockOrdinal(block), block.count,
@@ -238,6 +238,11 @@ void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vec
   }
 }
 
+FrameCache::Admit ScanIterator::Admission() const {
+  return scans_all_frames_ && frames_visited_ >= kHotScanFrames ? FrameCache::Admit::kIfRoom
+                                                                 : FrameCache::Admit::kHot;
+}
+
 size_t ScanIterator::NextFrameToVisit(size_t pos) const {
   while (pos < frame_order_.size() && !FrameMayMatch(pos)) ++pos;
   return pos;
@@ -260,9 +265,9 @@ void ScanIterator::StartReadAhead(size_t from) {
   read_ahead_pos_ = pos;
   read_ahead_.reset();
   const size_t i = frame_order_[pos];
-  read_ahead_thread_->Run([this, i] {
+  read_ahead_thread_->Run([this, i, admit = Admission()] {
     auto loaded =
-        LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_, read_ahead_filter_.get(), admit_);
+        LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_, read_ahead_filter_.get(), admit);
     if (!loaded.ok()) return loaded.status();
     read_ahead_ = std::move(loaded).value();
     read_ahead_matches_.clear();

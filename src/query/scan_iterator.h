@@ -8,8 +8,8 @@
 // equality filter are read (the postings are intersected first).  With the
 // Log's frame cache, decompressed frames are shared between iterators, and
 // in a cached frame an equality filter visits only the matching records; the
-// frames of a segment scanned whole (no index narrowed it) are cached only
-// into free room, so a scan of the log does not evict what lookups use.  Every
+// frames of a long scan (no index narrowed it) are cached only into free
+// room, so a scan of the log does not evict what lookups use.  Every
 // event is still checked against the whole filter, so the index only ever
 // removes frames that cannot match.  A lead lookup in a sealed segment with
 // a run of that lead (index/lead_runs.h) reads the run's blocks instead of
@@ -101,6 +101,13 @@ class ScanIterator final : public EventIterator {
   // The record at `offset` in `frame`; kCorruption naming the segment.
   Status DecodeAt(const CachedFrame& frame, uint32_t offset, EventView* event) const;
   Status MalformedRecord() const;
+  // How a frame read now goes into the frame cache: as the most recently
+  // used, unless this is a long scan (past kHotScanFrames frames visited in
+  // a segment that no index narrowed), which only takes free room
+  // (FrameCache::Admit::kIfRoom) so as not to evict what lookups use.  A
+  // short scan (the newest events, a page) is cached as usual.
+  FrameCache::Admit Admission() const;
+  static constexpr uint64_t kHotScanFrames = 8;
   // The first position from `pos` on in frame_order_ that FrameMayMatch,
   // or frame_order_.size().
   size_t NextFrameToVisit(size_t pos) const;
@@ -124,7 +131,7 @@ class ScanIterator final : public EventIterator {
   std::unique_ptr<SegmentReader> segment_;
   size_t frames_done_ = 0;
   std::vector<uint32_t> frame_order_;
-  FrameCache::Admit admit_ = FrameCache::Admit::kHot;  // how frames read for this segment are cached
+  bool scans_all_frames_ = false;  // no index narrowed the current segment's frames
   // Set when the plan reads the current segment's run of query_.lead_id:
   // frame_order_ then indexes run_, not the segment's frames.
   std::shared_ptr<const LeadRuns> runs_;
