@@ -166,6 +166,7 @@ Result<std::unique_ptr<EventFilter>> EventFilter::Create(const Query& query) {
         f->lines_regex_ = std::move(lines);
         f->regex_has_anchor_ = query.regex->find_first_of("^$") != std::string::npos;
         f->regex_prefix_ = LiteralPrefix(*query.regex);
+        if (f->regex_prefix_.size() < 3) f->regex_prefix_.clear();  // too common to be worth it
       }
     }
     // A field's text (--regex-field) is unescaped, so it may hold a literal
@@ -337,12 +338,22 @@ bool EventFilter::MatchRecords(std::string_view raw, std::span<const uint32_t> o
 bool EventFilter::FindLinesMatch(const re2::StringPiece& text, size_t from, re2::StringPiece* m) {
   if (regex_prefix_.empty()) return lines_regex_->Match(text, from, text.size(), RE2::UNANCHORED, m, 1);
   // The leftmost match starts at the first place the prefix occurs where
-  // the regex matches.
+  // the regex matches.  Each place costs an anchored RE2 call, so a prefix
+  // found more often than once in kMinBytesPerTry bytes (a common key
+  // like '":') is dropped for RE2's own search after a fair sample.
   const std::string_view all(text.data(), text.size());
   for (size_t at = from; at < all.size(); ++at) {
     const char* p = FindBytes(all.substr(at), regex_prefix_);
-    if (p == nullptr) return false;
+    if (p == nullptr) {
+      prefix_bytes_ += all.size() - at;
+      return false;
+    }
+    prefix_bytes_ += static_cast<size_t>(p - all.data()) + 1 - at;
     at = static_cast<size_t>(p - all.data());
+    if (++prefix_tries_ >= kPrefixSample && prefix_bytes_ < prefix_tries_ * kMinBytesPerTry) {
+      regex_prefix_.clear();
+      return lines_regex_->Match(text, at, text.size(), RE2::UNANCHORED, m, 1);
+    }
     if (lines_regex_->Match(text, at, text.size(), RE2::ANCHOR_START, m, 1)) return true;
   }
   return false;

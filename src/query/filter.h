@@ -77,6 +77,9 @@ class EventFilter {
   std::unique_ptr<re2::RE2> lines_regex_;
   bool regex_has_anchor_ = false;  // '^' or '$': a line match is checked on its event alone
   std::string regex_prefix_;       // every match starts with it (LiteralPrefix in filter.cc)
+  // How often the prefix was found (FindLinesMatch drops a common one).
+  static constexpr uint64_t kPrefixSample = 4096, kMinBytesPerTry = 64;
+  uint64_t prefix_tries_ = 0, prefix_bytes_ = 0;
   std::string lines_;              // MatchRecords' JSON lines
   std::vector<size_t> line_starts_;
   std::vector<uint32_t> line_offsets_;
