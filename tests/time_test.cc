@@ -25,6 +25,23 @@ TEST(Time, KeepsFractionsUpToNanoseconds) {
   EXPECT_EQ(Parse("1970-01-01T00:00:01.123456789Z"), 1'123'456'789);
 }
 
+// ParseRfc3339 keeps the last "YYYY-MM-DDTHH:MM:SS" it parsed: a timestamp
+// that shares it still has its own fraction and offset, and one that does not
+// is checked in full.
+TEST(Time, ATimestampSharingThePreviousSecondKeepsItsOwnFractionAndOffset) {
+  const int64_t base = Parse("2026-11-27T04:12:40Z");
+  EXPECT_EQ(Parse("2026-11-27T04:12:40.25Z"), base + 250'000'000);
+  EXPECT_EQ(Parse("2026-11-27T04:12:40.25+01:00"), base + 250'000'000 - 3600LL * 1'000'000'000);
+  EXPECT_EQ(Parse("2026-11-27T04:12:40-00:30"), base + 1800LL * 1'000'000'000);
+  std::string why;
+  EXPECT_FALSE(ParseRfc3339("2026-11-27T04:12:40.Z", &why)) << "an empty fraction after a cached second";
+  EXPECT_FALSE(ParseRfc3339("2026-11-27T04:12:40", &why)) << "no offset";
+  EXPECT_FALSE(ParseRfc3339("2026-02-30T04:12:40Z", &why));
+  EXPECT_EQ(why, "day out of range");
+  EXPECT_FALSE(ParseRfc3339("2026-02-30T04:12:40Z", &why)) << "a failed parse is not remembered";
+  EXPECT_EQ(Parse("2026-11-27T04:12:41Z"), base + 1'000'000'000);
+}
+
 TEST(Time, FormatsNineFractionalDigitsUtc) {
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000000000Z");
   EXPECT_EQ(FormatRfc3339(1'123'456'789), "1970-01-01T00:00:01.123456789Z");

@@ -160,6 +160,33 @@ TEST_F(ValidatorTest, RejectsDuplicateKeysAtAnyLevel) {
   ExpectReject(many, "data", "duplicate key \"k17\"");
 }
 
+// Keys and strings without a backslash are taken as written, the rest are
+// unescaped: both paths must give the same answers.
+TEST_F(ValidatorTest, EscapedKeysAndStringsMeanWhatTheyUnescapeTo) {
+  ASSERT_TRUE(Check(R"({"typ\u0065":"a.b","lead_\u0069d":"L\u0031","data":{"q\"":"\"","q":1}})").ok());
+  EXPECT_EQ(e_.type, "a.b");
+  EXPECT_EQ(e_.lead_id, "L1");
+  ExpectReject(R"({"type":"a","typ\u0065":"b"})", "type", "duplicate key");
+  ExpectReject(R"({"type":"a","data":{"q\"":1,"q\u0022":2}})", "data", "duplicate key \"q\"\"");
+  ExpectReject(R"({"type":"a","data":{"s":"\x41"}})", "data/s", "invalid string");
+  ExpectReject(R"({"type":"a","lead_id":"L\x"})", "lead_id", "invalid string");
+  ExpectReject(R"({"type":"a\u0009"})", "type", "invalid character");
+}
+
+TEST_F(ValidatorTest, RejectsRawControlBytesInsideStrings) {
+  for (const char* where : {R"({"type":"a","data":{"s":"a#b"}})", R"({"type":"a","actor":"a#b"})",
+                            R"({"type":"a","data":{"a#b":1}})"}) {
+    std::string json = where;
+    json[json.find('#')] = '\x01';
+    EXPECT_FALSE(Check(json).ok()) << where;
+  }
+  // DEL and C1 controls are legal JSON but not in an indexed field.
+  ExpectReject("{\"type\":\"a\",\"source\":\"a\x7f\"}", "source", "control character at byte 1");
+  ExpectReject("{\"type\":\"a\",\"source\":\"ab\xc2\x85\"}", "source", "control character at byte 2");
+  ASSERT_TRUE(Check("{\"type\":\"a\",\"source\":\"\xc2\xa9 x\"}").ok());  // U+00A9 shares the lead byte
+  EXPECT_EQ(e_.source, "\xc2\xa9 x");
+}
+
 TEST_F(ValidatorTest, RejectsNonObjectData) {
   ExpectReject(R"({"type":"a","data":[1]})", "data", "must be a JSON object");
   ExpectReject(R"({"type":"a","data":"x"})", "data", "must be a JSON object");

@@ -1,6 +1,7 @@
 #include "util/time.h"
 
 #include <charconv>
+#include <cstring>
 #include <ctime>
 
 namespace stele {
@@ -54,7 +55,9 @@ int64_t NowNanos() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-std::optional<int64_t> ParseRfc3339(std::string_view s, std::string* why) {
+// "YYYY-MM-DDTHH:MM:SS" (the first 19 bytes of s, which has at least 20) as
+// seconds since the epoch, without the offset.
+static std::optional<int64_t> ParseRfc3339Seconds(std::string_view s, std::string* why) {
   int year, month, day, hour, minute, second;
   if (!Digits(s, 0, 4, &year) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, &month) ||
       s[7] != '-' || !Digits(s, 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
@@ -68,6 +71,27 @@ std::optional<int64_t> ParseRfc3339(std::string_view s, std::string* why) {
   if (day < 1 || day > mdays) return Fail(why, "day out of range");
   if (hour > 23 || minute > 59 || second > 60) return Fail(why, "time of day out of range");
   if (second == 60) second = 59;  // leap second: clamp, as most systems do
+  return DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 + hour * 3600 +
+         minute * 60 + second;
+}
+
+std::optional<int64_t> ParseRfc3339(std::string_view s, std::string* why) {
+  // Events arrive in time order, so most share the previous one's
+  // "YYYY-MM-DDTHH:MM:SS": the seconds it stands for are kept per thread, and
+  // only the fraction and the offset are parsed (this function was 4 % of
+  // validation's instructions).
+  thread_local char last_prefix[19];
+  thread_local int64_t last_base = -1;  // seconds since the epoch of last_prefix, before the offset
+  int64_t base;
+  if (s.size() >= 20 && last_base >= 0 && std::memcmp(s.data(), last_prefix, 19) == 0) {
+    base = last_base;
+  } else {
+    auto parsed = ParseRfc3339Seconds(s, why);
+    if (!parsed) return std::nullopt;
+    base = *parsed;
+    std::memcpy(last_prefix, s.data(), 19);
+    last_base = base;
+  }
   size_t pos = 19;
   int64_t frac = 0;
   if (pos < s.size() && s[pos] == '.') {
@@ -97,8 +121,7 @@ std::optional<int64_t> ParseRfc3339(std::string_view s, std::string* why) {
     return Fail(why, "missing UTC offset (Z or +HH:MM)");
   }
   if (pos != s.size()) return Fail(why, "trailing characters after timestamp");
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  const int64_t secs = base - offset_s;
   // int64 nanoseconds reach 2262-04-11; stele stores nothing before 1970.
   if (secs < 0) return Fail(why, "before 1970-01-01T00:00:00Z");
   if (secs > 9'223'372'036 || (secs == 9'223'372'036 && frac > 854'775'807)) {
