@@ -1,6 +1,7 @@
 // Micro-benchmarks of the hot path pieces (Google Benchmark).  The
 // end-to-end, side-by-side figures come from `stele bench ingest`.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <zstd.h>
 
@@ -234,10 +235,16 @@ void BM_EnqueueLatency(benchmark::State& state) {
   constexpr double kOfferedPerSecond = 800'000;
   const std::string dir = std::filesystem::temp_directory_path() / ("stele-micro-enqueue-" + std::to_string(getpid()));
   std::vector<uint32_t> all;
+  // Page faults and involuntary context switches of the producers while
+  // they were timed: either one costs microseconds.
+  std::atomic<uint64_t> timed_faults{0}, timed_switches{0};
   for (auto _ : state) {
     std::filesystem::remove_all(dir);
     Options o;
     o.dir = dir;
+    // Warm buffers: a first touch of a queue page is a page fault of ~2 us
+    // (a cold queue read p99 1.9 us with one producer).
+    o.prefault_queue = true;
     auto log = LogImpl::Open(o);  // sync=batch, the default
     if (!log.ok()) std::abort();
     std::vector<std::vector<uint32_t>> ns(producers);
@@ -250,16 +257,17 @@ void BM_EnqueueLatency(benchmark::State& state) {
         EventView e;
         if (!v.Validate(line, 0x7fffffffffffffff / 2, ValidationLimits{}, &e).ok()) std::abort();
         AppendFramedRecord(e, &record);
-        // Warm-up, untimed and unpaced: the queue's two 64 MiB buffers get
-        // their pages (a first touch is a page fault of ~2 us: a cold
-        // queue read p99 1.9 us with one producer).
+        // Warm-up, untimed and unpaced: the writer's and the segment's
+        // buffers reach their working size.
         for (size_t i = 0; i < 2 * (64u << 20) / record.size() / producers; ++i) {
           if (!EnqueueProbe::Enqueue(log->get(), &record).ok()) std::abort();
         }
         const size_t per_producer = kTimed / producers;
         const auto burst_gap = std::chrono::nanoseconds(static_cast<int64_t>(1e9 * kBurst * producers / kOfferedPerSecond));
-        ns[t].reserve(per_producer);
+        ns[t].assign(per_producer, 0);  // touched now, not while timing
         auto next = std::chrono::steady_clock::now();
+        rusage before{};
+        getrusage(RUSAGE_THREAD, &before);
         for (size_t i = 0; i < per_producer; ++i) {
           if (i % kBurst == 0) {
             std::this_thread::sleep_until(next);
@@ -267,9 +275,13 @@ void BM_EnqueueLatency(benchmark::State& state) {
           }
           const auto t0 = std::chrono::steady_clock::now();
           if (!EnqueueProbe::Enqueue(log->get(), &record).ok()) std::abort();
-          ns[t].push_back(static_cast<uint32_t>(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+          ns[t][i] = static_cast<uint32_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
         }
+        rusage after{};
+        getrusage(RUSAGE_THREAD, &after);
+        timed_faults += static_cast<uint64_t>(after.ru_minflt - before.ru_minflt);
+        timed_switches += static_cast<uint64_t>(after.ru_nivcsw - before.ru_nivcsw);
       });
     }
     for (auto& t : threads) t.join();
@@ -283,6 +295,8 @@ void BM_EnqueueLatency(benchmark::State& state) {
   state.counters["p99_ns"] = pct(0.99);
   state.counters["p99.9_ns"] = pct(0.999);
   state.counters["max_ns"] = static_cast<double>(all.back());
+  state.counters["faults"] = static_cast<double>(timed_faults.load());
+  state.counters["preempted"] = static_cast<double>(timed_switches.load());
   state.SetItemsProcessed(static_cast<int64_t>(all.size()));
 }
 BENCHMARK(BM_EnqueueLatency)->Arg(1)->Arg(8)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -39,10 +39,19 @@ struct Options {
   // Zero writes each batch as soon as the previous sync ends.
   std::chrono::microseconds batch_commit_delay{1000};
 
-  // Bound of the write queue, in encoded event bytes.  A full queue makes
-  // Append() wait up to enqueue_deadline, then fail with kBusy.
+  // Bound of the write queue, in encoded event bytes waiting for the writer
+  // (under 4 GiB).  A full queue makes Append() wait up to
+  // enqueue_deadline, then fail with kBusy.  The batch the writer is
+  // writing sits in a second buffer of the same size, so the queue's memory
+  // is at most twice this (one Append larger than the bound is admitted
+  // alone into an empty queue).
   size_t queue_bytes = 64u << 20;
   std::chrono::milliseconds enqueue_deadline{2000};
+  // Touches both queue buffers at Open(), so no append ever waits on a first
+  // page fault of the queue (~2 us each).  Costs 2 x queue_bytes of resident
+  // memory from the start; off by default, so a short-lived `stele append`
+  // pays only for what it queues.
+  bool prefault_queue = false;
 
   // Limits on input events (docs/security.md, "Input limits"): an event over
   // any of them is rejected with an error naming the field and the limit.

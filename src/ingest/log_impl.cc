@@ -46,6 +46,9 @@ LogImpl::LogImpl(const Options& options)
 Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
   if (options.dir.empty()) return Status::InvalidArgument("option \"dir\": must not be empty");
   if (options.queue_bytes == 0) return Status::InvalidArgument("option \"queue_bytes\": must be > 0");
+  if (options.queue_bytes >= (1ull << 32)) {
+    return Status::InvalidArgument("option \"queue_bytes\": must be under 4 GiB (the queue counts bytes in 32 bits)");
+  }
   std::unique_ptr<LogImpl> log(new LogImpl(options));
   Env* env = log->env_;
   STELE_RETURN_IF_ERROR(env->CreateDir(options.dir));
@@ -75,15 +78,15 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
   {
     MutexLock l(&log->mu_);
     const uint64_t last = log->segment_->last_seq();
-    log->next_seq_ = last + 1;
+    log->queue_ = std::make_unique<WriteQueue>(options.queue_bytes, last + 1);
+    log->opened_next_seq_ = last + 1;
+    if (options.prefault_queue) log->queue_->Prefault();
     log->written_seq_ = last;
     log->durable_seq_ = last;
     log->durable_published_.store(last);
     log->stats_.written_seq = last;
     log->stats_.durable_seq = last;
     if (options.field_index) log->live_index_ = log->segment_->live_index();
-    // Reserved, not touched: pages become resident only as the queue fills.
-    log->pending_.reserve(options.queue_bytes);
   }
   log->recovery_.last_seq = log->segment_->last_seq();
   // Finish an interrupted removal, and apply the policy, before writing.
@@ -95,7 +98,6 @@ Result<std::unique_ptr<LogImpl>> LogImpl::Open(const Options& options) {
     MutexLock l(&log->mu_);
     log->stats_.first_seq = firsts->empty() ? 1 : firsts->front();
   }
-  log->batch_.reserve(options.queue_bytes);
   if (options.frame_cache_bytes > 0) log->frames_ = std::make_shared<FrameCache>(options.frame_cache_bytes);
   if (options.source_rate > 0) {
     log->source_limiter_ = std::make_unique<RateLimiter>(
@@ -126,40 +128,58 @@ Status LogImpl::RefusalLocked() const {
   return Status::Ok();
 }
 
+void LogImpl::HaltLocked(Status why) {
+  if (error_.ok()) error_ = std::move(why);
+  queue_->Close();
+  SignalProgressLocked();
+  space_cv_.SignalAll();
+  work_cv_.Signal();
+}
+
+void LogImpl::WakeWriter() {
+  // Pairs with the writer's store of writer_idle_ before it checks the queue
+  // (both sequentially consistent, the queue's compare-and-swap included):
+  // either this sees the writer idle, or the writer sees the records.
+  if (writer_idle_.load()) {
+    MutexLock l(&mu_);
+    work_cv_.Signal();
+  }
+}
+
 Result<uint64_t> LogImpl::Enqueue(std::string* records, uint64_t n, bool wait) {
-  // The deadline is read from the clock only when the queue is full: a
-  // clock read per event was 1.5 % of ingest's CPU (perf, 2 producers).
+  if (records->size() >= (1ull << 32)) {
+    return Status::InvalidArgument("batch: " + std::to_string(records->size()) +
+                                   " bytes of records in one append; the limit is 4 GiB");
+  }
+  uint64_t first = 0;
+  bool was_empty = false;
+  WriteQueue::PushResult pushed = queue_->Push(records, n, &first, &was_empty);
+  if (pushed == WriteQueue::PushResult::kOk) {
+    if (was_empty) WakeWriter();
+    return first;
+  }
+  // Full or closed: the slow path, under mu_.  The writer takes a batch
+  // under mu_ and then signals space_cv_, so a push that fails here cannot
+  // miss the space that batch frees.  The deadline is read from the clock
+  // only now: a clock read per event was 1.5 % of ingest's CPU (perf, 2
+  // producers).
   std::optional<std::chrono::steady_clock::time_point> deadline;
   MutexLock l(&mu_);
   while (true) {
     STELE_RETURN_IF_ERROR(RefusalLocked());
-    // A batch bigger than the whole queue is admitted alone into an empty
-    // queue, so it cannot wait for ever; memory stays bounded by the larger
-    // of the two.
-    if (queued_bytes_ == 0 || queued_bytes_ + records->size() <= options_.queue_bytes) break;
+    pushed = queue_->Push(records, n, &first, &was_empty);
+    if (pushed == WriteQueue::PushResult::kOk) break;
+    if (pushed == WriteQueue::PushResult::kClosed) return Status::Closed("the log is shut down");
     if (!wait) return Status::Busy("write queue full");  // TryAppend: the caller waits elsewhere
     if (!deadline) deadline = std::chrono::steady_clock::now() + options_.enqueue_deadline;
     if (!space_cv_.WaitUntil(&mu_, *deadline) && std::chrono::steady_clock::now() >= *deadline) {
       ++stats_.busy_rejects;
-      return Status::Busy("write queue full (" + std::to_string(queued_bytes_) + " of " +
-                          std::to_string(options_.queue_bytes) + " bytes) past the " +
+      return Status::Busy("write queue full (" + std::to_string(queue_->waiting_bytes()) + " of " +
+                          std::to_string(options_.queue_bytes) + " bytes waiting) past the " +
                           std::to_string(options_.enqueue_deadline.count()) + " ms deadline; retry later");
     }
   }
-  const uint64_t first = next_seq_;
-  char* p = records->data();
-  char* end = p + records->size();
-  for (uint64_t seq = first; p < end; ++seq) {
-    PutU64(p + 4 + kRecordSeqOffset, seq);
-    p += 4 + GetU32(p);
-  }
-  next_seq_ += n;
-  const bool was_idle = pending_.empty();
-  pending_.append(*records);
-  queued_bytes_ += records->size();
-  stats_.appended += n;
-  stats_.queue_peak_bytes = std::max<uint64_t>(stats_.queue_peak_bytes, queued_bytes_);
-  if (was_idle) work_cv_.Signal();
+  if (was_empty) work_cv_.Signal();
   return first;
 }
 
@@ -364,7 +384,7 @@ Result<BatchResult> LogImpl::AppendBatch(std::string_view ndjson, uint64_t first
 Result<uint64_t> LogImpl::Checkpoint() {
   if (!options_.integrity) return Status::InvalidArgument("option \"integrity\" is off: there is no tree to sign");
   MutexLock l(&mu_);
-  const uint64_t target = next_seq_ - 1;
+  const uint64_t target = queue_->next_seq() - 1;
   if (target > checkpoint_wanted_) checkpoint_wanted_ = target;
   work_cv_.Signal();
   while (checkpointed_ < target) {
@@ -380,7 +400,7 @@ Status LogImpl::Flush() {
   {
     MutexLock l(&mu_);
     if (!error_.ok()) return error_;
-    target = next_seq_ - 1;
+    target = queue_->next_seq() - 1;
     if (durable_seq_ >= target) return Status::Ok();
     sync_wanted_seq_ = std::max(sync_wanted_seq_, target);
     work_cv_.Signal();
@@ -396,7 +416,7 @@ Status LogImpl::PrepareRead(uint64_t* size, ScanIterator::Context* context) {
   uint64_t target;
   {
     MutexLock l(&mu_);
-    target = next_seq_ - 1;
+    target = queue_->next_seq() - 1;
     context->live = live_index_;
     context->sealing = sealing_index_;
     if (target > written_seq_) {  // a reader cuts the group-commit window short
@@ -498,6 +518,9 @@ Status LogImpl::Shutdown() {
   {
     MutexLock l(&mu_);
     closing_ = true;
+    // Every push that succeeded before this is in the writer's next batch.
+    // (A log whose Open() failed has no queue.)
+    if (queue_) queue_->Close();
     work_cv_.Signal();
     space_cv_.SignalAll();
   }
@@ -519,8 +542,10 @@ LogStats LogImpl::stats() const {
   LogStats s = stats_;
   s.written_seq = written_seq_;
   s.durable_seq = durable_seq_;
-  s.queue_bytes = queued_bytes_;
-  s.queue_events = next_seq_ - 1 - written_seq_;
+  const uint64_t next_seq = queue_->next_seq();
+  s.appended = next_seq - opened_next_seq_;
+  s.queue_bytes = queue_->waiting_bytes() + in_flight_bytes_;
+  s.queue_events = next_seq - 1 - written_seq_;
   s.cache_hits = cache_.hits();
   s.cache_extends = cache_.extends();
   s.cache_misses = cache_.misses();
@@ -691,18 +716,19 @@ Status LogImpl::ApplyRetention(int64_t now_ns) {
 
 Status LogImpl::WriteBatch(bool sync, bool* synced) {
   *synced = false;
-  if (!batch_.empty()) {
+  const std::string_view batch = batch_.bytes;
+  if (!batch.empty()) {
     // The frames, their field index and the Merkle leaves depend only on
     // the batch's bytes: a large batch is indexed and hashed on the helper
     // thread while this one compresses and writes it.
-    const std::vector<FrameCut> cuts = segment_->CutFrames(batch_, options_.frame_target_bytes);
-    auto index_and_hash = [this, &cuts] {
-      segment_->IndexFrames(batch_, cuts);
+    const std::vector<FrameCut> cuts = segment_->CutFrames(batch, options_.frame_target_bytes);
+    auto index_and_hash = [this, batch, &cuts] {
+      segment_->IndexFrames(batch, cuts);
       return hashes_ ? HashBatch() : Status::Ok();
     };
-    const bool overlap = batch_.size() >= kOverlapBytes;
+    const bool overlap = batch.size() >= kOverlapBytes;
     if (overlap) helper_->Run(index_and_hash);
-    const Status written = segment_->AppendFrames(batch_, cuts);
+    const Status written = segment_->AppendFrames(batch, cuts);
     const Status hashed = overlap ? helper_->Wait() : index_and_hash();
     STELE_RETURN_IF_ERROR(written);
     STELE_RETURN_IF_ERROR(hashed);
@@ -719,7 +745,8 @@ Status LogImpl::WriteBatch(bool sync, bool* synced) {
 
 Status LogImpl::HashBatch() {
   Sha256& sha = ThreadSha256();
-  for (const char* p = batch_.data(); p < batch_.data() + batch_.size();) {
+  const std::string_view batch = batch_.bytes;
+  for (const char* p = batch.data(); p < batch.data() + batch.size();) {
     const uint32_t len = GetU32(p);
     hashes_->AddLeaf(sha.LeafHash(std::string_view(p + 4, len)));
     p += 4 + len;
@@ -747,28 +774,30 @@ void LogImpl::WriterLoop() {
       std::min<int64_t>(1000, std::chrono::duration_cast<std::chrono::milliseconds>(options_.segment_max_age).count()));
   MutexLock l(&mu_);
   while (true) {
-    while (pending_.empty() && !closing_ && sync_wanted_seq_ <= durable_seq_ && checkpoint_wanted_ <= checkpointed_) {
+    // writer_idle_ is set before the queue is looked at: see WakeWriter().
+    writer_idle_.store(true);
+    while (queue_->waiting_bytes() == 0 && !closing_ && sync_wanted_seq_ <= durable_seq_ &&
+           checkpoint_wanted_ <= checkpointed_) {
       if (!work_cv_.WaitUntil(&mu_, std::chrono::steady_clock::now() + age_tick) && error_.ok()) {
         const uint64_t written = written_seq_;
         bool synced = false;
         mu_.Unlock();
         Status s = IdleWork(&synced);
         mu_.Lock();
-        if (!s.ok() && error_.ok()) {
-          error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
-          SignalProgressLocked();
-          space_cv_.SignalAll();
+        if (!s.ok()) {
+          HaltLocked(Status::ReadOnly("log is read-only after a failed write: " + s.message()));
         } else if (synced) {
           durable_seq_ = std::max(durable_seq_, written);
           SignalProgressLocked();
         }
       }
     }
+    writer_idle_.store(false);
     if (!error_.ok()) {
-      // Read-only: nothing more is written.  Drop the queue (its events were
-      // never acknowledged as durable) and wait for Shutdown().
-      queued_bytes_ -= pending_.size();
-      pending_.clear();
+      // Read-only: nothing more is written.  Drop what was queued before the
+      // queue closed (those events were never acknowledged as durable) and
+      // wait for Shutdown().
+      (void)queue_->Take();
       SignalProgressLocked();
       space_cv_.SignalAll();
       if (closing_) break;
@@ -778,25 +807,29 @@ void LogImpl::WriterLoop() {
     // Group-commit window (Options::batch_commit_delay).
     if (options_.sync == SyncMode::kBatch && options_.batch_commit_delay.count() > 0) {
       const auto due = last_sync_ + options_.batch_commit_delay;
-      while (!closing_ && error_.ok() && pending_.size() < (1u << 20) && sync_wanted_seq_ <= durable_seq_ &&
+      while (!closing_ && error_.ok() && queue_->waiting_bytes() < (1u << 20) && sync_wanted_seq_ <= durable_seq_ &&
              checkpoint_wanted_ <= checkpointed_ && read_wanted_seq_ <= written_seq_ &&
              std::chrono::steady_clock::now() < due) {
         work_cv_.WaitUntil(&mu_, due);
       }
     }
-    const bool nothing_to_do = pending_.empty() && sync_wanted_seq_ <= durable_seq_;
+    const bool nothing_to_do = queue_->waiting_bytes() == 0 && sync_wanted_seq_ <= durable_seq_;
     if (closing_ && nothing_to_do && durable_seq_ == written_seq_) break;
 
-    batch_.swap(pending_);
+    batch_ = queue_->Take();
+    in_flight_bytes_ = batch_.bytes.size();
+    // What waited for the writer peaks just before it takes a batch.
+    stats_.queue_peak_bytes = std::max<uint64_t>(stats_.queue_peak_bytes, in_flight_bytes_);
+    space_cv_.SignalAll();  // the queue is empty again
     checkpoint_target_ = checkpoint_wanted_;
-    const uint64_t last = next_seq_ - 1;
+    const uint64_t last = batch_.last_seq;
     const bool sync = options_.sync != SyncMode::kNone || sync_wanted_seq_ > durable_seq_ || closing_;
     mu_.Unlock();
     bool synced = false;
     Status s = WriteBatch(sync, &synced);
     mu_.Lock();
-    queued_bytes_ -= batch_.size();
-    batch_.clear();
+    in_flight_bytes_ = 0;
+    batch_ = {};
     ++stats_.batches;
     if (s.ok()) {
       written_seq_ = last;
@@ -806,15 +839,14 @@ void LogImpl::WriterLoop() {
         last_sync_ = std::chrono::steady_clock::now();
       }
     } else {
-      error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
+      HaltLocked(Status::ReadOnly("log is read-only after a failed write: " + s.message()));
     }
     SignalProgressLocked();
-    space_cv_.SignalAll();
   }
   mu_.Unlock();
   if (Status s = FinishIndexFile(); !s.ok()) {
     MutexLock l(&mu_);
-    if (error_.ok()) error_ = Status::ReadOnly("log is read-only after a failed write: " + s.message());
+    HaltLocked(Status::ReadOnly("log is read-only after a failed write: " + s.message()));
   }
   mu_.Lock();
   if (error_.ok()) {
@@ -822,7 +854,7 @@ void LogImpl::WriterLoop() {
     mu_.Unlock();
     Status s = WriteCheckpoint();
     mu_.Lock();
-    if (!s.ok()) error_ = Status::ReadOnly("final checkpoint failed: " + s.message());
+    if (!s.ok()) HaltLocked(Status::ReadOnly("final checkpoint failed: " + s.message()));
   }
   writer_exited_ = true;
   SignalProgressLocked();

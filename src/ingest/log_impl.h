@@ -5,8 +5,9 @@
 // thread that drains the queue in group-committed batches into the active
 // segment, syncs per SyncMode, and rotates/seals segments.
 //
-// Seqs are assigned at enqueue, under mu_, in queue order; the writer takes
-// batches in the same order, so seq order is commit order with no gaps.
+// Seqs are assigned at enqueue, by the lock-free WriteQueue, in queue
+// order; the writer takes batches in the same order, so seq order is commit
+// order with no gaps.
 // A failed write or sync is never retried: error_ becomes sticky, every
 // waiter is woken with it, and the log refuses writes until reopened.
 #pragma once
@@ -20,6 +21,7 @@
 
 #include "event/validator.h"
 #include "ingest/retention.h"
+#include "ingest/write_queue.h"
 #include "integrity/hash_store.h"
 #include "integrity/note.h"
 #include "query/frame_cache.h"
@@ -64,8 +66,9 @@ class LogImpl {
   explicit LogImpl(const Options& options);
 
   // Moves `records` (n framed records with seq placeholders) into the queue,
-  // assigning seqs; waits up to the enqueue deadline for space.
-  // Without `wait`, a full queue is kBusy at once (TryAppend).
+  // assigning seqs, without a lock unless the queue is full or closed; then
+  // waits up to the enqueue deadline for space.  Without `wait`, a full
+  // queue is kBusy at once (TryAppend).
   Result<uint64_t> Enqueue(std::string* records, uint64_t n, bool wait = true) EXCLUDES(mu_);
   Result<uint64_t> AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait = true);
   // Waits until durable_seq_ >= seq (or an error), without taking mu_
@@ -79,6 +82,11 @@ class LogImpl {
   // a reader can see and the active segment's live index.
   Status PrepareRead(uint64_t* size, ScanIterator::Context* context) EXCLUDES(mu_);
   Status RefusalLocked() const REQUIRES(mu_);
+  // Makes the log refuse writes for good (error_ = `why`): closes the queue
+  // and wakes every waiter.
+  void HaltLocked(Status why) REQUIRES(mu_);
+  // A producer's push found the queue empty: the writer may be asleep.
+  void WakeWriter() EXCLUDES(mu_);
   // Validation and the per-source limit for one event; reports refusals to
   // the security monitor.
   Status Admit(std::string_view json, int64_t now_ns, const ValidationLimits& limits, EventView* event);
@@ -132,9 +140,14 @@ class LogImpl {
   CondVar work_cv_;   // writer waits for work
   CondVar space_cv_;  // producers wait for queue space
   CondVar done_cv_;   // flush/sync waiters wait for progress
-  std::string pending_ GUARDED_BY(mu_);  // framed records not yet taken by the writer
-  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
-  uint64_t queued_bytes_ GUARDED_BY(mu_) = 0;  // pending_ + batch in flight
+  // Framed records not yet taken by the writer; it hands out the seqs.
+  // Created by Open(), once the next seq is known.
+  std::unique_ptr<WriteQueue> queue_;
+  uint64_t opened_next_seq_ = 1;  // queue_'s first seq: appended = next seq - this
+  // Set by the writer (under mu_) before it sleeps for want of work; a
+  // producer that finds the queue empty takes mu_ to wake it only then.
+  std::atomic<bool> writer_idle_{false};
+  uint64_t in_flight_bytes_ GUARDED_BY(mu_) = 0;  // the batch being written
   uint64_t written_seq_ GUARDED_BY(mu_) = 0;
   uint64_t durable_seq_ GUARDED_BY(mu_) = 0;
   uint64_t sync_wanted_seq_ GUARDED_BY(mu_) = 0;  // Flush() target under kNone
@@ -184,7 +197,7 @@ class LogImpl {
   int64_t last_checkpoint_ns_ = 0;
   int64_t last_retention_ns_ = 0;
   std::vector<std::pair<std::string, std::string>> deferred_retention_;  // removals before the monitor ran
-  std::string batch_;
+  WriteQueue::Batch batch_;  // the batch being written (a view into queue_)
   std::unique_ptr<TaskThread> helper_;  // indexes and hashes large batches beside the writer
   // Writes a sealed segment's field index file while the writer goes on with
   // the next segment; at most one is in flight (FinishIndexFile()).
