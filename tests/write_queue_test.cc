@@ -100,7 +100,7 @@ TEST(WriteQueue, ConcurrentPushesGetGaplessSeqsInByteOrderAndEachLandsOnce) {
 }
 
 TEST(WriteQueue, AFullQueueRefusesUntilTheWriterTakesABatch) {
-  WriteQueue queue(100, 1);
+  WriteQueue queue(200, 1);  // buffers of 100 bytes
   std::string r;
   AddRecord(std::string(40, 'a'), &r);  // 52 bytes framed
   uint64_t first;
@@ -124,7 +124,7 @@ TEST(WriteQueue, AFullQueueRefusesUntilTheWriterTakesABatch) {
 }
 
 TEST(WriteQueue, APushLargerThanTheQueueGoesAloneIntoAnEmptyOne) {
-  WriteQueue queue(64, 1);
+  WriteQueue queue(128, 1);  // buffers of 64 bytes
   std::string small, big;
   AddRecord("x", &small);
   for (int i = 0; i < 10; ++i) AddRecord(std::string(30, static_cast<char>('a' + i)), &big);  // 420 bytes

@@ -52,7 +52,7 @@ struct LogStats {
   uint64_t durable_seq = 0;        // highest seq fdatasync'd
   uint64_t queue_bytes = 0;        // bytes waiting or in flight
   uint64_t queue_events = 0;       // events appended but not yet written (queue depth)
-  uint64_t queue_peak_bytes = 0;   // high-water mark of the bytes waiting (bounded by Options::queue_bytes)
+  uint64_t queue_peak_bytes = 0;   // high-water mark of the bytes waiting (at most half of Options::queue_bytes)
   uint64_t batches = 0;
   uint64_t syncs = 0;
   uint64_t busy_rejects = 0;

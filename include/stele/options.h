@@ -39,12 +39,11 @@ struct Options {
   // Zero writes each batch as soon as the previous sync ends.
   std::chrono::microseconds batch_commit_delay{1000};
 
-  // Bound of the write queue, in encoded event bytes waiting for the writer
-  // (under 4 GiB).  A full queue makes Append() wait up to
-  // enqueue_deadline, then fail with kBusy.  The batch the writer is
-  // writing sits in a second buffer of the same size, so the queue's memory
-  // is at most twice this (one Append larger than the bound is admitted
-  // alone into an empty queue).
+  // Bound of the write queue's memory, in encoded event bytes (under 4
+  // GiB): two buffers of half of it each, one filling while the writer
+  // writes the other.  A full queue makes Append() wait up to
+  // enqueue_deadline, then fail with kBusy.  One Append larger than half the
+  // bound is admitted alone into an empty buffer, so it cannot wait for ever.
   size_t queue_bytes = 64u << 20;
   std::chrono::milliseconds enqueue_deadline{2000};
   // Touches both queue buffers at Open(), so no append ever waits on a first

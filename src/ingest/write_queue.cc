@@ -22,7 +22,7 @@ unsigned __int128 Pack(uint64_t lo, uint64_t seq) { return (static_cast<unsigned
 }  // namespace
 
 WriteQueue::WriteQueue(uint64_t capacity, uint64_t next_seq)
-    : capacity_(std::min<uint64_t>(capacity, kBytesMask)), state_(Pack(0, next_seq)), generation_first_seq_(next_seq) {
+    : capacity_(std::max<uint64_t>(1, std::min<uint64_t>(capacity, kBytesMask) / 2)), state_(Pack(0, next_seq)), generation_first_seq_(next_seq) {
   // Allocated, not touched: pages are faulted in as the queue first fills.
   for (Buffer& b : buffers_) {
     b.data = std::make_unique_for_overwrite<char[]>(capacity_);
@@ -81,6 +81,14 @@ WriteQueue::PushResult WriteQueue::Push(std::string* records, uint64_t n, uint64
 }
 
 WriteQueue::Batch WriteQueue::Take() {
+  // The buffer producers fill next held the batch before this one, which is
+  // written: if it grew for a large push, give the memory back before anyone
+  // can claim in it (claims in it start with the compare-and-swap below).
+  Buffer& next = buffers_[(Load().generation() + 1) & 1];
+  if (next.size > capacity_) {
+    next.data = std::make_unique_for_overwrite<char[]>(capacity_);
+    next.size = capacity_;
+  }
   State cur = Load();
   while (!CompareExchange(&cur, State{((cur.generation() + 1) << kGenerationShift) | (cur.lo & kClosedBit), cur.seq})) {
   }

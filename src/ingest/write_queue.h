@@ -14,10 +14,11 @@
 // Promises:
 // - Seqs are handed out with no gaps, in the order the bytes sit in the
 //   buffer, and a batch from Take() holds exactly the seqs it names.
-// - At most `capacity` bytes wait in the filling buffer; the batch the writer
-//   holds is the other buffer.  A push larger than `capacity` is admitted
-//   alone into an empty buffer (which grows for it), so it cannot wait for
-//   ever.
+// - The two buffers hold `capacity` bytes in all: at most half of it waits
+//   in the filling buffer, while the batch the writer holds is the other
+//   half.  A push larger than half is admitted alone into an empty buffer
+//   (which grows for it, and shrinks back once written), so it cannot wait
+//   for ever.
 // - After Close() returns, no push succeeds; every push that succeeded
 //   before it is in the next Take().
 //
@@ -87,7 +88,7 @@ class WriteQueue {
     std::atomic<uint64_t> published{0};
   };
 
-  const uint64_t capacity_;
+  const uint64_t capacity_;  // of each buffer: half the queue's bound
   alignas(16) mutable unsigned __int128 state_;
   Buffer buffers_[2];
   uint64_t generation_first_seq_;  // writer thread: the first seq of the filling generation
