@@ -84,12 +84,13 @@ WriteQueue::Batch WriteQueue::Take() {
   // The buffer producers fill next held the batch before this one, which is
   // written: if it grew for a large push, give the memory back before anyone
   // can claim in it (claims in it start with the compare-and-swap below).
-  Buffer& next = buffers_[(Load().generation() + 1) & 1];
+  // Only Take() changes the generation, so cur's stays right below.
+  State cur = Load();
+  Buffer& next = buffers_[(cur.generation() + 1) & 1];
   if (next.size > capacity_) {
     next.data = std::make_unique_for_overwrite<char[]>(capacity_);
     next.size = capacity_;
   }
-  State cur = Load();
   while (!CompareExchange(&cur, State{((cur.generation() + 1) << kGenerationShift) | (cur.lo & kClosedBit), cur.seq})) {
   }
   Buffer& b = buffers_[cur.generation() & 1];
