@@ -191,6 +191,9 @@ class LogImpl {
   // Writer thread state (set up by Open before the thread starts).
   std::unique_ptr<SegmentWriter> segment_;
   std::unique_ptr<HashStoreWriter> hashes_;  // null when integrity is off
+  // HashBatch's scratch, kept for its capacity (no allocation per batch).
+  std::vector<std::string_view> leaf_records_;
+  std::vector<Hash> leaf_hashes_;
   NoteSigner signer_;
   uint64_t last_checkpoint_size_ = 0;
   uint64_t checkpoint_target_ = 0;  // checkpoint_wanted_ as the writer last saw it

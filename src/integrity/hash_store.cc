@@ -17,7 +17,7 @@ size_t EntrySize(int k) { return k == 0 ? 4 : 32; }
 // Folds 2^h hashes into the root of their perfect subtree.
 Hash Fold(std::vector<Hash> level, Sha256& sha) {
   while (level.size() > 1) {
-    for (size_t i = 0; i < level.size() / 2; ++i) level[i] = sha.NodeHash(level[2 * i], level[2 * i + 1]);
+    sha.NodeHashes(level.data(), level.size() / 2, level.data());
     level.resize(level.size() / 2);
   }
   return level[0];
@@ -203,7 +203,7 @@ Result<std::unique_ptr<HashStoreWriter>> HashStoreWriter::Open(Env* env, const s
   for (uint64_t at = start; at < n;) {
     const uint64_t count = std::min<uint64_t>(n - at, 1u << 16);
     STELE_RETURN_IF_ERROR(loader(at, count, &leaves));
-    for (const Hash& leaf : leaves) w->AddLeaf(leaf);
+    w->AddLeaves(leaves);
     at += count;
     w->rebuilt_ += count;
     STELE_RETURN_IF_ERROR(w->Flush());
@@ -211,21 +211,28 @@ Result<std::unique_ptr<HashStoreWriter>> HashStoreWriter::Open(Env* env, const s
   return w;
 }
 
-void HashStoreWriter::AddLeaf(const Hash& leaf) {
+void HashStoreWriter::AddLeaf(const Hash& leaf) { AddLeaves(std::span<const Hash>(&leaf, 1)); }
+
+void HashStoreWriter::AddLeaves(std::span<const Hash> leaves) {
+  // Fingerprints past those already stored (a rebuild after recovery may
+  // have written some).
   const uint64_t index = range_.size();
-  if (index >= counts_[0]) {
-    buffers_[0].append(reinterpret_cast<const char*>(leaf.data()), 4);
+  for (size_t i = counts_[0] > index ? counts_[0] - index : 0; i < leaves.size(); ++i) {
+    buffers_[0].append(reinterpret_cast<const char*>(leaves[i].data()), 4);
     ++counts_[0];
   }
-  range_.Append(leaf, sha_, [this](int height, uint64_t idx, const Hash& hash) {
-    if (height % kStoredLevelStep != 0) return;
-    const int k = height / kStoredLevelStep;
-    if (!EnsureLevel(k).ok()) return;  // surfaces at Flush() through the missing file
-    if (idx == counts_[k]) {
-      buffers_[k].append(reinterpret_cast<const char*>(hash.data()), 32);
-      ++counts_[k];
-    }
-  });
+  range_.AppendAll(leaves, sha_,
+                   [this](int height, uint64_t idx, const Hash& hash) { StoreNode(height, idx, hash); });
+}
+
+void HashStoreWriter::StoreNode(int height, uint64_t idx, const Hash& hash) {
+  if (height % kStoredLevelStep != 0) return;
+  const int k = height / kStoredLevelStep;
+  if (!EnsureLevel(k).ok()) return;  // surfaces at Flush() through the missing file
+  if (idx == counts_[k]) {
+    buffers_[k].append(reinterpret_cast<const char*>(hash.data()), 32);
+    ++counts_[k];
+  }
 }
 
 Status HashStoreWriter::Flush() {

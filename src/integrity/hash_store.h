@@ -68,6 +68,9 @@ class HashStoreWriter {
   static Result<std::unique_ptr<HashStoreWriter>> Open(Env* env, const std::string& dir, uint64_t tree_size,
                                                        const LeafLoader& loader);
   void AddLeaf(const Hash& leaf);
+  // AddLeaf of each in turn, with the node hashes two at a time
+  // (CompactRange::AppendAll).
+  void AddLeaves(std::span<const Hash> leaves);
   // Hands buffered hashes to the OS.  Sync() also makes them durable.
   Status Flush();
   Status Sync();
@@ -79,6 +82,7 @@ class HashStoreWriter {
  private:
   HashStoreWriter(Env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
   Status EnsureLevel(int k);
+  void StoreNode(int height, uint64_t index, const Hash& hash);
 
   Env* env_;
   std::string dir_;

@@ -28,6 +28,42 @@ void CompactRange::Append(const Hash& leaf, Sha256& sha, const NodeVisitor& visi
   }
 }
 
+void CompactRange::AppendAll(std::span<const Hash> leaves, Sha256& sha, const NodeVisitor& visit) {
+  // Each pass turns the new subtrees of one height, `count` of them from
+  // `in` with indices from `first`, into those of the next height in level_
+  // (the leaves are read in place).  Where `first` is odd, the range's own
+  // subtree of that height (its last hash) is the left sibling of the
+  // first; an odd one out at the end stays a subtree of the range.
+  const Hash* in = leaves.data();
+  size_t count = leaves.size();
+  uint64_t first = size_;
+  size_ += count;
+  level_.resize(count / 2 + 1);
+  Hash kept[64];
+  int n_kept = 0;
+  for (int height = 0; count > 0; ++height) {
+    size_t out = 0;
+    if (first & 1) {
+      level_[0] = sha.NodeHash(hashes_.back(), in[0]);
+      hashes_.pop_back();
+      ++in;
+      --count;
+      out = 1;
+    }
+    const size_t pairs = count / 2;
+    if (count & 1) kept[n_kept++] = in[count - 1];
+    sha.NodeHashes(in, pairs, level_.data() + out);  // in place from the second pass on
+    in = level_.data();
+    count = out + pairs;
+    first >>= 1;
+    if (visit) {
+      for (size_t i = 0; i < count; ++i) visit(height + 1, first + i, level_[i]);
+    }
+  }
+  // Kept subtrees came lowest first; the range lists its largest first.
+  while (n_kept > 0) hashes_.push_back(kept[--n_kept]);
+}
+
 Hash CompactRange::Root(Sha256& sha) const {
   if (hashes_.empty()) return sha.Digest({});
   Hash r = hashes_.back();

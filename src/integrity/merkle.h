@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "integrity/sha256.h"
@@ -27,6 +28,11 @@ class CompactRange {
   CompactRange(uint64_t size, std::vector<Hash> hashes) : size_(size), hashes_(std::move(hashes)) {}
 
   void Append(const Hash& leaf, Sha256& sha, const NodeVisitor& visit = nullptr);
+  // The same as Append of each leaf in turn, computed a tree level at a
+  // time so that the node hashes of a level run two at a time
+  // (Sha256::NodeHashes).  `visit` sees the same nodes, every level's in
+  // index order, the levels lowest first.
+  void AppendAll(std::span<const Hash> leaves, Sha256& sha, const NodeVisitor& visit = nullptr);
   // The RFC 6962 root (SHA-256 of the empty string for size 0).
   Hash Root(Sha256& sha) const;
   uint64_t size() const { return size_; }
@@ -35,6 +41,7 @@ class CompactRange {
  private:
   uint64_t size_ = 0;
   std::vector<Hash> hashes_;
+  std::vector<Hash> level_;  // AppendAll's scratch, kept for its capacity
 };
 
 // Source of perfect-subtree hashes: FullNode(h, i) is the hash of leaves

@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "integrity/sha256_x2.h"
+
 
 namespace stele {
 static_assert(sizeof(SHA256_CTX) == 112 && alignof(SHA256_CTX) <= 8);
@@ -32,6 +34,13 @@ Hash Sha256::Digest(std::string_view data) { return Finish(data, {}, {}, {}); }
 Hash Sha256::LeafHash(std::string_view leaf) { return Finish(std::string_view("\x00", 1), leaf, {}, {}); }
 Hash Sha256::NodeHash(const Hash& l, const Hash& r) {
   return Finish(std::string_view("\x01", 1), AsBytes(l), AsBytes(r), {});
+}
+
+void Sha256::LeafHashes(std::span<const std::string_view> leaves, Hash* out) {
+  sha256x2::PrefixedDigests(0x00, leaves, out);
+}
+void Sha256::NodeHashes(const Hash* children, size_t n, Hash* out) {
+  sha256x2::PrefixedPairDigests(0x01, children, n, out);
 }
 
 Sha256& ThreadSha256() {
