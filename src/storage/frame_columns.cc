@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <algorithm>
 #include <vector>
 
 
@@ -10,6 +12,8 @@
 #include "util/coding.h"
 #include "util/hash.h"
 #include "util/json_escape.h"
+
+#include <emmintrin.h>
 
 namespace stele {
 namespace {
@@ -48,20 +52,31 @@ constexpr std::array<uint8_t, 256> kByteClass = [] {
   return t;
 }();
 
-// Past the string whose opening quote is at p, or nullptr.  The scan for
-// the next quote or backslash is the JSON escaper's (a byte loop here was a
-// third of the encoder's time); the control bytes it also stops at are
-// passed over.
-const char* SkipString(const char* p, const char* end) {
-  const std::string_view s(p, static_cast<size_t>(end - p));
-  size_t i = FindJsonSpecialByte(s, 1);
-  while (i < s.size()) {
-    if (s[i] == '"') return p + i + 1;
-    i += s[i] == '\\' ? 2 : 1;  // past an escaped byte, or a control byte
-    if (i >= s.size()) break;
-    i = FindJsonSpecialByte(s, i);
+// Past the string whose opening quote is at p, or nullptr.  Sixteen bytes
+// at a time, looking only for the quote and the backslash (the JSON
+// escaper's scan also stops at control bytes, and an out-of-line call per
+// short value was a third of this encoder's instructions).
+inline const char* SkipString(const char* p, const char* end) {
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  ++p;
+  while (true) {
+    if (end - p >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+      if (hits == 0) {
+        p += 16;
+        continue;
+      }
+      p += __builtin_ctz(static_cast<unsigned>(hits));
+    } else {
+      while (p < end && *p != '"' && *p != '\\') ++p;
+      if (p == end) return nullptr;
+    }
+    if (*p == '"') return p + 1;
+    p += 2;  // past the escaped byte
+    if (p > end) return nullptr;
   }
-  return nullptr;
 }
 
 const char* SkipSpace(const char* p, const char* end) {
@@ -145,12 +160,122 @@ uint64_t PiecesHash(const std::vector<std::string_view>& pieces) {
   return h;
 }
 
+// memcpy for the short pieces and values of data objects, inline and
+// without reading past either end: two overlapping loads cover 1-32 bytes.
+// (A libc call per piece was most of codec 3's decode cost under callgrind.)
+inline void CopyShort(char* dst, const char* src, size_t n) {
+  if (n >= 16 && n <= 32) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n - 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), a);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + n - 16), b);
+  } else if (n >= 8 && n < 16) {
+    uint64_t a, b;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::memcpy(dst, src, n);
+  }
+}
+
+// The encoder's output: a per-thread buffer that only grows, written
+// through a pointer with room checked once per item, then appended to the
+// caller's string in one copy.  (std::string's push_back and append per
+// varint and per value were a fifth of the encoder's instructions.)
+class Sink {
+ public:
+  Sink() : buf_(Buffer()), p_(buf_.data.get()), end_(p_ + buf_.capacity) {}
+  void Byte(uint8_t b) {
+    Room(1);
+    *p_++ = static_cast<char>(b);
+  }
+  void Varint(uint64_t v) {
+    Room(10);
+    while (v >= 0x80) {
+      *p_++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p_++ = static_cast<char>(v);
+  }
+  void Bytes(std::string_view s) {
+    Room(s.size());
+    CopyShort(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  // varint length | bytes
+  void Sized(std::string_view s) {
+    Varint(s.size());
+    Bytes(s);
+  }
+  void AppendTo(std::string* out) const { out->append(buf_.data.get(), static_cast<size_t>(p_ - buf_.data.get())); }
+
+ private:
+  struct Storage {
+    std::unique_ptr<char[]> data;
+    size_t capacity = 0;
+  };
+  static Storage& Buffer() {
+    thread_local Storage s;
+    return s;
+  }
+  void Room(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) Grow(n);
+  }
+  void Grow(size_t n) {
+    const size_t used = static_cast<size_t>(p_ - buf_.data.get());
+    const size_t capacity = std::max<size_t>({2 * buf_.capacity, used + n, 64 * 1024});
+    std::unique_ptr<char[]> bigger(new char[capacity]);
+    if (used > 0) std::memcpy(bigger.get(), buf_.data.get(), used);
+    buf_.data = std::move(bigger);
+    buf_.capacity = capacity;
+    p_ = buf_.data.get() + used;
+    end_ = buf_.data.get() + capacity;
+  }
+
+  Storage& buf_;
+  char* p_;
+  char* end_;
+};
+
+// Two shapes are the same if their pieces are, byte for byte.  Pieces are
+// short keys with their punctuation: compared inline, not by memcmp calls.
+inline bool SamePieces(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const size_t n = a[i].size();
+    if (n != b[i].size()) return false;
+    const char* x = a[i].data();
+    const char* y = b[i].data();
+    if (n >= 8 && n <= 16) {
+      uint64_t x0, x1, y0, y1;
+      std::memcpy(&x0, x, 8);
+      std::memcpy(&x1, x + n - 8, 8);
+      std::memcpy(&y0, y, 8);
+      std::memcpy(&y1, y + n - 8, 8);
+      if (((x0 ^ y0) | (x1 ^ y1)) != 0) return false;
+    } else if (std::memcmp(x, y, n) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // data_section (codec 3):
 //   varint n_shapes, per shape: varint n_values | (n_values + 1) x (varint len | piece) | n_values x varint column
 //   count x varint shape_ref        (0: the data is stored whole in column 0; s: shape s - 1)
 //   varint n_columns | n_columns x varint column_bytes, then per column, the
 //   values filed under it in record order: varint len | bytes
-void EncodeDataByKey(const std::vector<EventView>& events, std::string* out) {
+void EncodeDataByKey(const std::vector<EventView>& events, Sink* out) {
   // Per-thread scratch whose vectors keep their capacity from frame to frame
   // (the writer allocates nothing per event: tests/alloc_test.cc).  Shapes
   // and columns are few, so they are found by a linear search.
@@ -199,13 +324,13 @@ void EncodeDataByKey(const std::vector<EventView>& events, std::string* out) {
     }
     // Most records have the shape of the one before.
     uint32_t id = UINT32_MAX;
-    if (!x.refs.empty() && x.refs.back() != 0 && x.shapes[x.refs.back() - 1].pieces == x.pieces) {
+    if (!x.refs.empty() && x.refs.back() != 0 && SamePieces(x.shapes[x.refs.back() - 1].pieces, x.pieces)) {
       id = x.refs.back() - 1;
     }
     if (id == UINT32_MAX) {
       const uint64_t h = PiecesHash(x.pieces);
       for (size_t s = 0; s < x.n_shapes && id == UINT32_MAX; ++s) {
-        if (x.shapes[s].hash == h && x.shapes[s].pieces == x.pieces) id = static_cast<uint32_t>(s);
+        if (x.shapes[s].hash == h && SamePieces(x.shapes[s].pieces, x.pieces)) id = static_cast<uint32_t>(s);
       }
       if (id == UINT32_MAX) {
         if (x.n_shapes == x.shapes.size()) x.shapes.emplace_back();
@@ -230,51 +355,22 @@ void EncodeDataByKey(const std::vector<EventView>& events, std::string* out) {
       x.columns[0].push_back(events[i].data);
     }
   }
-  PutVarint64(out, x.n_shapes);
+  out->Varint(x.n_shapes);
   for (size_t i = 0; i < x.n_shapes; ++i) {
     const Shape& s = x.shapes[i];
-    PutVarint64(out, s.columns.size());
-    for (std::string_view piece : s.pieces) {
-      PutVarint64(out, piece.size());
-      out->append(piece);
-    }
-    for (uint32_t c : s.columns) PutVarint64(out, c);
+    out->Varint(s.columns.size());
+    for (std::string_view piece : s.pieces) out->Sized(piece);
+    for (uint32_t c : s.columns) out->Varint(c);
   }
-  for (uint32_t r : x.refs) PutVarint64(out, r);
-  PutVarint64(out, x.n_columns);
+  for (uint32_t r : x.refs) out->Varint(r);
+  out->Varint(x.n_columns);
   for (size_t c = 0; c < x.n_columns; ++c) {
     uint64_t bytes = 0;
     for (std::string_view v : x.columns[c]) bytes += VarintLength(v.size()) + v.size();
-    PutVarint64(out, bytes);
+    out->Varint(bytes);
   }
   for (size_t c = 0; c < x.n_columns; ++c) {
-    for (std::string_view v : x.columns[c]) {
-      PutVarint64(out, v.size());
-      out->append(v);
-    }
-  }
-}
-
-// memcpy for the short pieces and values of data objects, inline and
-// without reading past either end: two overlapping loads cover 1-32 bytes.
-// (A libc call per piece was most of codec 3's decode cost under callgrind.)
-inline void CopyShort(char* dst, const char* src, size_t n) {
-  if (n >= 8 && n <= 16) {
-    uint64_t a, b;
-    std::memcpy(&a, src, 8);
-    std::memcpy(&b, src + n - 8, 8);
-    std::memcpy(dst, &a, 8);
-    std::memcpy(dst + n - 8, &b, 8);
-  } else if (n >= 4 && n < 8) {
-    uint32_t a, b;
-    std::memcpy(&a, src, 4);
-    std::memcpy(&b, src + n - 4, 4);
-    std::memcpy(dst, &a, 4);
-    std::memcpy(dst + n - 4, &b, 4);
-  } else if (n < 4) {
-    for (size_t i = 0; i < n; ++i) dst[i] = src[i];
-  } else {
-    std::memcpy(dst, src, n);
+    for (std::string_view v : x.columns[c]) out->Sized(v);
   }
 }
 
@@ -424,32 +520,29 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
     pos += 4 + len;
   }
   if (pos != records.size()) return false;
+  Sink sink;
   uint64_t prev = 0;
   for (const EventView& e : events) {
-    PutVarint64(out, ZigZag(static_cast<uint64_t>(e.ts_ns) - prev));
+    sink.Varint(ZigZag(static_cast<uint64_t>(e.ts_ns) - prev));
     prev = static_cast<uint64_t>(e.ts_ns);
   }
-  for (const EventView& e : events) out->push_back(static_cast<char>(MaskOf(e)));
+  for (const EventView& e : events) sink.Byte(MaskOf(e));
   for (const EventView& e : events) {
-    out->push_back(static_cast<char>(e.type.size()));
-    out->append(e.type);
+    sink.Byte(static_cast<uint8_t>(e.type.size()));
+    sink.Bytes(e.type);
   }
   for (int f = 0; f < kFieldColumns; ++f) {
     for (const EventView& e : events) {
       const std::string_view v = FieldsOf(e)[f];
-      if (v.empty()) continue;
-      PutVarint64(out, v.size());
-      out->append(v);
+      if (!v.empty()) sink.Sized(v);
     }
   }
   if (data == DataColumns::kByKey) {
-    EncodeDataByKey(events, out);
-    return true;
+    EncodeDataByKey(events, &sink);
+  } else {
+    for (const EventView& e : events) sink.Sized(e.data);
   }
-  for (const EventView& e : events) {
-    PutVarint64(out, e.data.size());
-    out->append(e.data);
-  }
+  sink.AppendTo(out);
   return true;
 }
 
