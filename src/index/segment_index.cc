@@ -9,6 +9,7 @@
 #include "event/record.h"
 #include "storage/format.h"
 #include "util/coding.h"
+#include "util/find_bytes.h"
 #include "util/hash.h"
 
 namespace stele {
@@ -127,7 +128,7 @@ uint32_t SegmentIndexBuilder::FieldPostings::Find(std::string_view value) const 
     const uint64_t slot = table_[i];
     if (slot == kEmptySlot) return kNone;
     const uint32_t id = static_cast<uint32_t>(slot >> 32);
-    if (static_cast<uint32_t>(slot) == static_cast<uint32_t>(h >> 32) && ValueOf(id) == value) return id;
+    if (static_cast<uint32_t>(slot) == static_cast<uint32_t>(h >> 32) && BytesEqual(ValueOf(id), value)) return id;
   }
 }
 
@@ -144,7 +145,7 @@ uint32_t SegmentIndexBuilder::FieldPostings::Insert(uint64_t hash, std::string_v
       return id;
     }
     const uint32_t id = static_cast<uint32_t>(slot >> 32);
-    if (static_cast<uint32_t>(slot) == static_cast<uint32_t>(hash >> 32) && ValueOf(id) == value) return id;
+    if (static_cast<uint32_t>(slot) == static_cast<uint32_t>(hash >> 32) && BytesEqual(ValueOf(id), value)) return id;
   }
 }
 

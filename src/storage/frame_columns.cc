@@ -10,6 +10,7 @@
 
 #include "event/record.h"
 #include "util/coding.h"
+#include "util/find_bytes.h"
 #include "util/hash.h"
 #include "util/json_escape.h"
 
@@ -247,25 +248,12 @@ class Sink {
   char* end_;
 };
 
-// Two shapes are the same if their pieces are, byte for byte.  Pieces are
-// short keys with their punctuation: compared inline, not by memcmp calls.
+// Two shapes are the same if their pieces are, byte for byte (short keys
+// with their punctuation: compared inline).
 inline bool SamePieces(const std::vector<std::string_view>& a, const std::vector<std::string_view>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    const size_t n = a[i].size();
-    if (n != b[i].size()) return false;
-    const char* x = a[i].data();
-    const char* y = b[i].data();
-    if (n >= 8 && n <= 16) {
-      uint64_t x0, x1, y0, y1;
-      std::memcpy(&x0, x, 8);
-      std::memcpy(&x1, x + n - 8, 8);
-      std::memcpy(&y0, y, 8);
-      std::memcpy(&y1, y + n - 8, 8);
-      if (((x0 ^ y0) | (x1 ^ y1)) != 0) return false;
-    } else if (std::memcmp(x, y, n) != 0) {
-      return false;
-    }
+    if (!BytesEqual(a[i], b[i])) return false;
   }
   return true;
 }
