@@ -58,10 +58,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0) {
     std::string records;
     const uint32_t count = 1 + data[0] % 64;
-    // The first byte's top bit picks the data layout (codec 2 or 3).
-    const auto layout = data[0] & 0x80 ? stele::DataColumns::kByKey : stele::DataColumns::kWhole;
-    (void)stele::DecodeFrameColumns(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), count, 1,
-                                    static_cast<uint32_t>(4 * size + 64 * count), &records, layout);
+    // The first byte's top bits pick the data layout (codec 2, 3 or 4).
+    const auto layout = !(data[0] & 0x80) ? stele::DataColumns::kWhole
+                        : data[0] & 0x40  ? stele::DataColumns::kByKeyPacked
+                                          : stele::DataColumns::kByKey;
+    const std::string_view columns(reinterpret_cast<const char*>(data) + 1, size - 1);
+    (void)stele::DecodeFrameColumns(columns, count, 1, static_cast<uint32_t>(4 * size + 64 * count), &records, layout);
+    std::string text;
+    (void)stele::AppendPackedText(columns, count, &text);
   }
   auto idx = stele::SegmentIndex::Parse(std::string(reinterpret_cast<const char*>(data), size));
   if (idx.ok()) {

@@ -25,6 +25,9 @@ for k in 1 2 3 4 5; do
   "$STELE" bench generate --events 60 --seed "$k" | "$STELE" append --dir "$tmp/log" --segment-max 4K >/dev/null
 done
 for f in "$tmp"/log/segments/*.seg "$tmp"/log/segments/*.fidx; do cp "$f" "$out/segment/$(basename "$f")"; done
+# A segment of codec 4 frames (at least 32 records a frame, packed run ids).
+"$STELE" bench generate --events 300 --seed 9 | "$STELE" append --dir "$tmp/packed" >/dev/null
+cp "$tmp/packed/segments/00000000000000000001.seg" "$out/segment/packed-00000000000000000001.seg"
 
 # Notes: checkpoints, the verifier key, proofs.
 for f in "$tmp"/log/checkpoints/*.cp; do printf '\x00' | cat - "$f" > "$out/note/cp-$(basename "$f")"; done

@@ -332,7 +332,7 @@ TEST(SecurityEvents, ProducersCannotWriteThemButSteleCan) {
 
 TEST(CliRetain, RemovesOldSegmentsAndTheLogStillVerifies) {
   test::TempDir dir;
-  RunResult gen = RunStele({"bench", "generate", "--events", "40000"});
+  RunResult gen = RunStele({"bench", "generate", "--events", "48000"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   RunResult app = RunStele({"append", "--dir", dir.path(), "--segment-max", "1M"}, gen.out);
   ASSERT_EQ(app.exit_code, 0) << app.err;
@@ -352,7 +352,7 @@ TEST(CliRetain, RemovesOldSegmentsAndTheLogStillVerifies) {
   EXPECT_EQ(v.out.find("\"first_seq\":1,"), std::string::npos) << v.out;
   RunResult count = RunStele({"query", "--dir", dir.path(), "--format", "count"});
   EXPECT_EQ(count.exit_code, 0);
-  EXPECT_LT(std::stoull(count.out), 40000u);
+  EXPECT_LT(std::stoull(count.out), 48000u);
 }
 
 // The latency benchmark runs end to end on a real log, with and without an

@@ -39,7 +39,7 @@ std::string ReferenceRecords(uint64_t first_seq, size_t n, uint64_t seed = 42) {
   return raw;
 }
 
-constexpr DataColumns kLayouts[] = {DataColumns::kWhole, DataColumns::kByKey};
+constexpr DataColumns kLayouts[] = {DataColumns::kWhole, DataColumns::kByKey, DataColumns::kByKeyPacked};
 
 std::string RoundTrip(const std::string& raw, uint32_t count, uint64_t first_seq, DataColumns layout) {
   std::string columns;
@@ -90,13 +90,14 @@ TEST(FrameColumns, DataObjectsOfEveryShapeRoundTripExactly) {
       AppendFramedRecord(e, &raw);
     }
     EXPECT_EQ(RoundTrip(raw, n, 5, DataColumns::kByKey), raw) << many_shapes;
+    EXPECT_EQ(RoundTrip(raw, n, 5, DataColumns::kByKeyPacked), raw) << many_shapes;
   }
 }
 
 // On the reference workload codec 3 compresses better than codec 2.
 TEST(FrameColumns, DataColumnsByKeyCompressSmaller) {
   const std::string raw = ReferenceRecords(1, 1000);
-  size_t compressed[2];
+  size_t compressed[3];
   for (const DataColumns layout : kLayouts) {
     std::string columns;
     ASSERT_TRUE(EncodeFrameColumns(raw, 1000, 1, &columns, layout));
@@ -104,6 +105,80 @@ TEST(FrameColumns, DataColumnsByKeyCompressSmaller) {
     compressed[static_cast<int>(layout)] = ZSTD_compress(z.data(), z.size(), columns.data(), columns.size(), 1);
   }
   EXPECT_LT(compressed[1] * 100, compressed[0] * 95) << compressed[1] << " vs " << compressed[0];
+}
+
+// Codec 4 packs a column only when every value has the first one's length
+// and bytes except at its hex digits, which are all digits of one case, at
+// least 16 of them, in at least 16 values; what it packs reads back
+// exactly, and AppendPackedText spells out exactly the packed values.
+TEST(FrameColumns, IdColumnsArePackedOnlyWhenEveryValueFitsTheTemplate) {
+  std::mt19937_64 rng(11);
+  auto hex = [&](size_t n, const char* digits) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s.push_back(digits[rng() % 16]);
+    return s;
+  };
+  const char* lower = "0123456789abcdef";
+  const char* upper = "0123456789ABCDEF";
+  constexpr uint32_t n = 40;
+  std::vector<std::string> storage;
+  std::vector<std::string> want_packed;  // the values AppendPackedText must list
+  std::string raw;
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string rid = "\"run-" + hex(16, lower) + "\"";
+    const std::string uuid = "\"" + hex(8, upper) + "-" + hex(4, upper) + "-4" + hex(3, upper) + "-" + hex(4, upper) +
+                             "-" + hex(12, upper) + "\"";
+    const std::string odd = "\"" + hex(17, lower) + "\"";           // an odd count of digits
+    const std::string number = std::to_string(10000000000000000000ull + rng() % 1000000);  // 20 digits, unquoted
+    const std::string mixed = "\"" + hex(16, i == 7 ? upper : lower) + "x\"";  // one value in capitals
+    const std::string short_id = "\"" + hex(8, lower) + "\"";       // too few digits
+    const std::string varlen = "\"" + hex(16 + i % 2, lower) + "\"";  // two lengths
+    const std::string prefix = std::string(i == 9 ? "\"y-" : "\"x-") + hex(16, lower) + "\"";  // one fixed byte differs
+    const std::string sql = "\"" + std::string(20, 'q') + "\"";      // no digits at all
+    storage.push_back("{\"rid\":" + rid + ",\"uuid\":" + uuid + ",\"odd\":" + odd + ",\"n\":" + number +
+                      ",\"mixed\":" + mixed + ",\"short\":" + short_id + ",\"varlen\":" + varlen +
+                      ",\"prefix\":" + prefix + ",\"q\":" + sql + "}");
+    for (const std::string& v : {rid, uuid, odd, number}) want_packed.push_back(v);
+    EventView e;
+    e.seq = 100 + i;
+    e.ts_ns = 1'700'000'000'000'000'000 + i;
+    e.type = "id.test";
+    e.data = storage.back();
+    AppendFramedRecord(e, &raw);
+  }
+  std::string columns;
+  size_t tail = 0;
+  ASSERT_TRUE(EncodeFrameColumns(raw, n, 100, &columns, DataColumns::kByKeyPacked, &tail));
+  // 4 packed columns: 8 + 16 + 9 + 10 bytes a record.
+  EXPECT_EQ(tail, n * (8 + 16 + 9 + 10));
+  std::string back;
+  ASSERT_TRUE(DecodeFrameColumns(columns, n, 100, static_cast<uint32_t>(raw.size()), &back, DataColumns::kByKeyPacked).ok());
+  EXPECT_EQ(back, raw);
+  std::string text;
+  ASSERT_TRUE(AppendPackedText(columns, n, &text).ok());
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < text.size();) {
+    const size_t nl = text.find('\n', at);
+    ASSERT_NE(nl, std::string::npos);
+    lines.push_back(text.substr(at, nl - at));
+    at = nl + 1;
+  }
+  std::sort(lines.begin(), lines.end());
+  std::sort(want_packed.begin(), want_packed.end());
+  EXPECT_EQ(lines, want_packed);
+  // Fewer than 16 values: nothing is packed.
+  const size_t few_end = [&] {
+    size_t pos = 0;
+    for (int i = 0; i < 15; ++i) pos += 4 + GetU32(raw.data() + pos);
+    return pos;
+  }();
+  columns.clear();
+  ASSERT_TRUE(EncodeFrameColumns(raw.substr(0, few_end), 15, 100, &columns, DataColumns::kByKeyPacked, &tail));
+  EXPECT_EQ(tail, 0u);
+  // Codec 3 never packs, and its text has none.
+  columns.clear();
+  ASSERT_TRUE(EncodeFrameColumns(raw, n, 100, &columns, DataColumns::kByKey, &tail));
+  EXPECT_EQ(tail, 0u);
 }
 
 // Every combination of optional fields, empty and absent data, the longest
@@ -155,29 +230,30 @@ TEST(FrameColumns, WhatColumnsCannotHoldIsRefused) {
 // either corruption or, if it still parses, rebuilds exactly raw_len bytes;
 // ASan (scripts/sanitize.sh) checks that nothing reads out of bounds.
 TEST(FrameColumns, DamagedColumnsAreCorruptionNeverAnOverrun) {
+  constexpr uint32_t kDamaged = 20;  // enough values for codec 4 to pack the run ids
   for (const DataColumns layout : kLayouts) {
-    const std::string raw = ReferenceRecords(1, 12);
+    const std::string raw = ReferenceRecords(1, kDamaged);
     std::string columns;
-    ASSERT_TRUE(EncodeFrameColumns(raw, 12, 1, &columns, layout));
+    ASSERT_TRUE(EncodeFrameColumns(raw, kDamaged, 1, &columns, layout));
     std::string out;
     for (size_t cut = 0; cut < columns.size(); ++cut) {
       EXPECT_EQ(
-          DecodeFrameColumns(columns.substr(0, cut), 12, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
+          DecodeFrameColumns(columns.substr(0, cut), kDamaged, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
           StatusCode::kCorruption)
           << "cut at " << cut;
     }
-    EXPECT_EQ(DecodeFrameColumns(columns + "z", 12, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
+    EXPECT_EQ(DecodeFrameColumns(columns + "z", kDamaged, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
               StatusCode::kCorruption);
-    EXPECT_EQ(DecodeFrameColumns(columns, 13, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
+    EXPECT_EQ(DecodeFrameColumns(columns, kDamaged + 1, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
               StatusCode::kCorruption);
-    EXPECT_EQ(DecodeFrameColumns(columns, 12, 1, static_cast<uint32_t>(raw.size() - 1), &out, layout).code(),
+    EXPECT_EQ(DecodeFrameColumns(columns, kDamaged, 1, static_cast<uint32_t>(raw.size() - 1), &out, layout).code(),
               StatusCode::kCorruption);
     size_t parsed = 0;
     for (size_t at = 0; at < columns.size(); ++at) {
       for (const uint8_t flip : {0x01, 0x80, 0xff}) {
         std::string damaged = columns;
         damaged[at] = static_cast<char>(damaged[at] ^ flip);
-        const Status s = DecodeFrameColumns(damaged, 12, 1, static_cast<uint32_t>(raw.size()), &out, layout);
+        const Status s = DecodeFrameColumns(damaged, kDamaged, 1, static_cast<uint32_t>(raw.size()), &out, layout);
         if (s.ok()) {
           ++parsed;
           EXPECT_EQ(out.size(), raw.size());
@@ -191,18 +267,21 @@ TEST(FrameColumns, DamagedColumnsAreCorruptionNeverAnOverrun) {
 }
 
 // A segment written in the row codec (as before codec 2 existed), continued
-// in codec 2 and then codec 3, reads back record for record, and each codec's
-// frame is smaller than the one before.
+// in codec 2, codec 3 and then codec 4 (the default), reads back record for
+// record, and each codec's frame is smaller than the one before.
 TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
   test::TempDir dir;
   Env* env = Env::Default();
   const std::string raw_a = ReferenceRecords(1, 1000);
   const std::string raw_b = ReferenceRecords(1001, 1000, 7);
   const std::string raw_c = ReferenceRecords(2001, 1000, 9);
+  const std::string raw_d = ReferenceRecords(3001, 1000, 11);
   SegmentWriterOptions rows;
   rows.codec = format::kCodecZstd;
   SegmentWriterOptions whole_data;
   whole_data.codec = format::kCodecZstdColumns;
+  SegmentWriterOptions data_by_key;
+  data_by_key.codec = format::kCodecZstdDataColumns;
   std::string path;
   {
     auto w = SegmentWriter::Create(env, dir.path(), 1, 0, rows);
@@ -223,15 +302,23 @@ TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
   {
     auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    auto w = SegmentWriter::Resume(env, path, (*r)->header(), (*r)->frames(), (*r)->valid_end(), {});
+    auto w = SegmentWriter::Resume(env, path, (*r)->header(), (*r)->frames(), (*r)->valid_end(), data_by_key);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     ASSERT_TRUE((*w)->AppendRecords(raw_c, 1u << 20).ok());
+    ASSERT_TRUE((*w)->Sync().ok());
+  }
+  {
+    auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto w = SegmentWriter::Resume(env, path, (*r)->header(), (*r)->frames(), (*r)->valid_end(), {});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->AppendRecords(raw_d, 1u << 20).ok());
     ASSERT_TRUE((*w)->Seal().ok());
     ASSERT_TRUE((*w)->WriteSealedIndex().ok());
   }
   auto r = SegmentReader::Open(env, path, 1, SegmentReader::ScanMode::kVerifyPayloads);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ((*r)->frames().size(), 3u);
+  ASSERT_EQ((*r)->frames().size(), 4u);
   std::string got;
   ASSERT_TRUE((*r)->ReadFrame(0, &got).ok());
   EXPECT_EQ(got, raw_a);
@@ -239,9 +326,11 @@ TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
   EXPECT_EQ(got, raw_b);
   ASSERT_TRUE((*r)->ReadFrame(2, &got).ok());
   EXPECT_EQ(got, raw_c);
+  ASSERT_TRUE((*r)->ReadFrame(3, &got).ok());
+  EXPECT_EQ(got, raw_d);
   // Fields without data, as counts read them, agree with the records in
   // every codec.
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 4; ++i) {
     ASSERT_TRUE((*r)->ReadFrame(i, &got).ok());
     std::vector<EventView> expected;
     for (size_t pos = 0; pos < got.size(); pos += 4 + GetU32(got.data() + pos)) {
@@ -267,15 +356,18 @@ TEST(FrameColumns, RowAndColumnFramesReadBackSideBySide) {
     EXPECT_EQ(k, expected.size()) << "frame " << i;
   }
   const std::string bytes = test::ReadFileBytes(path);
-  format::FrameHeader a, b, c;
+  format::FrameHeader a, b, c, d;
   ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[0].offset, &a));
   ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[1].offset, &b));
   ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[2].offset, &c));
+  ASSERT_TRUE(format::DecodeFrameHeader(bytes.data() + (*r)->frames()[3].offset, &d));
   EXPECT_EQ(a.codec, format::kCodecZstd);
   EXPECT_EQ(b.codec, format::kCodecZstdColumns);
   EXPECT_EQ(c.codec, format::kCodecZstdDataColumns);
+  EXPECT_EQ(d.codec, format::kCodecZstdPackedColumns);
   EXPECT_LT(b.stored_len * 10, a.stored_len * 9) << "columns at least 10% smaller";
   EXPECT_LT(c.stored_len * 100, b.stored_len * 95) << "data columns at least 5% smaller again";
+  EXPECT_LT(d.stored_len * 100, c.stored_len * 95) << "packed ids at least 5% smaller again";
 }
 
 }  // namespace

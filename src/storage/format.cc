@@ -52,7 +52,7 @@ bool DecodeFrameHeader(const char* in, FrameHeader* h) {
   h->min_ts = static_cast<int64_t>(GetU64(in + 32));
   h->max_ts = static_cast<int64_t>(GetU64(in + 40));
   h->payload_checksum = GetU64(in + 48);
-  return h->codec <= kCodecZstdDataColumns && h->count >= 1 && h->first_seq >= 1 && h->stored_len <= kMaxFrameBytes &&
+  return h->codec <= kCodecZstdPackedColumns && h->count >= 1 && h->first_seq >= 1 && h->stored_len <= kMaxFrameBytes &&
          h->raw_len <= kMaxFrameBytes && h->min_ts <= h->max_ts;
 }
 

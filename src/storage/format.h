@@ -32,8 +32,20 @@ bool DecodeSegmentHeader(const char* in /*64*/, SegmentHeader* h);
 inline constexpr std::string_view kFrameMagic = "STFR";  // 4 bytes
 inline constexpr size_t kFrameHeaderSize = 64;
 // 2: zstd of the records rewritten as columns (storage/frame_columns.h);
-// 3: the same with each data object's values in columns by key.
-enum Codec : uint8_t { kCodecNone = 0, kCodecZstd = 1, kCodecZstdColumns = 2, kCodecZstdDataColumns = 3 };
+// 3: the same with each data object's values in columns by key;
+// 4: codec 3 with id columns packed as hex nibbles after the zstd frame, in
+// a zstd skippable frame (docs/format.md, "Codec 4").
+enum Codec : uint8_t {
+  kCodecNone = 0,
+  kCodecZstd = 1,
+  kCodecZstdColumns = 2,
+  kCodecZstdDataColumns = 3,
+  kCodecZstdPackedColumns = 4,
+};
+// The skippable frame (RFC 8878 §3.1.2) that carries codec 4's nibbles:
+// magic, then the u32 little-endian length of what follows.
+inline constexpr uint32_t kPackedFrameMagic = 0x184D2A50;
+inline constexpr size_t kPackedFrameHeaderSize = 8;
 // A frame larger than this is corrupt by definition (events are <= 1 MiB by
 // default and frames are cut near frame_target_bytes).
 inline constexpr uint32_t kMaxFrameBytes = 256u << 20;

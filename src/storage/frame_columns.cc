@@ -258,12 +258,108 @@ inline bool SamePieces(const std::vector<std::string_view>& a, const std::vector
   return true;
 }
 
+// --- Codec 4: id columns packed as hex digits ----------------------------
+
+// A column whose values all have one length and differ only in hex digits
+// (ids such as "run-5f3a...", UUIDs) is stored as one template and each
+// value's digits as nibbles, outside zstd: they are random, so zstd spent
+// time finding no match in them and then stored them at about five bits a
+// digit (docs/format.md, "Codec 4").
+constexpr size_t kMinPackedValues = 16;   // fewer: not worth a template
+constexpr size_t kMinPackedDigits = 16;   // fewer: counters and codes zstd does well on
+constexpr size_t kMaxPackedLength = 128;  // a template's length, quotes included
+
+// kHexClass[c]: the digit's value for 0-9, a-f and A-F, with kLower or
+// kUpper set for letters; kNotHex for anything else.
+enum : uint8_t { kLower = 0x10, kUpper = 0x20, kNotHex = 0x40 };
+constexpr std::array<uint8_t, 256> kHexClass = [] {
+  std::array<uint8_t, 256> t{};
+  t.fill(kNotHex);
+  for (int c = 0; c < 10; ++c) t['0' + c] = static_cast<uint8_t>(c);
+  for (int c = 0; c < 6; ++c) {
+    t['a' + c] = static_cast<uint8_t>((10 + c) | kLower);
+    t['A' + c] = static_cast<uint8_t>((10 + c) | kUpper);
+  }
+  return t;
+}();
+
+struct PackedColumn {
+  uint32_t column = 0;
+  std::string_view model;  // the first value: the template's fixed bytes
+  uint8_t bitmap[kMaxPackedLength / 8] = {};  // bit i: position i is a digit
+  uint8_t upper = 0;
+  uint32_t values = 0;
+};
+
+// Whether `values` can be packed; if so appends their nibbles to *nibbles
+// (each value's digits in order, high nibble first, a value padded to whole
+// bytes) and fills *out.  The digit positions are those where the first
+// value has a hex digit; every other byte must equal the first value's.
+bool PackColumn(const std::vector<std::string_view>& values, std::string* nibbles, PackedColumn* out) {
+  if (values.size() < kMinPackedValues) return false;
+  const std::string_view model = values[0];
+  const size_t len = model.size();
+  if (len < kMinPackedDigits || len > kMaxPackedLength) return false;
+  uint8_t digit_at[kMaxPackedLength];
+  size_t digits = 0;
+  for (size_t i = 0; i < len; ++i) {
+    if (!(kHexClass[static_cast<uint8_t>(model[i])] & kNotHex)) digit_at[digits++] = static_cast<uint8_t>(i);
+  }
+  if (digits < kMinPackedDigits) return false;
+  for (std::string_view v : values) {
+    if (v.size() != len) return false;
+  }
+  const size_t start = nibbles->size();
+  const size_t per_value = (digits + 1) / 2;
+  nibbles->resize(start + per_value * values.size());
+  char* w = nibbles->data() + start;
+  uint8_t cases = 0;
+  for (std::string_view v : values) {
+    const auto* b = reinterpret_cast<const uint8_t*>(v.data());
+    // The fixed bytes: everything between digit positions equals the model.
+    size_t at = 0;
+    for (size_t d = 0; d <= digits; ++d) {
+      const size_t stop = d < digits ? digit_at[d] : len;
+      if (stop > at && std::memcmp(b + at, model.data() + at, stop - at) != 0) {
+        nibbles->resize(start);
+        return false;
+      }
+      at = stop + 1;
+    }
+    uint8_t acc = 0;
+    for (size_t d = 0; d < digits; ++d) {
+      const uint8_t c = kHexClass[b[digit_at[d]]];
+      cases |= c;
+      acc = static_cast<uint8_t>(acc << 4 | (c & 0x0F));
+      if (d & 1) *w++ = static_cast<char>(acc);
+    }
+    if (digits & 1) *w++ = static_cast<char>(acc << 4);
+  }
+  if ((cases & kNotHex) || ((cases & kLower) && (cases & kUpper))) {
+    nibbles->resize(start);
+    return false;
+  }
+  out->model = model;
+  std::memset(out->bitmap, 0, sizeof out->bitmap);
+  for (size_t d = 0; d < digits; ++d) out->bitmap[digit_at[d] / 8] |= static_cast<uint8_t>(1u << (digit_at[d] % 8));
+  out->upper = (cases & kUpper) ? 1 : 0;
+  out->values = static_cast<uint32_t>(values.size());
+  return true;
+}
+
 // data_section (codec 3):
 //   varint n_shapes, per shape: varint n_values | (n_values + 1) x (varint len | piece) | n_values x varint column
 //   count x varint shape_ref        (0: the data is stored whole in column 0; s: shape s - 1)
 //   varint n_columns | n_columns x varint column_bytes, then per column, the
 //   values filed under it in record order: varint len | bytes
-void EncodeDataByKey(const std::vector<EventView>& events, Sink* out) {
+//
+// Codec 4 adds, after the last column (packed columns have column_bytes 0
+// and no values there):
+//   varint n_packed, per packed column: varint column | varint len |
+//   len x template byte | ceil(len / 8) x bitmap byte | u8 upper | varint n_values
+// and then, as the section's tail (kept out of zstd by the writer), each
+// packed column's nibbles in turn: n_values x ceil(digits / 2) bytes.
+void EncodeDataByKey(const std::vector<EventView>& events, Sink* out, bool pack, size_t* tail) {
   // Per-thread scratch whose vectors keep their capacity from frame to frame
   // (the writer allocates nothing per event: tests/alloc_test.cc).  Shapes
   // and columns are few, so they are found by a linear search.
@@ -352,14 +448,44 @@ void EncodeDataByKey(const std::vector<EventView>& events, Sink* out) {
   }
   for (uint32_t r : x.refs) out->Varint(r);
   out->Varint(x.n_columns);
+  thread_local std::vector<PackedColumn> packed;
+  thread_local std::string nibbles;
+  packed.clear();
+  nibbles.clear();
+  thread_local std::vector<bool> is_packed;
+  is_packed.assign(x.n_columns, false);
+  if (pack) {
+    for (size_t c = 1; c < x.n_columns; ++c) {
+      PackedColumn pc;
+      if (!PackColumn(x.columns[c], &nibbles, &pc)) continue;
+      pc.column = static_cast<uint32_t>(c);
+      packed.push_back(pc);
+      is_packed[c] = true;
+    }
+  }
   for (size_t c = 0; c < x.n_columns; ++c) {
     uint64_t bytes = 0;
-    for (std::string_view v : x.columns[c]) bytes += VarintLength(v.size()) + v.size();
+    if (!is_packed[c]) {
+      for (std::string_view v : x.columns[c]) bytes += VarintLength(v.size()) + v.size();
+    }
     out->Varint(bytes);
   }
   for (size_t c = 0; c < x.n_columns; ++c) {
+    if (is_packed[c]) continue;
     for (std::string_view v : x.columns[c]) out->Sized(v);
   }
+  *tail = 0;
+  if (!pack) return;
+  out->Varint(packed.size());
+  for (const PackedColumn& pc : packed) {
+    out->Varint(pc.column);
+    out->Sized(pc.model);
+    out->Bytes(std::string_view(reinterpret_cast<const char*>(pc.bitmap), (pc.model.size() + 7) / 8));
+    out->Byte(pc.upper);
+    out->Varint(pc.values);
+  }
+  out->Bytes(nibbles);
+  *tail = nibbles.size();
 }
 
 // Hands out each record's data in order, from either layout of the data
@@ -431,8 +557,67 @@ class DataSection {
       p += sizes[c];
       column_ends_[c] = p;
     }
+    packed_.clear();
+    if (layout == DataColumns::kByKeyPacked) return InitPacked(p, end);
     if (p != end) return Bad("bytes after the data columns");
     return Status::Ok();
+  }
+
+  // Codec 4's packed columns: their descriptions, then their nibbles, which
+  // must use up the section exactly.
+  Status InitPacked(const char* p, const char* end) {
+    const size_t n_columns = cursors_.size();
+    uint64_t n_packed;
+    if (!GetVarint64(p, end, &n_packed) || n_packed >= n_columns) return Bad("packed column count");
+    packed_of_.assign(n_columns, -1);
+    packed_.resize(n_packed);
+    uint64_t tail = 0;
+    for (size_t k = 0; k < n_packed; ++k) {
+      Packed& pc = packed_[k];
+      uint64_t column, len, values;
+      if (!GetVarint64(p, end, &column) || column == 0 || column >= n_columns || packed_of_[column] >= 0 ||
+          column_bytes_[column] != 0) {
+        return Bad("packed column number");
+      }
+      packed_of_[column] = static_cast<int>(k);
+      if (!GetVarint64(p, end, &len) || len == 0 || len > kMaxPackedLength ||
+          len + (len + 7) / 8 + 1 > static_cast<uint64_t>(end - p)) {
+        return Bad("packed template");
+      }
+      pc.text.assign(p, len);
+      p += len;
+      pc.digit_at.clear();
+      for (size_t i = 0; i < 8 * ((len + 7) / 8); ++i) {
+        if (!(static_cast<uint8_t>(p[i / 8]) & (1u << (i % 8)))) continue;
+        if (i >= len) return Bad("packed template bitmap");
+        pc.digit_at.push_back(static_cast<uint8_t>(i));
+      }
+      p += (len + 7) / 8;
+      if (pc.digit_at.empty()) return Bad("packed template without digits");
+      const auto upper = static_cast<uint8_t>(*p++);
+      if (upper > 1) return Bad("packed digit case");
+      pc.digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+      pc.per_value = (pc.digit_at.size() + 1) / 2;
+      if (!GetVarint64(p, end, &values) || values > static_cast<uint64_t>(end - p)) return Bad("packed value count");
+      pc.left = values;
+      tail += values * pc.per_value;  // <= (end - p) * 64: no overflow
+    }
+    if (tail != static_cast<uint64_t>(end - p)) return Bad("packed digits do not fill the section");
+    for (Packed& pc : packed_) {
+      pc.next = reinterpret_cast<const uint8_t*>(p);
+      p += pc.left * pc.per_value;
+    }
+    return Status::Ok();
+  }
+
+  // Appends every packed value, one per line (see AppendPackedText).
+  void AppendPacked(std::string* out) {
+    for (Packed& pc : packed_) {
+      while (pc.left > 0) {
+        out->append(Unpack(pc));
+        out->push_back('\n');
+      }
+    }
   }
 
   // Writes record i's data at dst (never past dst_end); *len its length.
@@ -464,6 +649,9 @@ class DataSection {
     for (size_t c = 0; c < cursors_.size(); ++c) {
       if (cursors_[c] != column_ends_[c]) return false;
     }
+    for (const Packed& pc : packed_) {
+      if (pc.left != 0) return false;
+    }
     return true;
   }
 
@@ -472,8 +660,35 @@ class DataSection {
     std::vector<std::string_view> pieces;
     std::vector<uint32_t> columns;
   };
+  // A packed column: its template, whose digit positions each value's
+  // nibbles overwrite in turn.
+  struct Packed {
+    std::string text;
+    std::vector<uint8_t> digit_at;
+    const char* digits = nullptr;
+    size_t per_value = 0;
+    uint64_t left = 0;  // values not taken yet
+    const uint8_t* next = nullptr;
+  };
   static Status Bad(const char* what) { return Status::Corruption(std::string("frame columns: ") + what); }
+  static std::string_view Unpack(Packed& pc) {
+    char* t = pc.text.data();
+    const size_t n = pc.digit_at.size();
+    for (size_t d = 0; d < n; ++d) {
+      const uint8_t byte = pc.next[d / 2];
+      t[pc.digit_at[d]] = pc.digits[(d & 1) ? byte & 0x0F : byte >> 4];
+    }
+    pc.next += pc.per_value;
+    --pc.left;
+    return pc.text;
+  }
   bool Take(uint32_t column, std::string_view* v) {
+    if (!packed_.empty() && packed_of_[column] >= 0) {
+      Packed& pc = packed_[static_cast<size_t>(packed_of_[column])];
+      if (pc.left == 0) return false;
+      *v = Unpack(pc);
+      return true;
+    }
     const char*& p = cursors_[column];
     const char* const end = column_ends_[column];
     uint64_t len;
@@ -489,12 +704,17 @@ class DataSection {
   std::vector<const char*> cursors_;
   std::vector<const char*> column_ends_;
   std::vector<uint64_t> column_bytes_;
+  std::vector<Packed> packed_;
+  std::vector<int> packed_of_;  // per column: its index in packed_, or -1
 };
 
 }  // namespace
 
 bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out,
-                        DataColumns data) {
+                        DataColumns data, size_t* tail) {
+  size_t unused_tail = 0;
+  if (tail == nullptr) tail = &unused_tail;
+  *tail = 0;
   thread_local std::vector<EventView> events;
   events.resize(count);
   size_t pos = 0;
@@ -525,8 +745,8 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
       if (!v.empty()) sink.Sized(v);
     }
   }
-  if (data == DataColumns::kByKey) {
-    EncodeDataByKey(events, &sink);
+  if (data != DataColumns::kWhole) {
+    EncodeDataByKey(events, &sink, data == DataColumns::kByKeyPacked, tail);
   } else {
     for (const EventView& e : events) sink.Sized(e.data);
   }
@@ -677,6 +897,15 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
   }
   if (out != out_end) return bad("records shorter than the raw length");
   if (!data.Finished()) return bad("bytes after the data column");
+  return Status::Ok();
+}
+
+Status AppendPackedText(std::string_view columns, uint32_t count, std::string* out) {
+  FieldColumns c;
+  STELE_RETURN_IF_ERROR(ParseFieldColumns(columns, count, &c));
+  thread_local DataSection data;
+  STELE_RETURN_IF_ERROR(data.Init(c.data, columns.data() + columns.size(), count, DataColumns::kByKeyPacked));
+  data.AppendPacked(out);
   return Status::Ok();
 }
 

@@ -33,14 +33,25 @@ namespace stele {
 // first_seq to *out.  False (and *out unchanged in meaning: the caller
 // discards it) if the records do not follow the canonical layout exactly;
 // the writer then stores the frame in codec 1.
-enum class DataColumns { kWhole, kByKey };  // codec 2, codec 3
+//
+// kByKeyPacked (codec 4) also packs id columns as hex nibbles; those bytes
+// end the output, and *tail (if given) says how many there are: the writer
+// keeps them out of zstd, and the reader appends them back after the
+// decompressed part before decoding.
+enum class DataColumns { kWhole, kByKey, kByKeyPacked };  // codec 2, 3, 4
 bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out,
-                        DataColumns data = DataColumns::kWhole);
+                        DataColumns data = DataColumns::kWhole, size_t* tail = nullptr);
 
 // Rebuilds exactly raw_len bytes of framed records from columns written by
 // EncodeFrameColumns.  kCorruption if the columns are malformed.
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
                           std::string* records, DataColumns data = DataColumns::kWhole);
+
+// Appends the text of every packed value of codec 4 columns, one per line:
+// with the columns themselves, every stored token as text, which is what a
+// search for a literal in a frame's stored bytes needs.  Nothing for other
+// layouts.  kCorruption if the columns are malformed.
+Status AppendPackedText(std::string_view columns, uint32_t count, std::string* out);
 
 // Hands each record's seq, ts, type and optional fields to `visit` (data
 // left empty) without rebuilding the records or touching the data columns:

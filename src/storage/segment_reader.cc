@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <cstring>
+
 #include "event/record.h"
 #include "storage/frame_columns.h"
 #include "util/coding.h"
@@ -11,6 +13,29 @@ namespace stele {
 
 using format::FrameHeader;
 using format::FrameIndexEntry;
+
+// Decompresses a columns frame (codec 2, 3 or 4) into *columns (sized to
+// raw_len by the caller), *n its length.  Codec 4's nibbles, in the
+// skippable frame after the zstd frame, are appended after the columns.
+static Status DecompressColumns(const FrameHeader& h, std::string_view stored, std::string* columns, size_t* n) {
+  const size_t got = ZSTD_decompress(columns->data(), columns->size(), stored.data(), stored.size());
+  if (ZSTD_isError(got)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(got));
+  *n = got;
+  if (h.codec != format::kCodecZstdPackedColumns) return Status::Ok();
+  const size_t zstd_len = ZSTD_findFrameCompressedSize(stored.data(), stored.size());
+  if (ZSTD_isError(zstd_len)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(zstd_len));
+  const std::string_view rest = stored.substr(zstd_len);
+  if (rest.empty()) return Status::Ok();
+  if (rest.size() < format::kPackedFrameHeaderSize || GetU32(rest.data()) != format::kPackedFrameMagic ||
+      GetU32(rest.data() + 4) != rest.size() - format::kPackedFrameHeaderSize) {
+    return Status::Corruption("codec 4: malformed packed frame after the zstd frame");
+  }
+  const size_t packed = rest.size() - format::kPackedFrameHeaderSize;
+  if (got + packed > columns->size()) return Status::Corruption("codec 4: columns longer than the records");
+  std::memcpy(columns->data() + got, rest.data() + format::kPackedFrameHeaderSize, packed);
+  *n = got + packed;
+  return Status::Ok();
+}
 
 Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::string* raw,
                           const SegmentReader::PayloadCheck* check, bool* passed) {
@@ -29,15 +54,28 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
     std::memcpy(raw->data(), stored.data(), stored.size());
     return Status::Ok();
   }
-  if (h.codec == format::kCodecZstdColumns || h.codec == format::kCodecZstdDataColumns) {
+  if (h.codec >= format::kCodecZstdColumns) {
     // The columns are never longer than the records they rebuild.
     thread_local std::string columns;
     columns.resize(h.raw_len);
-    const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
-    if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
-    if (!wanted(std::string_view(columns.data(), n))) return Status::Ok();
-    return DecodeFrameColumns(std::string_view(columns.data(), n), h.count, h.first_seq, h.raw_len, raw,
-                              h.codec == format::kCodecZstdDataColumns ? DataColumns::kByKey : DataColumns::kWhole);
+    size_t n = 0;
+    STELE_RETURN_IF_ERROR(DecompressColumns(h, stored, &columns, &n));
+    const std::string_view decompressed(columns.data(), n);
+    if (check != nullptr && h.codec == format::kCodecZstdPackedColumns) {
+      // Packed ids are not text in the columns: the check sees them
+      // spelled out after the columns.
+      thread_local std::string text;
+      text.assign(decompressed);
+      text.push_back('\n');
+      STELE_RETURN_IF_ERROR(AppendPackedText(decompressed, h.count, &text));
+      if (!wanted(text)) return Status::Ok();
+    } else if (!wanted(decompressed)) {
+      return Status::Ok();
+    }
+    const DataColumns layout = h.codec == format::kCodecZstdPackedColumns ? DataColumns::kByKeyPacked
+                               : h.codec == format::kCodecZstdDataColumns ? DataColumns::kByKey
+                                                                          : DataColumns::kWhole;
+    return DecodeFrameColumns(decompressed, h.count, h.first_seq, h.raw_len, raw, layout);
   }
   const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
@@ -231,9 +269,11 @@ Status SegmentReader::VisitFrameFields(size_t i, const std::function<void(const 
   std::string_view stored;
   STELE_RETURN_IF_ERROR(ReadStored(i, &h, &stored));
   Status s;
-  if (h.codec == format::kCodecZstdColumns || h.codec == format::kCodecZstdDataColumns) {
+  if (h.codec >= format::kCodecZstdColumns) {
     thread_local std::string columns;  // never longer than the records (frame_columns.h)
     columns.resize(h.raw_len);
+    // Codec 4's nibbles are data columns, which this does not read: the
+    // zstd frame alone (ZSTD_decompress passes over the skippable one).
     const size_t n = ZSTD_decompress(columns.data(), columns.size(), stored.data(), stored.size());
     if (ZSTD_isError(n)) return CorruptFrame(i, std::string("zstd: ") + ZSTD_getErrorName(n));
     s = VisitColumnFields(std::string_view(columns.data(), n), h.count, h.first_seq, visit);

@@ -78,7 +78,9 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Resume(Env* env, const std
 void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t first_seq, int64_t min_ts,
                                 int64_t max_ts) {
   const size_t header_at = out_.size();
-  const size_t bound = ZSTD_compressBound(raw.size());
+  // Room for zstd's worst case plus codec 4's skippable frame header (its
+  // nibbles replace column bytes that zstd would otherwise have had).
+  const size_t bound = ZSTD_compressBound(raw.size()) + format::kPackedFrameHeaderSize;
   out_.resize(header_at + format::kFrameHeaderSize + bound);
   char* payload = out_.data() + header_at + format::kFrameHeaderSize;
   FrameHeader h;
@@ -87,35 +89,54 @@ void SegmentWriter::EncodeFrame(std::string_view raw, uint32_t count, uint64_t f
   h.first_seq = first_seq;
   h.min_ts = min_ts;
   h.max_ts = max_ts;
-  // Columns (codec 3, or 2) when the records follow the canonical layout,
+  // Columns (codec 4, 3 or 2) when the records follow the canonical layout,
   // which the writer's always do; the row form (codec 1) otherwise.
   columns_.clear();
   // A frame of a few records (sync=always group commits) gains nothing from
   // a shape table, and trying it first would put a second encode on the
   // writer's latency path.
   constexpr uint32_t kMinRecordsForDataColumns = 32;
-  DataColumns data = options_.codec == format::kCodecZstdDataColumns && count >= kMinRecordsForDataColumns
-                         ? DataColumns::kByKey
-                         : DataColumns::kWhole;
-  bool columns =
-      options_.codec >= format::kCodecZstdColumns && EncodeFrameColumns(raw, count, first_seq, &columns_, data);
-  if (columns && data == DataColumns::kByKey && columns_.size() > raw.size()) {
+  DataColumns data = DataColumns::kWhole;
+  if (count >= kMinRecordsForDataColumns) {
+    if (options_.codec == format::kCodecZstdPackedColumns) data = DataColumns::kByKeyPacked;
+    if (options_.codec == format::kCodecZstdDataColumns) data = DataColumns::kByKey;
+  }
+  size_t tail = 0;  // codec 4's nibbles, at the end of columns_
+  bool columns = options_.codec >= format::kCodecZstdColumns &&
+                 EncodeFrameColumns(raw, count, first_seq, &columns_, data, &tail);
+  if (columns && data != DataColumns::kWhole && columns_.size() > raw.size()) {
     // A shape table can outweigh what it saves on a frame of a few records;
     // readers rely on columns never being longer than the records.
     data = DataColumns::kWhole;
     columns_.clear();
+    tail = 0;
     columns = EncodeFrameColumns(raw, count, first_seq, &columns_, data);
   }
-  const std::string_view input = columns ? std::string_view(columns_) : raw;
+  const std::string_view input =
+      columns ? std::string_view(columns_).substr(0, columns_.size() - tail) : raw;
   size_t n = ZSTD_compressCCtx(cctx_, payload, bound, input.data(), input.size(), options_.zstd_level);
+  if (!ZSTD_isError(n) && tail > 0) {
+    // The nibbles follow in a skippable frame, which ZSTD_decompress passes
+    // over: readers that need only the fixed columns decompress as for
+    // codec 3.
+    if (n + format::kPackedFrameHeaderSize + tail <= bound) {
+      PutU32(payload + n, format::kPackedFrameMagic);
+      PutU32(payload + n + 4, static_cast<uint32_t>(tail));
+      std::memcpy(payload + n + format::kPackedFrameHeaderSize, columns_.data() + input.size(), tail);
+      n += format::kPackedFrameHeaderSize + tail;
+    } else {
+      n = raw.size();  // cannot happen (the columns are shorter than raw); stored below
+    }
+  }
   if (ZSTD_isError(n) || n >= raw.size()) {  // incompressible (or zstd refused): store as is
     h.codec = format::kCodecNone;
     std::memcpy(payload, raw.data(), raw.size());
     n = raw.size();
   } else {
-    h.codec = !columns                      ? format::kCodecZstd
-              : data == DataColumns::kByKey ? format::kCodecZstdDataColumns
-                                            : format::kCodecZstdColumns;
+    h.codec = !columns                            ? format::kCodecZstd
+              : data == DataColumns::kByKeyPacked ? format::kCodecZstdPackedColumns
+              : data == DataColumns::kByKey       ? format::kCodecZstdDataColumns
+                                                  : format::kCodecZstdColumns;
   }
   h.stored_len = static_cast<uint32_t>(n);
   h.payload_checksum = Checksum(payload, n);

@@ -28,9 +28,9 @@ namespace stele {
 struct SegmentWriterOptions {
   int zstd_level = 1;
   bool field_index = true;    // build <segment>.fidx (off only to measure its cost)
-  // The codec frames are written in (format.h): 3 unless a frame is small
-  // or its records are not canonical (then 2 or 1); tests ask for 1 or 2.
-  format::Codec codec = format::kCodecZstdDataColumns;
+  // The codec frames are written in (format.h): 4 unless a frame is small
+  // or its records are not canonical (then 2 or 1); tests ask for 1 to 3.
+  format::Codec codec = format::kCodecZstdPackedColumns;
 };
 
 // Where one frame of a batch of records begins and ends, and what the
