@@ -203,6 +203,22 @@ void BM_EncodeFrameColumns(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeFrameColumns);
 
+// A reader's rebuild of a frame's records from its columns: codec 3 (arg 0)
+// and codec 4 with its packed ids (arg 1), per event.
+void BM_DecodeFrameColumns(benchmark::State& state) {
+  const std::string frame = ReferenceFrames(1)[0];
+  const DataColumns layout = state.range(0) ? DataColumns::kByKeyPacked : DataColumns::kByKey;
+  std::string columns, records;
+  if (!EncodeFrameColumns(frame, kPerFrame, 1, &columns, layout)) std::abort();
+  for (auto _ : state) {
+    if (!DecodeFrameColumns(columns, kPerFrame, 1, static_cast<uint32_t>(frame.size()), &records, layout).ok()) {
+      std::abort();
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kPerFrame);
+}
+BENCHMARK(BM_DecodeFrameColumns)->Arg(0)->Arg(1);
+
 // A type + 10 % time-range count through an open Log, as `stele bench
 // query` times it beside SQLite, on a log of 1M reference events in 16 MiB
 // segments (several sealed, the active one open), built once.

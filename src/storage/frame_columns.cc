@@ -15,6 +15,9 @@
 #include "util/json_escape.h"
 
 #include <emmintrin.h>
+#if defined(__SSSE3__)
+#include <tmmintrin.h>
+#endif
 
 namespace stele {
 namespace {
@@ -594,6 +597,14 @@ class DataSection {
       }
       p += (len + 7) / 8;
       if (pc.digit_at.empty()) return Bad("packed template without digits");
+      pc.runs.clear();
+      for (size_t d = 0; d < pc.digit_at.size(); ++d) {
+        if (d > 0 && pc.digit_at[d] == pc.digit_at[d - 1] + 1) {
+          ++pc.runs.back().length;
+        } else {
+          pc.runs.push_back({pc.digit_at[d], static_cast<uint8_t>(d), 1});
+        }
+      }
       const auto upper = static_cast<uint8_t>(*p++);
       if (upper > 1) return Bad("packed digit case");
       pc.digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -665,19 +676,40 @@ class DataSection {
   struct Packed {
     std::string text;
     std::vector<uint8_t> digit_at;
+    // digit_at as runs of adjacent positions: "run-" + 16 digits is one,
+    // a UUID five.
+    struct DigitRun {
+      uint8_t at, digit, length;  // template position, index of its first digit, digits
+    };
+    std::vector<DigitRun> runs;
     const char* digits = nullptr;
     size_t per_value = 0;
     uint64_t left = 0;  // values not taken yet
     const uint8_t* next = nullptr;
   };
   static Status Bad(const char* what) { return Status::Corruption(std::string("frame columns: ") + what); }
+  // The next value of a packed column: its nibbles spelled as digits (16
+  // at a time with SSSE3), then copied over the template's digit runs.
   static std::string_view Unpack(Packed& pc) {
-    char* t = pc.text.data();
-    const size_t n = pc.digit_at.size();
-    for (size_t d = 0; d < n; ++d) {
-      const uint8_t byte = pc.next[d / 2];
-      t[pc.digit_at[d]] = pc.digits[(d & 1) ? byte & 0x0F : byte >> 4];
+    char spelled[kMaxPackedLength + 16];
+#if defined(__SSSE3__)
+    const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pc.digits));
+    const __m128i low = _mm_set1_epi8(0x0F);
+    for (size_t i = 0; i < pc.per_value; i += 8) {
+      uint64_t bytes = 0;
+      std::memcpy(&bytes, pc.next + i, std::min<size_t>(8, pc.per_value - i));
+      const __m128i b = _mm_cvtsi64_si128(static_cast<long long>(bytes));
+      const __m128i nibbles = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), low), _mm_and_si128(b, low));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(spelled + 2 * i), _mm_shuffle_epi8(table, nibbles));
     }
+#else
+    for (size_t i = 0; i < pc.per_value; ++i) {
+      spelled[2 * i] = pc.digits[pc.next[i] >> 4];
+      spelled[2 * i + 1] = pc.digits[pc.next[i] & 0x0F];
+    }
+#endif
+    char* t = pc.text.data();
+    for (const Packed::DigitRun& r : pc.runs) CopyShort(t + r.at, spelled + r.digit, r.length);
     pc.next += pc.per_value;
     --pc.left;
     return pc.text;
