@@ -203,6 +203,23 @@ bool UseShaNi() {
   return has && !force_fallback.load(std::memory_order_relaxed);
 }
 
+// out[i] = SHA-256(prefix || body_at(i)) for i < n: two lanes with SHA-NI,
+// else one message at a time through OpenSSL.
+template <class BodyAt>
+void Digests(uint8_t prefix, size_t n, const BodyAt& body_at, Hash* out) {
+  if (UseShaNi()) {
+    RunTwoLanes(prefix, n, body_at, out);
+    return;
+  }
+  const char p = static_cast<char>(prefix);
+  for (size_t i = 0; i < n; ++i) {
+    Sha256Stream s;
+    s.Update(std::string_view(&p, 1));
+    s.Update(body_at(i));
+    out[i] = s.Final();
+  }
+}
+
 }  // namespace
 
 bool Available() { return CpuHasShaNi(); }
@@ -210,33 +227,13 @@ bool Available() { return CpuHasShaNi(); }
 void ForceFallbackForTesting(bool fallback) { force_fallback.store(fallback); }
 
 void PrefixedDigests(uint8_t prefix, std::span<const std::string_view> bodies, Hash* out) {
-  if (!UseShaNi()) {
-    const char p = static_cast<char>(prefix);
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      Sha256Stream s;
-      s.Update(std::string_view(&p, 1));
-      s.Update(bodies[i]);
-      out[i] = s.Final();
-    }
-    return;
-  }
-  RunTwoLanes(prefix, bodies.size(), [bodies](size_t i) { return bodies[i]; }, out);
+  Digests(prefix, bodies.size(), [bodies](size_t i) { return bodies[i]; }, out);
 }
 
 void PrefixedPairDigests(uint8_t prefix, const Hash* pairs, size_t n, Hash* out) {
-  auto body = [pairs](size_t i) { return std::string_view(reinterpret_cast<const char*>(pairs[2 * i].data()), 64); };
   static_assert(sizeof(Hash) == 32, "pairs are read as 64 contiguous bytes");
-  if (!UseShaNi()) {
-    const char p = static_cast<char>(prefix);
-    for (size_t i = 0; i < n; ++i) {
-      Sha256Stream s;
-      s.Update(std::string_view(&p, 1));
-      s.Update(body(i));
-      out[i] = s.Final();
-    }
-    return;
-  }
-  RunTwoLanes(prefix, n, body, out);
+  Digests(prefix, n, [pairs](size_t i) { return std::string_view(reinterpret_cast<const char*>(pairs[2 * i].data()), 64); },
+          out);
 }
 
 }  // namespace stele::sha256x2
