@@ -7,6 +7,7 @@
 
 #include "event/record.h"
 #include "index/lead_runs.h"
+#include "index/name_table.h"
 #include "ingest/retention.h"
 #include "query/scan_iterator.h"
 #include "stele/integrity.h"
@@ -413,6 +414,22 @@ TEST(LeadRunsWhileWriting, LookupsOfAnOpenLogWhileItSealsAndWritesRunsMatchBrute
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok) << report->reason;
   EXPECT_GE(report->lead_run_files, 5u);
+}
+
+// The table that tags records with their lead's run: every name maps to
+// its position, and no other name (a prefix, an extension, the empty name,
+// a name differing in one byte) is found.
+TEST(NameTable, FindsEveryNameAtItsPositionAndNothingElse) {
+  EXPECT_EQ(NameTable().Find("L1"), -1);
+  std::vector<std::string> owned;
+  for (int i = 0; i < 5000; ++i) owned.push_back("L" + std::to_string(1000000 + i * 7));
+  owned.push_back("a-name-longer-than-sixteen-bytes");
+  std::vector<std::string_view> names(owned.begin(), owned.end());
+  const NameTable table(names);
+  for (size_t i = 0; i < owned.size(); ++i) ASSERT_EQ(table.Find(owned[i]), static_cast<int>(i)) << owned[i];
+  for (const std::string_view absent : {"", "L", "L100000", "L10000000", "L1000001", "a-name-longer-than-sixteen-bytez"}) {
+    EXPECT_EQ(table.Find(absent), -1) << absent;
+  }
 }
 
 }  // namespace

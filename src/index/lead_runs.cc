@@ -229,17 +229,15 @@ LeadRunsBuilder::LeadRunsBuilder(std::unique_ptr<WritableFile> file, uint64_t fi
     : file_(std::move(file)),
       first_seq_(first_seq),
       leads_(std::move(leads)),
+      by_name_(std::vector<std::string_view>(leads_.begin(), leads_.end())),
       pending_(leads_.size()),
       options_(options),
-      cctx_(ZSTD_createCCtx()) {
-  for (size_t i = 0; i < leads_.size(); ++i) by_name_.emplace(leads_[i], static_cast<int>(i));
-}
+      cctx_(ZSTD_createCCtx()) {}
 
 LeadRunsBuilder::~LeadRunsBuilder() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
 
 int LeadRunsBuilder::LeadIndex(std::string_view lead) const {
-  auto it = by_name_.find(lead);
-  return it == by_name_.end() ? -1 : it->second;
+  return by_name_.Find(lead);
 }
 
 Status LeadRunsBuilder::WriteHeaderOnce() {
@@ -404,14 +402,15 @@ Result<std::unique_ptr<LeadRunsCheck>> LeadRunsCheck::Open(Env* env, const std::
 
 LeadRunsCheck::LeadRunsCheck(std::unique_ptr<LeadRuns> runs)
     : runs_(std::move(runs)), from_segment_(runs_->lead_count()), segment_events_(runs_->lead_count()) {
-  for (size_t i = 0; i < runs_->lead_count(); ++i) by_name_.emplace(runs_->lead(i), static_cast<int>(i));
+  std::vector<std::string_view> names;
+  for (size_t i = 0; i < runs_->lead_count(); ++i) names.push_back(runs_->lead(i));
+  by_name_ = NameTable(std::move(names));
 }
 
 LeadRunsCheck::~LeadRunsCheck() = default;
 
 int LeadRunsCheck::LeadIndex(std::string_view lead) const {
-  const auto it = by_name_.find(lead);
-  return it == by_name_.end() ? -1 : it->second;
+  return by_name_.Find(lead);
 }
 
 void LeadRunsCheck::AddSegmentLeaf(int lead, const Hash& leaf) {

@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "index/name_table.h"
 #include "index/segment_index.h"
 #include "integrity/sha256.h"
 #include "stele/status.h"
@@ -138,7 +139,7 @@ class LeadRunsBuilder {
   std::unique_ptr<WritableFile> file_;
   uint64_t first_seq_;
   std::vector<std::string> leads_;
-  std::unordered_map<std::string_view, int> by_name_;
+  NameTable by_name_;
   std::vector<Pending> pending_;
   size_t pending_bytes_ = 0;  // of every pending_[i].raw
   LeadRunOptions options_;
@@ -181,7 +182,7 @@ class LeadRunsCheck {
  private:
   explicit LeadRunsCheck(std::unique_ptr<LeadRuns> runs);
   std::unique_ptr<LeadRuns> runs_;
-  std::unordered_map<std::string_view, int> by_name_;
+  NameTable by_name_;
   std::vector<Sha256Stream> from_segment_;
   std::vector<uint64_t> segment_events_;
 };

@@ -130,7 +130,6 @@ class Lane {
     const size_t total = 1 + body.size();
     full_ = total / 64;
     const size_t rem = total % 64;
-    std::memset(tail_, 0, sizeof tail_);
     if (full_ > 0) {
       head_[0] = prefix;
       std::memcpy(head_ + 1, body_, 63);
@@ -139,10 +138,14 @@ class Lane {
       tail_[0] = prefix;
       if (!body.empty()) std::memcpy(tail_ + 1, body_, body.size());
     }
-    tail_[rem] = 0x80;
     blocks_ = full_ + (rem + 9 <= 64 ? 1 : 2);
-    const uint64_t bits = static_cast<uint64_t>(total) * 8;
-    for (int i = 0; i < 8; ++i) tail_[64 * (blocks_ - full_) - 1 - i] = static_cast<uint8_t>(bits >> (8 * i));
+    // 0x80, zeros up to the length, the length in bits, big-endian: only
+    // the padding's own bytes are written.
+    const size_t length_at = 64 * (blocks_ - full_) - 8;
+    tail_[rem] = 0x80;
+    std::memset(tail_ + rem + 1, 0, length_at - rem - 1);
+    const uint64_t bits = __builtin_bswap64(static_cast<uint64_t>(total) * 8);
+    std::memcpy(tail_ + length_at, &bits, 8);
     next_ = 0;
     state_ = InitialState();
   }
