@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "index/lead_runs.h"
+#include "index/live_index.h"
 #include "test_util.h"
 
 namespace stele {
@@ -35,14 +36,28 @@ std::string LeadOf(uint64_t counter) { return "L" + std::to_string(counter % 5);
 
 // Child: appends forever from `producers` threads, writing an Ack to the
 // pipe after each Append returns.  Never returns.
-[[noreturn]] void ChildWriter(const std::string& dir, int fd, int producers, uint64_t generation, bool lead_runs) {
+// The modes: plain; with lead runs; with an active segment of many live
+// index chunks (so kills land while .lidx chunks are written and resumed).
+enum class Mode { kPlain, kLeadRuns, kLiveIndex };
+
+Options CrashOptions(const std::string& dir, Mode mode) {
   Options o;
   o.dir = dir;
+  if (mode == Mode::kLeadRuns) o.lead_run_min_events = kLeadRunMinEvents;
+  if (mode == Mode::kLiveIndex) {
+    o.segment_max_bytes = 1 << 20;
+    o.live_index_chunk_events = 40;
+  }
+  return o;
+}
+
+[[noreturn]] void ChildWriter(const std::string& dir, int fd, int producers, uint64_t generation, Mode mode) {
+  Options o = CrashOptions(dir, mode);
   o.sync = SyncMode::kAlways;
-  o.segment_max_bytes = 32 << 10;  // crash across rotations and seals too
+  if (mode != Mode::kLiveIndex) o.segment_max_bytes = 32 << 10;  // crash across rotations and seals too
   o.frame_target_bytes = 2 << 10;
   o.checkpoint_every_events = 300;  // crash around checkpoint writes too
-  if (lead_runs) o.lead_run_min_events = kLeadRunMinEvents;
+  const bool lead_runs = mode != Mode::kPlain;
   auto log = Log::Open(o);
   if (!log.ok()) _exit(3);
   Ack ready{0, 0, 0};  // seq 0: "open, appending from now on"
@@ -64,7 +79,8 @@ std::string LeadOf(uint64_t counter) { return "L" + std::to_string(counter % 5);
   _exit(0);
 }
 
-void CrashLoop(int producers, int iterations, bool lead_runs = false) {
+void CrashLoop(int producers, int iterations, Mode mode = Mode::kPlain) {
+  const bool lead_runs = mode != Mode::kPlain;
   test::TempDir dir;
   std::mt19937_64 rng(12345 + static_cast<uint64_t>(producers));
   std::vector<Ack> acked;
@@ -75,7 +91,7 @@ void CrashLoop(int producers, int iterations, bool lead_runs = false) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      ChildWriter(dir.path(), fds[1], producers, static_cast<uint64_t>(it), lead_runs);
+      ChildWriter(dir.path(), fds[1], producers, static_cast<uint64_t>(it), mode);
     }
     close(fds[1]);
     // Read acks while the child runs, then kill it at a random instant:
@@ -107,12 +123,21 @@ void CrashLoop(int producers, int iterations, bool lead_runs = false) {
     close(fds[0]);
 
     // Reopen as the writer (recovery), then check every acknowledged event.
-    Options o;
-    o.dir = dir.path();
-    if (lead_runs) o.lead_run_min_events = kLeadRunMinEvents;
-    auto log = Log::Open(o);
+    auto log = Log::Open(CrashOptions(dir.path(), mode));
     ASSERT_TRUE(log.ok()) << "iteration " << it << ": " << log.status().ToString();
     const uint64_t last = (*log)->recovery().last_seq;
+    // Lookups through the reopened log's index (a resumed .lidx and the
+    // frames after it), checked below against the events read in full.
+    std::vector<std::pair<uint64_t, uint64_t>> counted;  // lead, count
+    if (lead_runs) {
+      for (uint64_t k = 0; k < 5; ++k) {
+        Query q;
+        q.lead_id = LeadOf(k);
+        auto n = (*log)->Count(q);
+        ASSERT_TRUE(n.ok()) << n.status().ToString();
+        counted.emplace_back(k, *n);
+      }
+    }
     ASSERT_TRUE((*log)->Shutdown().ok());
     auto events = test::QueryAll(dir.path(), {});
     ASSERT_EQ(events.size(), last) << "iteration " << it;
@@ -136,20 +161,27 @@ void CrashLoop(int producers, int iterations, bool lead_runs = false) {
           if (e.lead_id == *q.lead_id) want.push_back(e.seq);
         }
         ASSERT_EQ(test::Seqs(test::QueryAll(dir.path(), q)), want) << "iteration " << it;
+        ASSERT_EQ(counted[k].second, want.size()) << "iteration " << it;
       }
     }
   }
-  if (lead_runs) {
+  if (mode == Mode::kLeadRuns) {
     size_t runs = 0;
     for (const auto& f : test::SegmentFiles(dir.path())) runs += std::filesystem::exists(LeadRunsPath(f));
     EXPECT_GT(runs, 0u);
+  }
+  if (mode == Mode::kLiveIndex) {
+    EXPECT_TRUE(std::filesystem::exists(LiveIndexPath(test::SegmentFiles(dir.path()).back())));
   }
   EXPECT_GT(acked.size(), static_cast<size_t>(iterations)) << "the writer made progress";
 }
 
 TEST(Crash, KillNineSingleProducerLosesNothingAcknowledged) { CrashLoop(1, 100); }
 TEST(Crash, KillNineFourProducersLosesNothingAcknowledged) { CrashLoop(4, 60); }
-TEST(Crash, KillNineWithLeadRunsLosesNothingAndEveryRunStaysTrue) { CrashLoop(1, 60, true); }
+TEST(Crash, KillNineWithLeadRunsLosesNothingAndEveryRunStaysTrue) { CrashLoop(1, 60, Mode::kLeadRuns); }
+TEST(Crash, KillNineWhileLiveIndexChunksAreWrittenLeavesEveryLookupExact) {
+  CrashLoop(1, 60, Mode::kLiveIndex);
+}
 
 }  // namespace
 }  // namespace stele

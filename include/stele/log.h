@@ -43,6 +43,9 @@ struct RecoveryInfo {
   uint64_t segments = 0;
   uint64_t last_seq = 0;          // highest seq present after recovery
   uint64_t dropped_bytes = 0;     // torn tail removed from the active segment
+  // Frames of the active segment read to rebuild its field index: those
+  // after the last chunk of its .lidx (all of them without one).
+  uint64_t frames_reindexed = 0;
 };
 
 // Counters for monitoring.  Snapshot values.

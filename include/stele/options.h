@@ -83,6 +83,12 @@ struct Options {
   // Per-segment field index (the query planner's postings), built while
   // writing and saved at seal.  Off only to measure its cost.
   bool field_index = true;
+  // The active segment's field index is also saved, in chunks of this many
+  // events, to <segment>.lidx: a reader in another process (`stele query`)
+  // and the next Open() use it and read only the events after its last
+  // chunk (docs/format.md, "Live index").  Smaller chunks: fresher for
+  // those readers, more chunks to search and merge at seal.
+  uint32_t live_index_chunk_events = 65536;
   // Lead runs (docs/format.md, "Lead runs"): once a segment is sealed, the
   // events of each lead holding at least this many of its events (the
   // busiest 8,192 at most) are copied into <segment>.lrun, grouped by lead,

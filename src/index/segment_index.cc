@@ -20,7 +20,6 @@ constexpr std::string_view kMagic = "STELEFIX";
 // (without them) are still read.
 constexpr uint32_t kVersion = 2;
 constexpr uint32_t kCompressedVersion = 3;
-constexpr int kIndexZstdLevel = 3;
 
 void PutVarint(std::string* out, uint32_t v) { PutVarint64(out, v); }
 
@@ -258,6 +257,10 @@ std::vector<FrameCount> SegmentIndexBuilder::FrameCounts(IndexedField f, std::st
   return MergeFrameCounts(std::move(out));
 }
 
+bool HasIndexedFilter(const Query& q) {
+  return (q.type && *q.type != "*") || q.actor || q.source || q.lead_id || q.workflow_id;
+}
+
 std::optional<std::vector<uint32_t>> PlanCandidates(const Query& q, const PostingsLookup& postings) {
   std::optional<std::vector<uint32_t>> candidates;
   auto narrow = [&](std::vector<uint32_t> list) {
@@ -279,33 +282,6 @@ std::optional<std::vector<uint32_t>> PlanCandidates(const Query& q, const Postin
   if (q.lead_id) narrow(postings(IndexedField::kLeadId, *q.lead_id, false));
   if (q.workflow_id) narrow(postings(IndexedField::kWorkflowId, *q.workflow_id, false));
   return candidates;
-}
-
-void LiveSegmentIndex::AddFrame(uint32_t ordinal, std::string_view raw) {
-  std::lock_guard<std::mutex> g(mu_);
-  builder_.AddFrame(ordinal, raw);
-}
-
-std::vector<FrameCount> LiveSegmentIndex::FrameCounts(IndexedField f, std::string_view value, bool prefix) const {
-  std::lock_guard<std::mutex> g(mu_);
-  return builder_.FrameCounts(f, value, prefix);
-}
-
-std::string LiveSegmentIndex::Finish() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return builder_.Finish();
-}
-
-size_t LiveSegmentIndex::memory_bytes() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return builder_.memory_bytes();
-}
-
-std::optional<std::vector<uint32_t>> LiveSegmentIndex::Candidates(const Query& q) const {
-  std::lock_guard<std::mutex> g(mu_);
-  return PlanCandidates(q, [this](IndexedField f, std::string_view v, bool prefix) {
-    return builder_.Frames(f, v, prefix);
-  });
 }
 
 void SegmentIndexBuilder::Clear() {
@@ -340,59 +316,143 @@ size_t SegmentIndexBuilder::distinct_values() const {
 //   value heap: u16 len | bytes;
 //   postings heap: varint n_frames | varint events | n x (varint frame delta | varint frame's events)
 //   u64 XXH3-64 of all the bytes before it
-std::string SegmentIndexBuilder::Finish() const {
-  std::string head, dirs, heap;
-  head.append(kMagic);
-  AppendU32(&head, kVersion);
-  AppendU32(&head, frame_count_);
-  std::vector<uint32_t> starts;
-  std::vector<FrameCount> grouped;
-  const size_t fixed = head.size() + kIndexedFieldCount * 8;
-  size_t dir_total = 0;
-  for (const FieldPostings& p : values_) dir_total += p.size() * 8;
-  dirs.reserve(dir_total);
-  for (int f = 0; f < kIndexedFieldCount; ++f) {
-    const FieldPostings& p = values_[f];
-    const std::vector<uint32_t> sorted = p.SortedIds();
-    p.GroupEntries(&starts, &grouped);
-    AppendU32(&head, static_cast<uint32_t>(sorted.size()));
-    AppendU32(&head, static_cast<uint32_t>(fixed + dirs.size()));
-    for (const uint32_t id : sorted) {
-      const std::string_view value = p.ValueOf(id);
-      const size_t heap_base = fixed + dir_total;
-      AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
-      AppendU16(&heap, static_cast<uint16_t>(value.size()));
-      heap.append(value);
-      AppendU32(&dirs, static_cast<uint32_t>(heap_base + heap.size()));
-      const std::span<const FrameCount> entries(grouped.data() + starts[id], starts[id + 1] - starts[id]);
-      PutVarint(&heap, static_cast<uint32_t>(entries.size()));
-      PutVarint(&heap, p.value(id).events);
-      uint32_t prev = 0;
-      for (const FrameCount& e : entries) {
-        PutVarint(&heap, e.frame - prev);
-        PutVarint(&heap, e.events);
-        prev = e.frame;
-      }
+//
+// IndexFileEncoder writes that layout from values given in ascending order,
+// field after field: what both the builder and a merge of chunks produce.
+// Directory entries are kept relative to the heap until the end, when the
+// directories' total size (and so the heap's offset) is known.
+namespace {
+class IndexFileEncoder {
+ public:
+  explicit IndexFileEncoder(uint32_t frame_count) {
+    head_.append(kMagic);
+    AppendU32(&head_, kVersion);
+    AppendU32(&head_, frame_count);
+  }
+  void BeginField() {
+    counts_.push_back(0);
+    dir_starts_.push_back(dirs_.size());
+  }
+  // One value of the current field, ascending, with its (frame, events)
+  // entries in ascending frame order.
+  void AddValue(std::string_view value, uint32_t events, std::span<const FrameCount> entries) {
+    ++counts_.back();
+    dirs_.push_back(static_cast<uint32_t>(heap_.size()));
+    AppendU16(&heap_, static_cast<uint16_t>(value.size()));
+    heap_.append(value);
+    dirs_.push_back(static_cast<uint32_t>(heap_.size()));
+    PutVarint(&heap_, static_cast<uint32_t>(entries.size()));
+    PutVarint(&heap_, events);
+    uint32_t prev = 0;
+    for (const FrameCount& e : entries) {
+      PutVarint(&heap_, e.frame - prev);
+      PutVarint(&heap_, e.events);
+      prev = e.frame;
     }
   }
-  std::string out;
-  out.reserve(head.size() + dirs.size() + heap.size() + 8);
-  out.append(head).append(dirs).append(heap);
-  AppendU64(&out, Checksum(out));
-  return out;
+  std::string Finish() {
+    const size_t fixed = head_.size() + kIndexedFieldCount * 8;
+    const auto heap_base = static_cast<uint32_t>(fixed + dirs_.size() * 4);
+    std::string out;
+    out.reserve(fixed + dirs_.size() * 4 + heap_.size() + 8);
+    out.append(head_);
+    for (size_t f = 0; f < counts_.size(); ++f) {
+      AppendU32(&out, counts_[f]);
+      AppendU32(&out, static_cast<uint32_t>(fixed + dir_starts_[f] * 4));
+    }
+    for (const uint32_t off : dirs_) AppendU32(&out, heap_base + off);
+    out.append(heap_);
+    AppendU64(&out, Checksum(out));
+    return out;
+  }
+
+ private:
+  std::string head_, heap_;
+  std::vector<uint32_t> dirs_;  // (value, postings) offsets into heap_, field after field
+  std::vector<uint32_t> counts_;
+  std::vector<size_t> dir_starts_;  // each field's first entry in dirs_
+};
+}  // namespace
+
+std::string SegmentIndexBuilder::Finish() const {
+  IndexFileEncoder enc(frame_count_);
+  std::vector<uint32_t> starts;
+  std::vector<FrameCount> grouped;
+  for (const FieldPostings& p : values_) {
+    enc.BeginField();
+    const std::vector<uint32_t> sorted = p.SortedIds();
+    p.GroupEntries(&starts, &grouped);
+    for (const uint32_t id : sorted) {
+      enc.AddValue(p.ValueOf(id), p.value(id).events,
+                   std::span<const FrameCount>(grouped.data() + starts[id], starts[id + 1] - starts[id]));
+    }
+  }
+  return enc.Finish();
+}
+
+// A k-way merge of each field's sorted values (a heap of one cursor per
+// part).  Parts cover ascending, disjoint frame ranges, so a value's entries
+// are its parts' entries concatenated in part order.
+Result<std::string> MergeSegmentIndexes(std::span<const SegmentIndex* const> parts) {
+  uint32_t frame_count = 0;
+  for (const SegmentIndex* part : parts) {
+    if (part->version_ != kVersion) return Status::InvalidArgument("segment index merge: a part is not version 2");
+    if (part->frame_count_ < frame_count) return Status::InvalidArgument("segment index merge: parts out of order");
+    frame_count = part->frame_count_;
+  }
+  IndexFileEncoder enc(frame_count);
+  struct Cursor {
+    std::string_view value;
+    uint32_t part, i;
+  };
+  // Greater-than, so the heap's top is the least value, and of equal values
+  // the earliest part.
+  auto later = [](const Cursor& a, const Cursor& b) { return a.value != b.value ? a.value > b.value : a.part > b.part; };
+  std::vector<Cursor> heap;
+  std::vector<FrameCount> entries;
+  for (int f = 0; f < kIndexedFieldCount; ++f) {
+    enc.BeginField();
+    heap.clear();
+    for (uint32_t k = 0; k < parts.size(); ++k) {
+      const SegmentIndex::FieldTable& t = parts[k]->fields_[f];
+      if (t.count > 0) heap.push_back({parts[k]->ValueAt(t, 0), k, 0});
+    }
+    std::make_heap(heap.begin(), heap.end(), later);
+    while (!heap.empty()) {
+      const std::string_view value = heap.front().value;
+      uint64_t events = 0;
+      entries.clear();
+      while (!heap.empty() && heap.front().value == value) {
+        std::pop_heap(heap.begin(), heap.end(), later);
+        Cursor& c = heap.back();
+        const SegmentIndex& part = *parts[c.part];
+        const SegmentIndex::FieldTable& t = part.fields_[f];
+        events += part.EventsAt(t, c.i);
+        part.AppendPostings(t, c.i, nullptr, &entries);
+        if (++c.i < t.count) {
+          c.value = part.ValueAt(t, c.i);
+          std::push_heap(heap.begin(), heap.end(), later);
+        } else {
+          heap.pop_back();
+        }
+      }
+      enc.AddValue(value, static_cast<uint32_t>(std::min<uint64_t>(events, UINT32_MAX)), entries);
+    }
+  }
+  return enc.Finish();
 }
 
 // Version 3 is a version 2 file compressed whole with zstd (sorted values
 // share long prefixes: 2.1x smaller on the reference workload), in a
 // wrapper of its own:
 //   "STELEFIX" | u32 version (3) | u32 inner size | zstd frame | u64 XXH3-64 of everything before
-std::string CompressSegmentIndex(std::string_view inner) {
+std::string CompressSegmentIndex(std::string_view inner, int level) {
   std::string out(kMagic);
   AppendU32(&out, kCompressedVersion);
   AppendU32(&out, static_cast<uint32_t>(inner.size()));
   const size_t head = out.size();
   out.resize(head + ZSTD_compressBound(inner.size()));
-  const size_t n = ZSTD_compress(out.data() + head, out.size() - head, inner.data(), inner.size(), kIndexZstdLevel);
+  const size_t n = ZSTD_compress(out.data() + head, out.size() - head, inner.data(), inner.size(), level);
   if (ZSTD_isError(n)) return std::string(inner);  // cannot happen with a bound-sized buffer; v2 is still valid
   out.resize(head + n);
   AppendU64(&out, Checksum(out));
@@ -454,6 +514,13 @@ Result<SegmentIndex> SegmentIndex::Load(Env* env, const std::string& segment_pat
 std::string_view SegmentIndex::ValueAt(const FieldTable& t, uint32_t i) const {
   const uint32_t off = GetU32(bytes_.data() + t.directory + 8 * i);
   return std::string_view(bytes_.data() + off + 2, GetU16(bytes_.data() + off));
+}
+
+uint32_t SegmentIndex::EventsAt(const FieldTable& t, uint32_t i) const {
+  const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
+  const char* end = bytes_.data() + bytes_.size() - 8;
+  uint32_t n = 0, events = 0;
+  return GetVarint(p, end, &n) && GetVarint(p, end, &events) ? events : 0;
 }
 
 void SegmentIndex::AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out,

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -144,7 +145,9 @@ class SegmentIndex {
     uint32_t count = 0;
     size_t directory = 0;  // offset of count entries of (u32 value_off, u32 postings_off)
   };
+  friend Result<std::string> MergeSegmentIndexes(std::span<const SegmentIndex* const> parts);
   std::string_view ValueAt(const FieldTable& t, uint32_t i) const;
+  uint32_t EventsAt(const FieldTable& t, uint32_t i) const;
   void AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out,
                       std::vector<FrameCount>* counts = nullptr) const;
   uint32_t LowerBound(const FieldTable& t, std::string_view v) const;
@@ -155,30 +158,18 @@ class SegmentIndex {
   FieldTable fields_[kIndexedFieldCount];
 };
 
+// One version 2 file of `parts`: version 2 indexes of ascending, disjoint
+// frame ranges of one segment (a live index's chunks), as the builder would
+// have written it had it seen every frame.
+Result<std::string> MergeSegmentIndexes(std::span<const SegmentIndex* const> parts);
+
 // The frames a query can match according to an index: the intersection of
 // the postings of its equality filters (type exact or prefix, actor, source,
 // lead_id, workflow_id), or nullopt when the query has none.
 using PostingsLookup = std::function<std::vector<uint32_t>(IndexedField, std::string_view value, bool prefix)>;
 std::optional<std::vector<uint32_t>> PlanCandidates(const Query& q, const PostingsLookup& postings);
-
-// LiveSegmentIndex: the field index of the active segment, fed by the writer
-// thread as it writes frames and read by query threads, so fresh events are
-// found without a scan.  Thread-safe.
-class LiveSegmentIndex {
- public:
-  explicit LiveSegmentIndex(uint64_t first_seq) : first_seq_(first_seq) {}
-  uint64_t first_seq() const { return first_seq_; }
-  void AddFrame(uint32_t ordinal, std::string_view raw);
-  std::string Finish() const;
-  size_t memory_bytes() const;
-  std::optional<std::vector<uint32_t>> Candidates(const Query& q) const;
-  std::vector<FrameCount> FrameCounts(IndexedField f, std::string_view value, bool prefix) const;
-
- private:
-  const uint64_t first_seq_;
-  mutable std::mutex mu_;
-  SegmentIndexBuilder builder_;  // guarded by mu_
-};
+// Whether PlanCandidates() has a filter to narrow by.
+bool HasIndexedFilter(const Query& q);
 
 // SegmentIndexCache: loaded indexes of sealed segments, kept for the
 // queries of one process (a sealed segment's index never changes; a removed
@@ -205,6 +196,8 @@ std::string SegmentIndexPath(const std::string& segment_path);
 // compressed as version 3 (CompressSegmentIndex).
 Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes);
 // The version 3 file of a version 2 one (SegmentIndexBuilder::Finish()).
-std::string CompressSegmentIndex(std::string_view inner);
+// `level` is zstd's: 3 for a sealed segment's file, kept for good; 1 for the
+// chunks of a live index, rewritten as one file at seal.
+std::string CompressSegmentIndex(std::string_view inner, int level = 3);
 
 }  // namespace stele

@@ -607,6 +607,23 @@ Status LogImpl::FinishIndexFile() {
   return indexer_->Wait();
 }
 
+Status LogImpl::MaybePersistIndexChunk() {
+  if (!options_.field_index) return Status::Ok();
+  if (index_file_pending_) {
+    if (indexer_->Busy()) return Status::Ok();  // the chunk waits and grows
+    STELE_RETURN_IF_ERROR(FinishIndexFile());
+  }
+  const std::shared_ptr<LiveSegmentIndex> index = segment_->live_index();
+  if (!index->ChunkDue()) return Status::Ok();
+  index->CutChunk();
+  indexer_->Run([index] {
+    index->PersistCut();
+    return Status::Ok();
+  });
+  index_file_pending_ = true;
+  return Status::Ok();
+}
+
 Status LogImpl::MaybeRotate(int64_t now_ns) {
   if (segment_->frame_count() == 0) return Status::Ok();
   const bool full = segment_->size() >= options_.segment_max_bytes ||
@@ -620,7 +637,7 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
   STELE_RETURN_IF_ERROR(segment_->Seal());  // syncs: everything in it is durable
   const std::string sealed_path = segment_->path();
   const uint64_t sealed_first = segment_->first_seq();
-  std::shared_ptr<const LiveSegmentIndex> sealed_index = options_.field_index ? segment_->live_index() : nullptr;
+  std::shared_ptr<LiveSegmentIndex> sealed_index = options_.field_index ? segment_->live_index() : nullptr;
   segment_.reset();
   STELE_RETURN_IF_ERROR(WriteCheckpoint());
   auto w = SegmentWriter::Create(env_, segment_dir_, next_first, now_ns, SegmentOptions());
@@ -638,13 +655,16 @@ Status LogImpl::MaybeRotate(int64_t now_ns) {
     // on while queries use the index in memory, and a crash before the file
     // is written leaves it to recovery (RecoverSegments rebuilds it).
     indexer_->Run([this, sealed_path, sealed_first, sealed_index] {
-      std::string bytes = sealed_index->Finish();
-      Status s = WriteSegmentIndex(env_, sealed_path, bytes);
+      auto bytes = sealed_index->Finish();  // merges the chunks of its live index
+      if (!bytes.ok()) return bytes.status();
+      Status s = WriteSegmentIndex(env_, sealed_path, *bytes);
       {
         MutexLock l(&mu_);
         if (s.ok()) sealing_index_ = nullptr;  // queries load the file from now on
       }
-      if (s.ok() && options_.lead_run_min_events > 0) s = WriteSealedLeadRuns(sealed_path, sealed_first, std::move(bytes));
+      if (!s.ok()) return s;
+      sealed_index->RemoveFile();  // the .fidx replaces the .lidx
+      if (options_.lead_run_min_events > 0) s = WriteSealedLeadRuns(sealed_path, sealed_first, std::move(bytes).value());
       return s;
     });
     index_file_pending_ = true;
@@ -740,7 +760,8 @@ Status LogImpl::WriteBatch(bool sync, bool* synced) {
     *synced = true;
   }
   if (checkpoint) STELE_RETURN_IF_ERROR(WriteCheckpoint());
-  return MaybeRotate(now);
+  STELE_RETURN_IF_ERROR(MaybeRotate(now));
+  return MaybePersistIndexChunk();
 }
 
 Status LogImpl::HashBatch() {
@@ -862,6 +883,15 @@ void LogImpl::WriterLoop() {
   if (error_.ok()) {
     // Shutdown: everything is written and synced; sign the final root.
     mu_.Unlock();
+    if (options_.field_index) {
+      // A chunk that waited for a busy indexer is saved now, so the next
+      // open and other readers read less than a chunk of frames.
+      const std::shared_ptr<LiveSegmentIndex> index = segment_->live_index();
+      if (index->ChunkDue()) {
+        index->CutChunk();
+        index->PersistCut();
+      }
+    }
     Status s = WriteCheckpoint();
     mu_.Lock();
     if (!s.ok()) HaltLocked(Status::ReadOnly("final checkpoint failed: " + s.message()));

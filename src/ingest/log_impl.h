@@ -92,7 +92,13 @@ class LogImpl {
   Status Admit(std::string_view json, int64_t now_ns, const ValidationLimits& limits, EventView* event);
   // Writer thread: fdatasync of the active segment, timed into stats_.
   Status SyncSegment();
-  SegmentWriterOptions SegmentOptions() const { return {options_.zstd_level, options_.field_index}; }
+  SegmentWriterOptions SegmentOptions() const {
+    SegmentWriterOptions o;
+    o.zstd_level = options_.zstd_level;
+    o.field_index = options_.field_index;
+    o.live_index_chunk_events = options_.live_index_chunk_events;
+    return o;
+  }
   // Appends and removes <dir>/pending-security.ndjson (see QueueSecurityEvent).
   Status DrainPendingSecurityEvents();
 
@@ -112,6 +118,10 @@ class LogImpl {
   // Waits for the last sealed segment's index file (and lead runs); its
   // write's status.
   Status FinishIndexFile();
+  // Writer thread: once the active segment's live index holds a chunk's
+  // worth, cuts it and has the indexer append it to the segment's .lidx
+  // (when the indexer is free; else the chunk grows until it is).
+  Status MaybePersistIndexChunk();
   // Indexer thread: the sealed segment's lead runs, for the leads its index
   // (index_bytes, SegmentIndexBuilder::Finish()) counts as busiest.
   Status WriteSealedLeadRuns(const std::string& segment_path, uint64_t first_seq, std::string index_bytes);

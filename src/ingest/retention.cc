@@ -1,6 +1,7 @@
 #include "ingest/retention.h"
 
 #include "index/lead_runs.h"
+#include "index/live_index.h"
 #include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
@@ -56,7 +57,7 @@ Result<std::vector<SealedSegment>> ListSealedSegments(Env* env, const std::strin
 
 Status RemoveSegmentFiles(Env* env, const std::string& segment_dir, uint64_t first_seq) {
   const std::string path = segment_dir + "/" + format::SegmentFileName(first_seq);
-  for (const std::string& p : {SegmentIndexPath(path), LeadRunsPath(path), format::SideIndexPath(path), path}) {
+  for (const std::string& p : {SegmentIndexPath(path), LeadRunsPath(path), format::SideIndexPath(path), LiveIndexPath(path), path}) {
     Status s = env->Remove(p);
     if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
   }

@@ -82,6 +82,7 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
                                                const ScanIterator::Context& context, CountStats* stats) {
   std::optional<std::vector<FrameCount>> indexed;
   const auto& frames = segment.frames();
+  uint32_t unindexed_from = UINT32_MAX;  // frames from here on are not in the index: read them
   if (segment.sealed()) {
     const auto index = SealedIndexOf(env, segment.path(), context.sealed_indexes.get());
     const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
@@ -96,8 +97,21 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
     // The writer's live index may already hold frames written after this
     // reader looked; those are beyond frames() and are left out below.
     const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
+    std::shared_ptr<const LiveSegmentIndex> persisted;
+    if (!in_memory && countable.field) {
+      // Another process writes this segment: its .lidx counts all but the
+      // newest frames, which are read.
+      persisted = LiveSegmentIndex::Load(env, segment.path(), segment.first_seq(),
+                                         static_cast<uint32_t>(frames.size()), false);
+      if (persisted->indexed_frames() == 0) return std::nullopt;
+      in_memory = persisted.get();
+      unindexed_from = persisted->indexed_frames();
+    }
     if (!in_memory) return std::nullopt;
-    if (countable.field) indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
+    if (countable.field) {
+      indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
+      for (uint32_t i = unindexed_from; i < frames.size(); ++i) indexed->push_back({i, frames[i].count});
+    }
   }
   std::vector<FrameCount> counts;
   if (countable.field) {
@@ -115,7 +129,7 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
     }
     const format::FrameIndexEntry& f = frames[c.frame];
     if (bounds.Misses(f)) continue;
-    if (bounds.Covers(f)) {
+    if (bounds.Covers(f) && c.frame < unindexed_from) {
       total += c.events;
       if (stats) ++stats->frames_from_index;
       continue;

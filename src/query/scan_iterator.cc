@@ -141,6 +141,15 @@ void ScanIterator::PlanFrames() {
     // The writer's index of this active segment may list frames newer than
     // this reader's snapshot; those ordinals are skipped below.
     candidates = in_memory->Candidates(query_);
+  } else if (HasIndexedFilter(query_)) {
+    // Another process writes this segment: its .lidx holds the index of all
+    // but the newest frames, which are read.
+    const auto persisted = LiveSegmentIndex::Load(env_, segment_->path(), segment_->first_seq(),
+                                                  static_cast<uint32_t>(n), false);
+    if (persisted->indexed_frames() > 0) {
+      candidates = persisted->Candidates(query_);
+      for (uint32_t i = persisted->indexed_frames(); i < n; ++i) candidates->push_back(i);
+    }
   }
   // Frames an index picked are what lookups come back for; a long scan of
   // every frame only takes the cache's free room (see Admission()).

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "index/lead_runs.h"
+#include "index/live_index.h"
 #include "index/segment_index.h"
 #include "query/frame_cache.h"
 #include "query/reader_cache.h"

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "index/lead_runs.h"
+#include "index/live_index.h"
 #include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
@@ -92,6 +93,7 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, c
   if (options.field_index && firsts.size() >= 2) {
     const uint64_t previous = firsts[firsts.size() - 2];
     const std::string previous_path = segment_dir + "/" + format::SegmentFileName(previous);
+    if (env->Exists(LiveIndexPath(previous_path))) STELE_RETURN_IF_ERROR(env->Remove(LiveIndexPath(previous_path)));
     if (!env->Exists(SegmentIndexPath(previous_path)) ||
         (lead_run_min_events > 0 && !env->Exists(LeadRunsPath(previous_path)))) {
       auto sealed = SegmentReader::Open(env, previous_path, previous);
@@ -101,6 +103,9 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, c
     }
   }
   if (r.sealed()) {
+    // A crash between writing the .fidx and removing the .lidx leaves the
+    // latter; readers of a sealed segment never look at it.
+    if (env->Exists(LiveIndexPath(path))) STELE_RETURN_IF_ERROR(env->Remove(LiveIndexPath(path)));
     if (options.field_index) {
       STELE_RETURN_IF_ERROR(RebuildMissingIndex(env, r));
       STELE_RETURN_IF_ERROR(RebuildMissingLeadRuns(env, r, lead_run_min_events));
@@ -117,11 +122,13 @@ Result<RecoveredLog> RecoverSegments(Env* env, const std::string& segment_dir, c
   }
   auto w = SegmentWriter::Resume(env, path, r.header(), r.frames(), r.valid_end(), options);
   if (!w.ok()) return w.status();
-  // Rebuild the active segment's field index (bounded by the segment size).
+  // Rebuild the part of the active segment's field index that its .lidx
+  // does not hold (all of it without one; bounded by the segment size).
   std::string raw;
-  for (size_t i = 0; i < r.frames().size(); ++i) {
+  for (size_t i = options.field_index ? (*w)->indexed_frames() : r.frames().size(); i < r.frames().size(); ++i) {
     STELE_RETURN_IF_ERROR(r.ReadFrame(i, &raw));
     (*w)->IndexExistingFrame(static_cast<uint32_t>(i), raw);
+    ++out.info.frames_reindexed;
   }
   out.active = std::move(w).value();
   return out;

@@ -18,8 +18,7 @@ SegmentWriter::SegmentWriter(std::unique_ptr<WritableFile> file, const format::S
       next_seq_(header.first_seq),
       pending_offset_(0),
       options_(options),
-      cctx_(ZSTD_createCCtx()),
-      index_(std::make_shared<LiveSegmentIndex>(header.first_seq)) {}
+      cctx_(ZSTD_createCCtx()) {}
 
 SegmentWriter::~SegmentWriter() {
   ZSTD_freeCCtx(cctx_);
@@ -47,8 +46,12 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(Env* env, const std
   w->pending_offset_ = format::kSegmentHeaderSize;
   w->env_ = env;
   w->path_ = path;
-  const std::string side = format::SideIndexPath(path);
-  if (env->Exists(side)) STELE_RETURN_IF_ERROR(env->Remove(side));
+  for (const std::string& stale : {format::SideIndexPath(path), LiveIndexPath(path)}) {
+    if (env->Exists(stale)) STELE_RETURN_IF_ERROR(env->Remove(stale));
+  }
+  w->index_ = options.field_index
+                  ? std::make_shared<LiveSegmentIndex>(first_seq, env, path, options.live_index_chunk_events)
+                  : std::make_shared<LiveSegmentIndex>(first_seq);
   return w;
 }
 
@@ -68,6 +71,10 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Resume(Env* env, const std
   w->pending_offset_ = valid_end;
   w->env_ = env;
   w->path_ = path;
+  w->index_ = options.field_index
+                  ? LiveSegmentIndex::Load(env, path, header.first_seq, static_cast<uint32_t>(w->frames_.size()), true,
+                                           options.live_index_chunk_events)
+                  : std::make_shared<LiveSegmentIndex>(header.first_seq);
   // Rewrite the side index to exactly the recovered frames.
   const std::string side = format::SideIndexPath(path);
   if (env->Exists(side)) STELE_RETURN_IF_ERROR(env->Remove(side));
@@ -189,7 +196,7 @@ Status SegmentWriter::AppendRecords(std::string_view records, size_t frame_targe
 
 void SegmentWriter::IndexFrames(std::string_view records, const std::vector<FrameCut>& cuts) {
   if (!options_.field_index) return;
-  for (const FrameCut& c : cuts) index_->AddFrame(c.ordinal, records.substr(c.offset, c.size));
+  for (const FrameCut& c : cuts) index_->AddFrame(c.ordinal, records.substr(c.offset, c.size), c.count);
 }
 
 Status SegmentWriter::AppendFrames(std::string_view records, const std::vector<FrameCut>& cuts) {
@@ -243,7 +250,11 @@ Status SegmentWriter::Seal() {
 
 Status SegmentWriter::WriteSealedIndex() const {
   if (!options_.field_index) return Status::Ok();
-  return WriteSegmentIndex(env_, path_, index_->Finish());
+  auto bytes = index_->Finish();
+  if (!bytes.ok()) return bytes.status();
+  STELE_RETURN_IF_ERROR(WriteSegmentIndex(env_, path_, *bytes));
+  index_->RemoveFile();
+  return Status::Ok();
 }
 
 }  // namespace stele

@@ -18,7 +18,7 @@
 
 #include <zstd.h>
 
-#include "index/segment_index.h"
+#include "index/live_index.h"
 #include "storage/format.h"
 #include "util/env.h"
 
@@ -28,6 +28,7 @@ namespace stele {
 struct SegmentWriterOptions {
   int zstd_level = 1;
   bool field_index = true;    // build <segment>.fidx (off only to measure its cost)
+  uint32_t live_index_chunk_events = 65536;  // Options::live_index_chunk_events
   // The codec frames are written in (format.h): 4 unless a frame is small
   // or its records are not canonical (then 2 or 1); tests ask for 1 to 3.
   format::Codec codec = format::kCodecZstdPackedColumns;
@@ -51,6 +52,8 @@ class SegmentWriter {
                                                        int64_t now_ns, const SegmentWriterOptions& options);
   // Continues an unsealed segment that recovery has scanned (and truncated
   // to its last good frame).
+  // Its field index starts from the chunks of its .lidx that cover
+  // recovered frames; IndexExistingFrame() adds the frames after them.
   static Result<std::unique_ptr<SegmentWriter>> Resume(Env* env, const std::string& path,
                                                        const format::SegmentHeader& header,
                                                        std::vector<format::FrameIndexEntry> frames,
@@ -78,12 +81,14 @@ class SegmentWriter {
   Status Seal();
   Status WriteSealedIndex() const;
   // Feeds a frame that was on disk before this writer (recovery) to the
-  // field index.
+  // field index: frames from indexed_frames() on.
   void IndexExistingFrame(uint32_t ordinal, std::string_view raw) {
-    if (options_.field_index) index_->AddFrame(ordinal, raw);
+    if (options_.field_index) index_->AddFrame(ordinal, raw, frames_[ordinal].count);
   }
-  // The active segment's field index, shared with query threads.
-  std::shared_ptr<const LiveSegmentIndex> live_index() const { return index_; }
+  uint32_t indexed_frames() const { return options_.field_index ? index_->indexed_frames() : 0; }
+  // The active segment's field index, shared with query threads (and with
+  // the indexer thread, which persists its chunks).
+  std::shared_ptr<LiveSegmentIndex> live_index() const { return index_; }
 
   const std::string& path() const { return path_; }
   uint64_t first_seq() const { return header_.first_seq; }

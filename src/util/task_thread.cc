@@ -37,6 +37,11 @@ Status TaskThread::Wait() {
   return result_;
 }
 
+bool TaskThread::Busy() {
+  MutexLock l(&mu_);
+  return pending_;
+}
+
 void TaskThread::Loop() {
   MutexLock l(&mu_);
   while (true) {

@@ -27,6 +27,8 @@ class TaskThread {
 
   void Run(std::function<Status()> task) EXCLUDES(mu_);
   Status Wait() EXCLUDES(mu_);
+  // Whether the task of the last Run() is still running (Wait() would block).
+  bool Busy() EXCLUDES(mu_);
 
  private:
   void Loop() EXCLUDES(mu_);
