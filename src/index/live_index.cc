@@ -17,7 +17,6 @@ constexpr std::string_view kMagic = "STELELIX";
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kChunkHeaderSize = 12;
-constexpr size_t kMaxFileBytes = size_t{1} << 31;
 
 std::string FileHeader() {
   std::string h(kMagic);
@@ -42,32 +41,51 @@ LiveSegmentIndex::~LiveSegmentIndex() {
   if (file_) (void)file_->Close();
 }
 
+uint32_t LiveSegmentIndex::ForEachChunk(Env* env, const std::string& segment_path, uint32_t max_frames,
+                                        const std::function<void(SegmentIndex)>& fn, uint64_t* valid_bytes) {
+  if (valid_bytes) *valid_bytes = 0;
+  auto file = env->OpenReadable(LiveIndexPath(segment_path));
+  if (!file.ok()) return 0;
+  auto size = (*file)->Size();
+  std::string buf(kHeaderSize, '\0');
+  size_t got = 0;
+  if (!size.ok() || !(*file)->Read(0, kHeaderSize, buf.data(), &got).ok() || got != kHeaderSize ||
+      buf != FileHeader()) {
+    return 0;
+  }
+  uint64_t offset = kHeaderSize;
+  uint32_t end = 0;
+  while (*size - offset >= kChunkHeaderSize + 8) {
+    char head[kChunkHeaderSize];
+    if (!(*file)->Read(offset, kChunkHeaderSize, head, &got).ok() || got != kChunkHeaderSize) break;
+    const uint32_t first = GetU32(head), last = GetU32(head + 4), bytes = GetU32(head + 8);
+    if (first != end || last <= first || last > max_frames) break;
+    if (bytes > *size - offset - kChunkHeaderSize - 8) break;  // torn
+    const size_t body = kChunkHeaderSize + bytes;
+    buf.resize(body + 8);
+    if (!(*file)->Read(offset, body + 8, buf.data(), &got).ok() || got != body + 8) break;
+    if (GetU64(buf.data() + body) != Checksum(buf.data(), body)) break;
+    auto chunk = SegmentIndex::Parse(buf.substr(kChunkHeaderSize, bytes));
+    if (!chunk.ok() || chunk->frame_count() != last) break;
+    fn(std::move(chunk).value());
+    end = last;
+    offset += body + 8;
+  }
+  if (valid_bytes) *valid_bytes = offset;
+  return end;
+}
+
 std::shared_ptr<LiveSegmentIndex> LiveSegmentIndex::Load(Env* env, const std::string& segment_path,
                                                          uint64_t first_seq, uint32_t max_frames, bool resume,
                                                          uint32_t chunk_events) {
   auto index = std::make_shared<LiveSegmentIndex>(first_seq, resume ? env : nullptr, segment_path, chunk_events);
+  uint64_t valid = 0;
+  const uint32_t end = ForEachChunk(
+      env, segment_path, max_frames,
+      [&](SegmentIndex chunk) { index->chunks_.push_back(std::make_shared<const SegmentIndex>(std::move(chunk))); },
+      &valid);
+  index->chunks_end_ = index->cut_end_ = index->frames_end_ = end;
   const std::string path = LiveIndexPath(segment_path);
-  auto bytes = ReadFileToString(env, path, kMaxFileBytes);
-  size_t valid = 0;
-  if (bytes.ok() && bytes->size() >= kHeaderSize && bytes->starts_with(FileHeader())) {
-    valid = kHeaderSize;
-    const std::string& b = *bytes;
-    uint32_t end = 0;
-    while (b.size() - valid >= kChunkHeaderSize + 8) {
-      const char* p = b.data() + valid;
-      const uint32_t first = GetU32(p), last = GetU32(p + 4), size = GetU32(p + 8);
-      if (first != end || last <= first || last > max_frames) break;
-      if (size > b.size() - valid - kChunkHeaderSize - 8) break;  // torn
-      const size_t body = kChunkHeaderSize + size;
-      if (GetU64(p + body) != Checksum(p, body)) break;
-      auto chunk = SegmentIndex::Parse(std::string(p + kChunkHeaderSize, size));
-      if (!chunk.ok() || chunk->frame_count() != last) break;
-      index->chunks_.push_back(std::make_shared<const SegmentIndex>(std::move(chunk).value()));
-      end = last;
-      valid += body + 8;
-    }
-    index->chunks_end_ = index->cut_end_ = index->frames_end_ = end;
-  }
   if (!resume || !env->Exists(path)) return index;
   // Continue the file after its good chunks; a file without a good header
   // starts over at the first chunk.

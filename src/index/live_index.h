@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +61,12 @@ class LiveSegmentIndex {
   static std::shared_ptr<LiveSegmentIndex> Load(Env* env, const std::string& segment_path, uint64_t first_seq,
                                                 uint32_t max_frames, bool resume,
                                                 uint32_t chunk_events = kDefaultChunkEvents);
+  // What Load() reads, one chunk at a time, for a reader that needs only
+  // one lookup (so its memory is a chunk's, not the file's): calls fn for
+  // each chunk it takes and returns the frames they index ([0, n)).
+  // *valid_bytes: where the last chunk it took ends in the file.
+  static uint32_t ForEachChunk(Env* env, const std::string& segment_path, uint32_t max_frames,
+                               const std::function<void(SegmentIndex)>& fn, uint64_t* valid_bytes = nullptr);
 
   uint64_t first_seq() const { return first_seq_; }
   // Frame `ordinal`'s records ((u32 len | record)*, `count` of them).

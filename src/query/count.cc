@@ -97,20 +97,21 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
     // The writer's live index may already hold frames written after this
     // reader looked; those are beyond frames() and are left out below.
     const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
-    std::shared_ptr<const LiveSegmentIndex> persisted;
-    if (!in_memory && countable.field) {
+    if (in_memory) {
+      if (countable.field) indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
+    } else {
+      if (!countable.field) return std::nullopt;
       // Another process writes this segment: its .lidx counts all but the
-      // newest frames, which are read.
-      persisted = LiveSegmentIndex::Load(env, segment.path(), segment.first_seq(),
-                                         static_cast<uint32_t>(frames.size()), false);
-      if (persisted->indexed_frames() == 0) return std::nullopt;
-      in_memory = persisted.get();
-      unindexed_from = persisted->indexed_frames();
-    }
-    if (!in_memory) return std::nullopt;
-    if (countable.field) {
-      indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
-      for (uint32_t i = unindexed_from; i < frames.size(); ++i) indexed->push_back({i, frames[i].count});
+      // newest frames, which are read.  A chunk at a time, in frame order.
+      std::vector<FrameCount> listed;
+      unindexed_from = LiveSegmentIndex::ForEachChunk(
+          env, segment.path(), static_cast<uint32_t>(frames.size()), [&](const SegmentIndex& chunk) {
+            auto part = chunk.FrameCounts(*countable.field, countable.value, countable.prefix);
+            if (part) listed.insert(listed.end(), part->begin(), part->end());
+          });
+      if (unindexed_from == 0) return std::nullopt;
+      for (uint32_t i = unindexed_from; i < frames.size(); ++i) listed.push_back({i, frames[i].count});
+      indexed = std::move(listed);
     }
   }
   std::vector<FrameCount> counts;

@@ -144,11 +144,19 @@ void ScanIterator::PlanFrames() {
   } else if (HasIndexedFilter(query_)) {
     // Another process writes this segment: its .lidx holds the index of all
     // but the newest frames, which are read.
-    const auto persisted = LiveSegmentIndex::Load(env_, segment_->path(), segment_->first_seq(),
-                                                  static_cast<uint32_t>(n), false);
-    if (persisted->indexed_frames() > 0) {
-      candidates = persisted->Candidates(query_);
-      for (uint32_t i = persisted->indexed_frames(); i < n; ++i) candidates->push_back(i);
+    // Chunks cover ascending, disjoint frame ranges: each one's candidates
+    // follow the previous one's.
+    std::vector<uint32_t> listed;
+    const uint32_t end = LiveSegmentIndex::ForEachChunk(
+        env_, segment_->path(), static_cast<uint32_t>(n), [&](const SegmentIndex& chunk) {
+          auto part = PlanCandidates(query_, [&](IndexedField f, std::string_view v, bool prefix) {
+            return prefix ? chunk.FramesWithPrefix(f, v) : chunk.Frames(f, v);
+          });
+          listed.insert(listed.end(), part->begin(), part->end());
+        });
+    if (end > 0) {
+      for (uint32_t i = end; i < n; ++i) listed.push_back(i);
+      candidates = std::move(listed);
     }
   }
   // Frames an index picked are what lookups come back for; a long scan of
