@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "event/record.h"
+#include "index/live_index.h"
 #include "index/segment_index.h"
 #include "ingest/log_impl.h"
 #include "event/validator.h"
@@ -180,6 +181,52 @@ void BM_IndexFinish(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFrames * kPerFrame));
 }
 BENCHMARK(BM_IndexFinish)->Arg(2048)->Unit(benchmark::kMillisecond);
+
+// The same segment as a live index (docs/format.md, "Live index"): frames
+// added, a chunk cut, serialized, compressed and appended to the file every
+// 65,536 events, then the seal's merge of the chunks.  Against
+// BM_IndexSegment + BM_IndexFinish, the same work done by one builder.
+void BM_LiveIndexSegmentAndMerge(benchmark::State& state) {
+  const size_t kFrames = static_cast<size_t>(state.range(0));
+  const std::vector<std::string> frames = ReferenceFrames(kFrames);
+  const std::string dir = "/tmp/stele-bench-live-index";
+  std::filesystem::create_directories(dir);
+  const std::string segment = dir + "/00000000000000000001.seg";
+  size_t bytes = 0, chunks = 0;
+  for (auto _ : state) {
+    LiveSegmentIndex live(1, Env::Default(), segment);
+    for (uint32_t f = 0; f < kFrames; ++f) {
+      live.AddFrame(f, frames[f], kPerFrame);
+      if (live.ChunkDue()) {
+        live.CutChunk();
+        live.PersistCut();
+      }
+    }
+    chunks = live.chunk_count();
+    bytes = live.Finish()->size();
+    live.RemoveFile();
+  }
+  std::filesystem::remove_all(dir);
+  state.counters["fidx_bytes"] = static_cast<double>(bytes);
+  state.counters["chunks"] = static_cast<double>(chunks);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFrames * kPerFrame));
+}
+BENCHMARK(BM_LiveIndexSegmentAndMerge)->Arg(2048)->Unit(benchmark::kMillisecond);
+
+// The single builder's whole job, for the row above: add every frame, then Finish().
+void BM_IndexSegmentAndFinish(benchmark::State& state) {
+  const size_t kFrames = static_cast<size_t>(state.range(0));
+  const std::vector<std::string> frames = ReferenceFrames(kFrames);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    SegmentIndexBuilder b;
+    for (uint32_t f = 0; f < kFrames; ++f) b.AddFrame(f, frames[f]);
+    bytes = b.Finish().size();
+  }
+  state.counters["fidx_bytes"] = static_cast<double>(bytes);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kFrames * kPerFrame));
+}
+BENCHMARK(BM_IndexSegmentAndFinish)->Arg(2048)->Unit(benchmark::kMillisecond);
 
 void BM_CompressFrame(benchmark::State& state) {
   const std::string frame = ReferenceFrames(1)[0];

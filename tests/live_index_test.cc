@@ -11,6 +11,7 @@
 #include "index/live_index.h"
 #include "query/count.h"
 #include "query/scan_iterator.h"
+#include "stele/stats.h"
 #include "test_util.h"
 #include "util/coding.h"
 #include "util/env.h"
@@ -254,6 +255,25 @@ TEST(LiveIndexFile, AnotherProcessQueriesTheActiveSegmentThroughIt) {
     EXPECT_LT(frames, all_frames / 4) << lead;
   }
   EXPECT_GT(rare, 10);
+
+  // Stats by lead: the chunks' counts plus the frames after them.
+  std::map<std::string, uint64_t> by_lead;
+  uint64_t without = 0;
+  for (const StoredEvent& e : expected) {
+    if (e.lead_id.empty()) {
+      ++without;
+    } else {
+      ++by_lead[e.lead_id];
+    }
+  }
+  auto stats = StatsDirectory(dir.path(), Query{}, StatsBy::kLead, 100000);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->total, expected.size());
+  EXPECT_EQ(stats->without, without);
+  EXPECT_EQ(stats->segments_from_index, 1u);
+  std::map<std::string, uint64_t> got;
+  for (const StatsRow& row : stats->rows) got[row.key] = row.count;
+  EXPECT_EQ(got, by_lead);
 
   // Without its file the answers are the same, from reading every frame.
   fs::remove(LiveIndexPath(segments[0]));

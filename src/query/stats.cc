@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "index/live_index.h"
 #include "index/segment_index.h"
 #include "query/scan_iterator.h"
 #include "storage/format.h"
@@ -163,9 +164,31 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by
         continue;
       }
     }
+    uint64_t read_from = r.first_seq();
+    if (by_field && !r.sealed() && SelectsWholeSegment(q, r.min_ts(), r.max_ts())) {
+      // The active segment of another process's log (or of none open): the
+      // chunks of its .lidx count the frames they cover, a chunk at a time,
+      // and only the frames after them are read below.
+      const size_t n = r.frames().size();
+      uint64_t grouped = 0;
+      const uint32_t end = LiveSegmentIndex::ForEachChunk(env, path, static_cast<uint32_t>(n), [&](const SegmentIndex& c) {
+        c.ForEachValue(field, [&](std::string_view v, uint64_t k) {
+          on_value(v, k);
+          grouped += k;
+        });
+      });
+      if (end > 0) {
+        read_from = end < n ? r.frames()[end].first_seq : r.last_seq() + 1;
+        const uint64_t events = read_from - r.first_seq();
+        result->total += events;
+        result->without += events - grouped;
+        ++result->segments_from_index;
+        if (end == n) continue;
+      }
+    }
     // Read this segment's matching events through the planner.
     Query part = q;
-    part.seq_from = std::max<uint64_t>(q.seq_from.value_or(0), r.first_seq());
+    part.seq_from = std::max<uint64_t>(q.seq_from.value_or(0), read_from);
     part.seq_to = std::min<uint64_t>(q.seq_to.value_or(UINT64_MAX), r.last_seq());
     if (*part.seq_from > *part.seq_to) continue;
     auto it = ScanIterator::Open(env, dir, part);
