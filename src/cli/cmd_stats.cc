@@ -41,7 +41,7 @@ int RunEngineStats(const GlobalFlags& global) {
     } else if (ext == ".fidx") {
       ++sealed_indexes;
       index_bytes += e.file_size(ec);
-    } else if (ext == ".idx") {
+    } else if (ext == ".idx" || ext == ".lidx") {
       index_bytes += e.file_size(ec);
     } else if (ext == ".lrun") {
       lead_run_bytes += e.file_size(ec);
