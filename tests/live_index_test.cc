@@ -319,6 +319,35 @@ TEST(LiveIndexFile, TheNextOpenReadsOnlyTheFramesAfterItsChunks) {
   ASSERT_TRUE((*log)->Shutdown().ok());
 }
 
+// A writer with the field index off does not keep the file up to date, so
+// it removes it: frames it appends after a torn tail must not be read
+// through chunks that indexed the frames they replace.
+TEST(LiveIndexFile, AWriterWithTheIndexOffRemovesIt) {
+  test::TempDir dir;
+  WorkloadGenerator gen({});
+  std::vector<StoredEvent> expected;
+  {
+    auto log = Log::Open(SmallChunks(dir.path()));
+    ASSERT_TRUE(log.ok());
+    test::AppendGenerated(log->get(), gen, 6'000, &expected);
+    ASSERT_TRUE((*log)->Shutdown().ok());
+  }
+  const std::string segment = test::SegmentFiles(dir.path()).back();
+  ASSERT_TRUE(fs::exists(LiveIndexPath(segment)));
+  Options off = SmallChunks(dir.path());
+  off.field_index = false;
+  {
+    auto log = Log::Open(off);
+    ASSERT_TRUE(log.ok());
+    test::AppendGenerated(log->get(), gen, 8'000, &expected);
+    ASSERT_TRUE((*log)->Shutdown().ok());
+  }
+  EXPECT_FALSE(fs::exists(LiveIndexPath(segment)));
+  Query q;
+  q.lead_id = expected.back().lead_id;
+  EXPECT_EQ(test::Seqs(test::QueryAll(dir.path(), q)), test::ReferenceQuery(expected, q));
+}
+
 TEST(LiveIndexFile, SealingReplacesItWithTheSegmentIndex) {
   test::TempDir dir;
   Options o = SmallChunks(dir.path());

@@ -71,10 +71,14 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Resume(Env* env, const std
   w->pending_offset_ = valid_end;
   w->env_ = env;
   w->path_ = path;
-  w->index_ = options.field_index
-                  ? LiveSegmentIndex::Load(env, path, header.first_seq, static_cast<uint32_t>(w->frames_.size()), true,
-                                           options.live_index_chunk_events)
-                  : std::make_shared<LiveSegmentIndex>(header.first_seq);
+  if (options.field_index) {
+    w->index_ = LiveSegmentIndex::Load(env, path, header.first_seq, static_cast<uint32_t>(w->frames_.size()), true,
+                                       options.live_index_chunk_events);
+  } else {
+    // Not kept up to date from here on: a reader must not trust it.
+    w->index_ = std::make_shared<LiveSegmentIndex>(header.first_seq);
+    if (env->Exists(LiveIndexPath(path))) STELE_RETURN_IF_ERROR(env->Remove(LiveIndexPath(path)));
+  }
   // Rewrite the side index to exactly the recovered frames.
   const std::string side = format::SideIndexPath(path);
   if (env->Exists(side)) STELE_RETURN_IF_ERROR(env->Remove(side));
