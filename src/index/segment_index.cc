@@ -584,6 +584,12 @@ std::vector<uint32_t> SegmentIndex::Frames(IndexedField f, std::string_view valu
   return out;
 }
 
+std::optional<std::vector<uint32_t>> SegmentIndex::Candidates(const Query& q) const {
+  return PlanCandidates(q, [this](IndexedField f, std::string_view v, bool prefix) {
+    return prefix ? FramesWithPrefix(f, v) : Frames(f, v);
+  });
+}
+
 std::vector<uint32_t> SegmentIndex::FramesWithPrefix(IndexedField f, std::string_view prefix) const {
   const FieldTable& t = fields_[static_cast<int>(f)];
   std::vector<uint32_t> out;

@@ -133,6 +133,8 @@ class SegmentIndex {
   // Like SegmentIndexBuilder::FrameCounts; nullopt for a version-1 file,
   // which holds no per-frame counts.
   std::optional<std::vector<FrameCount>> FrameCounts(IndexedField f, std::string_view value, bool prefix) const;
+  // PlanCandidates() over this index's postings.
+  std::optional<std::vector<uint32_t>> Candidates(const Query& q) const;
   // Distinct values of a field.
   size_t value_count(IndexedField f) const { return fields_[static_cast<int>(f)].count; }
   // Calls fn(value, events holding it) for every value, in ascending order.

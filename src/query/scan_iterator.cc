@@ -131,9 +131,7 @@ void ScanIterator::PlanFrames() {
     // No index (crash before it was written) or a damaged one: it is derived
     // data, so the segment is scanned instead.
     if (index && index->frame_count() == n) {
-      candidates = PlanCandidates(query_, [&](IndexedField f, std::string_view v, bool prefix) {
-        return prefix ? index->FramesWithPrefix(f, v) : index->Frames(f, v);
-      });
+      candidates = index->Candidates(query_);
     } else if (const LiveSegmentIndex* in_memory = InMemoryIndex(context_, segment_->first_seq())) {
       candidates = in_memory->Candidates(query_);  // sealed a moment ago; its file is being written
     }
@@ -149,9 +147,7 @@ void ScanIterator::PlanFrames() {
     std::vector<uint32_t> listed;
     const uint32_t end = LiveSegmentIndex::ForEachChunk(
         env_, segment_->path(), static_cast<uint32_t>(n), [&](const SegmentIndex& chunk) {
-          auto part = PlanCandidates(query_, [&](IndexedField f, std::string_view v, bool prefix) {
-            return prefix ? chunk.FramesWithPrefix(f, v) : chunk.Frames(f, v);
-          });
+          const auto part = chunk.Candidates(query_);
           listed.insert(listed.end(), part->begin(), part->end());
         });
     if (end > 0) {
