@@ -37,13 +37,22 @@ struct StatsResult {
   uint64_t membership_floor = 0;
   uint64_t segments_from_index = 0;  // segments counted from their field index alone
   uint64_t segments_scanned = 0;     // segments whose events were read
+  // Time buckets: frames added whole from their header or index count (all
+  // their timestamps in one bucket, all their events selected).  Both
+  // groupings: frames decompressed (their columns read, data not rebuilt).
+  uint64_t frames_from_index = 0;
+  uint64_t frames_read = 0;
 };
 
-// Exact counts.  A sealed segment is counted from its field index, without
-// decompressing a frame, when the filter selects all of it (no field, data
-// or seq filter, and a time range that covers the segment) and the grouping
-// is an indexed field; every other segment is read through the query
-// planner.  Memory: at most max_keys counters.  Up to max_keys distinct
+// Exact counts.  Grouped by an indexed field, a segment is counted from
+// its field index (or the chunks of an active segment's live index),
+// without decompressing a frame, when the filter selects all of it (no
+// field, data or seq filter, and a time range that covers the segment).
+// Grouped by time, a frame whose timestamps all fall in one bucket and
+// whose events the filter selects all of (by its ranges, and its index
+// count for one field filter) is added whole, unread.  Every other frame is
+// read as CountEvents reads one: its columns decompressed, its data not
+// rebuilt, unless a data or regex filter needs it (then the planner).  Memory: at most max_keys counters.  Up to max_keys distinct
 // keys, one exact pass; beyond, SpaceSaving candidates and an exact second
 // pass (see StatsResult), and top_k == 0 (every group) is refused.
 // {"by":..,"total":..,"without":..,"groups":..,"groups_exact":..,["membership_floor":..,]"rows":[{"key":..,"count":..}]}

@@ -73,77 +73,79 @@ struct Bounds {
   }
 };
 
-// Counts one segment from its field index's per-frame counts: a sealed
-// segment's file index, or the live index of the active one.  nullopt when
-// it cannot (no index, a version-1 index, frames that do not line up), and
-// the caller reads the segment instead.
-std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& segment, const Countable& countable,
-                                               const Bounds& bounds, EventFilter* filter,
-                                               const ScanIterator::Context& context, CountStats* stats) {
-  std::optional<std::vector<FrameCount>> indexed;
+// The (frame, selected events) list of one segment, from its field index's
+// per-frame counts (a sealed segment's file index, or the live index of
+// the active one), or from the frame headers when the query has no
+// equality filter.  nullopt when it cannot (no index, a version-1 index,
+// frames that do not line up), and the caller reads the segment instead.
+// Frames from *unindexed_from on are listed with their header counts and
+// must be read, not taken whole.
+std::optional<std::vector<FrameCount>> FrameCountsOf(Env* env, const SegmentReader& segment, const Countable& countable,
+                                                     const ScanIterator::Context& context, uint32_t* unindexed_from) {
   const auto& frames = segment.frames();
-  uint32_t unindexed_from = UINT32_MAX;  // frames from here on are not in the index: read them
+  *unindexed_from = UINT32_MAX;
+  if (!countable.field) {
+    std::vector<FrameCount> counts(frames.size());
+    for (uint32_t i = 0; i < frames.size(); ++i) counts[i] = {i, frames[i].count};
+    return counts;
+  }
+  const IndexedField field = *countable.field;
+  const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
   if (segment.sealed()) {
     const auto index = SealedIndexOf(env, segment.path(), context.sealed_indexes.get());
-    const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
-    if (index && index->frame_count() == frames.size()) {
-      if (countable.field) indexed = index->FrameCounts(*countable.field, countable.value, countable.prefix);
-    } else if (in_memory) {  // sealed a moment ago; its file is being written
-      if (countable.field) indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
-    } else {
-      return std::nullopt;
-    }
-  } else {
-    // The writer's live index may already hold frames written after this
-    // reader looked; those are beyond frames() and are left out below.
-    const LiveSegmentIndex* in_memory = ScanIterator::InMemoryIndex(context, segment.first_seq());
-    if (in_memory) {
-      if (countable.field) indexed = in_memory->FrameCounts(*countable.field, countable.value, countable.prefix);
-    } else {
-      if (!countable.field) return std::nullopt;
-      // Another process writes this segment: its .lidx counts all but the
-      // newest frames, which are read.  A chunk at a time, in frame order.
-      std::vector<FrameCount> listed;
-      unindexed_from = LiveSegmentIndex::ForEachChunk(
-          env, segment.path(), static_cast<uint32_t>(frames.size()), [&](const SegmentIndex& chunk) {
-            auto part = chunk.FrameCounts(*countable.field, countable.value, countable.prefix);
-            if (part) listed.insert(listed.end(), part->begin(), part->end());
-          });
-      if (unindexed_from == 0) return std::nullopt;
-      for (uint32_t i = unindexed_from; i < frames.size(); ++i) listed.push_back({i, frames[i].count});
-      indexed = std::move(listed);
-    }
+    if (index && index->frame_count() == frames.size()) return index->FrameCounts(field, countable.value, countable.prefix);
+    if (in_memory) return in_memory->FrameCounts(field, countable.value, countable.prefix);  // sealed a moment ago
+    return std::nullopt;
   }
-  std::vector<FrameCount> counts;
-  if (countable.field) {
-    if (!indexed) return std::nullopt;
-    counts = std::move(*indexed);
-  } else {
-    for (uint32_t i = 0; i < frames.size(); ++i) counts.push_back({i, frames[i].count});
-  }
-  uint64_t total = 0;
+  // The writer's live index may already hold frames written after this
+  // reader looked; those are beyond frames() and are left out by the caller.
+  if (in_memory) return in_memory->FrameCounts(field, countable.value, countable.prefix);
+  // Another process writes this segment: its .lidx counts all but the
+  // newest frames, which are read.  A chunk at a time, in frame order.
+  std::vector<FrameCount> listed;
+  *unindexed_from = LiveSegmentIndex::ForEachChunk(
+      env, segment.path(), static_cast<uint32_t>(frames.size()), [&](const SegmentIndex& chunk) {
+        auto part = chunk.FrameCounts(field, countable.value, countable.prefix);
+        if (part) listed.insert(listed.end(), part->begin(), part->end());
+      });
+  if (*unindexed_from == 0) return std::nullopt;
+  for (uint32_t i = *unindexed_from; i < frames.size(); ++i) listed.push_back({i, frames[i].count});
+  return listed;
+}
+
+// Counts one segment into `sink` from its per-frame counts: a frame the
+// ranges cover whole goes to the sink as one number if it takes it, a frame
+// they miss is skipped, and every other listed frame is read and filtered.
+// nullopt when FrameCountsOf() cannot list the frames.
+std::optional<Status> CountFromIndex(Env* env, const SegmentReader& segment, const Countable& countable,
+                                     const Bounds& bounds, EventFilter* filter, const ScanIterator::Context& context,
+                                     CountSink* sink, CountStats* stats) {
+  uint32_t unindexed_from = UINT32_MAX;
+  std::optional<std::vector<FrameCount>> counts = FrameCountsOf(env, segment, countable, context, &unindexed_from);
+  if (!counts) return std::nullopt;
+  const auto& frames = segment.frames();
   EventView e;
-  for (const FrameCount& c : counts) {
+  for (const FrameCount& c : *counts) {
     if (c.frame >= frames.size()) {
       if (!segment.sealed()) break;  // written after this reader looked
-      return std::optional<Result<uint64_t>>(Status::Corruption(segment.path() + ": index names a frame past the end"));
+      return Status::Corruption(segment.path() + ": index names a frame past the end");
     }
     const format::FrameIndexEntry& f = frames[c.frame];
     if (bounds.Misses(f)) continue;
-    if (bounds.Covers(f) && c.frame < unindexed_from) {
-      total += c.events;
+    if (bounds.Covers(f) && c.frame < unindexed_from && sink->Whole(f, c.events)) {
       if (stats) ++stats->frames_from_index;
       continue;
     }
-    // The ranges cut this frame.  Cached: only the records holding an exact
-    // value are decoded.  Not cached: the frame's fields are read straight
-    // from its columns, without rebuilding its records or its data (the
-    // count needs neither), and the frame is not cached for it.
+    // Read this frame.  Cached: only the records holding an exact value are
+    // decoded.  Not cached: the frame's fields are read straight from its
+    // columns, without rebuilding its records or its data (a count needs
+    // neither), and the frame is not cached for it.
     std::shared_ptr<const CachedFrame> cached = context.frames ? context.frames->Get(segment.path(), c.frame) : nullptr;
     if (!cached) {
       if (stats) ++stats->frames_read;
-      Status s = segment.VisitFrameFields(c.frame, [&](const EventView& ev) { total += filter->Matches(ev); });
-      if (!s.ok()) return std::optional<Result<uint64_t>>(s);
+      STELE_RETURN_IF_ERROR(segment.VisitFrameFields(c.frame, [&](const EventView& ev) {
+        if (filter->Matches(ev)) sink->Event(ev);
+      }));
       continue;
     }
     const CachedFrame& cf = *cached;
@@ -154,19 +156,29 @@ std::optional<Result<uint64_t>> CountFromIndex(Env* env, const SegmentReader& se
     for (size_t k = 0; k < n; ++k) {
       const char* rec = cf.raw().data() + cf.offsets()[narrow ? picked[k] : k];
       if (!DecodeRecord(std::string_view(rec + 4, GetU32(rec)), &e)) {
-        return std::optional<Result<uint64_t>>(
-            Status::Corruption(segment.path() + ": malformed record in a frame that passed its checksum"));
+        return Status::Corruption(segment.path() + ": malformed record in a frame that passed its checksum");
       }
-      total += filter->Matches(e);
+      if (filter->Matches(e)) sink->Event(e);
     }
   }
-  return std::optional<Result<uint64_t>>(total);
+  return Status::Ok();
 }
+
+// The sink of CountEvents(): one total.
+class TotalSink final : public CountSink {
+ public:
+  bool Whole(const format::FrameIndexEntry&, uint64_t events) override {
+    total += events;
+    return true;
+  }
+  void Event(const EventView&) override { ++total; }
+  uint64_t total = 0;
+};
 
 }  // namespace
 
-Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& query,
-                             const ScanIterator::Context& context, CountStats* stats) {
+Status CountInto(Env* env, const std::string& dir, const Query& query, const ScanIterator::Context& context,
+                 CountSink* sink, CountStats* stats) {
   Query q = query;
   q.limit = 0;
   auto filter = EventFilter::Create(q);
@@ -176,7 +188,6 @@ Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& quer
   const std::string segment_dir = SegmentDirOf(dir);
   auto segments = ListSegments(env, segment_dir);
   if (!segments.ok()) return segments.status();
-  uint64_t total = 0;
   for (size_t i = 0; i < segments->size(); ++i) {
     const uint64_t first = (*segments)[i];
     const bool is_last = i + 1 == segments->size();
@@ -187,10 +198,10 @@ Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& quer
       auto reader = OpenSegmentReader(env, path, first, context.readers.get());
       if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // removed by retention
       if (reader.ok() && (*reader)->tail_error().ok()) {
-        auto counted = CountFromIndex(env, **reader, *countable, bounds, filter->get(), context, stats);
+        std::optional<Status> counted =
+            CountFromIndex(env, **reader, *countable, bounds, filter->get(), context, sink, stats);
         if (counted) {
-          if (!counted->ok()) return counted->status();
-          total += **counted;
+          STELE_RETURN_IF_ERROR(*counted);
           continue;
         }
       }
@@ -205,15 +216,22 @@ Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& quer
     auto it = ScanIterator::Open(env, dir, part, context);
     if (!it.ok()) return it.status();
     EventView e;
-    while ((*it)->Next(&e)) ++total;
-    if (!(*it)->status().ok()) return (*it)->status();
+    while ((*it)->Next(&e)) sink->Event(e);
+    STELE_RETURN_IF_ERROR((*it)->status());
     if (stats) {
       ++stats->segments_scanned;
       stats->frames_read += (*it)->frames_read();
     }
   }
-  if (query.limit != 0) total = std::min<uint64_t>(total, query.limit);
-  return total;
+  return Status::Ok();
+}
+
+Result<uint64_t> CountEvents(Env* env, const std::string& dir, const Query& query,
+                             const ScanIterator::Context& context, CountStats* stats) {
+  TotalSink sink;
+  STELE_RETURN_IF_ERROR(CountInto(env, dir, query, context, &sink, stats));
+  if (query.limit != 0) return std::min<uint64_t>(sink.total, query.limit);
+  return sink.total;
 }
 
 }  // namespace stele

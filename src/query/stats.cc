@@ -9,6 +9,7 @@
 
 #include "index/live_index.h"
 #include "index/segment_index.h"
+#include "query/count.h"
 #include "query/scan_iterator.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
@@ -37,6 +38,37 @@ int64_t BucketNanos(StatsBy by) {
     default: return 86400LL * 1'000'000'000;
   }
 }
+
+// The start of the bucket of `width` holding ts (floor, also before 1970).
+int64_t BucketStart(int64_t ts, int64_t width) {
+  const int64_t r = ts % width;
+  return r < 0 ? ts - r - width : ts - r;
+}
+
+// Counts per time bucket.  A frame whose first and last timestamps fall in
+// one bucket is added whole (from its header, or its index count), so a
+// count by hour or day decompresses only the frames that straddle a
+// bucket's edge or that the query's ranges cut.
+class BucketSink final : public CountSink {
+ public:
+  explicit BucketSink(int64_t width) : width_(width) {}
+  bool Whole(const format::FrameIndexEntry& f, uint64_t events) override {
+    const int64_t start = BucketStart(f.min_ts, width_);
+    if (start != BucketStart(f.max_ts, width_)) return false;
+    buckets[start] += events;
+    total += events;
+    return true;
+  }
+  void Event(const EventView& e) override {
+    ++buckets[BucketStart(e.ts_ns, width_)];
+    ++total;
+  }
+  std::map<int64_t, uint64_t> buckets;
+  uint64_t total = 0;
+
+ private:
+  const int64_t width_;
+};
 
 // Does the filter select every event of a segment spanning these ranges?
 bool SelectsWholeSegment(const Query& q, int64_t min_ts, int64_t max_ts) {
@@ -128,12 +160,35 @@ class KeyCounter {
   std::set<std::pair<uint64_t, const std::string*>> by_count_;  // after overflow only
 };
 
-// Calls on_value(value, n) for every indexed-field value of the events the
-// filter selects (n > 1 when counted from an index), or on_event(e) for
-// every such event when grouping by time; fills the totals.
-Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by_field, IndexedField field,
-                       const std::function<void(std::string_view, uint64_t)>& on_value,
-                       const std::function<void(const EventView&)>& on_event, StatsResult* result) {
+// Hands each selected event's value of the grouped field to the counter,
+// and tallies the events without it.  It needs every event's value, so it
+// never takes a frame whole; the events come from the frames' columns
+// (CountInto), their data not rebuilt.
+class FieldSink final : public CountSink {
+ public:
+  FieldSink(IndexedField field, const std::function<void(std::string_view, uint64_t)>& on_value, StatsResult* result)
+      : field_(field), on_value_(on_value), result_(result) {}
+  bool Whole(const format::FrameIndexEntry&, uint64_t) override { return false; }
+  void Event(const EventView& e) override {
+    ++result_->total;
+    const std::string_view v = FieldOf(e, field_);
+    if (v.empty()) {
+      ++result_->without;
+    } else {
+      on_value_(v, 1);
+    }
+  }
+
+ private:
+  const IndexedField field_;
+  const std::function<void(std::string_view, uint64_t)>& on_value_;
+  StatsResult* const result_;
+};
+
+// Calls on_value(value, n) for every value of `field` in the events the
+// filter selects (n > 1 when counted from an index); fills the totals.
+Status ForEachSelected(Env* env, const std::string& dir, const Query& q, IndexedField field,
+                       const std::function<void(std::string_view, uint64_t)>& on_value, StatsResult* result) {
   const std::string seg_dir = SegmentDirOf(dir);
   auto firsts = ListSegments(env, seg_dir);
   if (!firsts.ok()) return firsts.status();
@@ -149,7 +204,7 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by
     const SegmentReader& r = **reader;
     if (r.frames().empty()) continue;
     if ((q.since_ns && r.max_ts() < *q.since_ns) || (q.until_ns && r.min_ts() >= *q.until_ns)) continue;
-    if (by_field && r.sealed() && SelectsWholeSegment(q, r.min_ts(), r.max_ts())) {
+    if (r.sealed() && SelectsWholeSegment(q, r.min_ts(), r.max_ts())) {
       auto index = SegmentIndex::Load(env, path);
       if (index.ok() && index->frame_count() == r.frames().size()) {
         const uint64_t events = r.last_seq() - r.first_seq() + 1;
@@ -165,7 +220,7 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by
       }
     }
     uint64_t read_from = r.first_seq();
-    if (by_field && !r.sealed() && SelectsWholeSegment(q, r.min_ts(), r.max_ts())) {
+    if (!r.sealed() && SelectsWholeSegment(q, r.min_ts(), r.max_ts())) {
       // The active segment of another process's log (or of none open): the
       // chunks of its .lidx count the frames they cover, a chunk at a time,
       // and only the frames after them are read below.
@@ -186,28 +241,15 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, bool by
         if (end == n) continue;
       }
     }
-    // Read this segment's matching events through the planner.
+    // Count this segment's matching events, frame by frame (CountInto).
     Query part = q;
     part.seq_from = std::max<uint64_t>(q.seq_from.value_or(0), read_from);
     part.seq_to = std::min<uint64_t>(q.seq_to.value_or(UINT64_MAX), r.last_seq());
     if (*part.seq_from > *part.seq_to) continue;
-    auto it = ScanIterator::Open(env, dir, part);
-    if (!it.ok()) return it.status();
-    EventView e;
-    while ((*it)->Next(&e)) {
-      ++result->total;
-      if (!by_field) {
-        on_event(e);
-        continue;
-      }
-      const std::string_view v = FieldOf(e, field);
-      if (v.empty()) {
-        ++result->without;
-      } else {
-        on_value(v, 1);
-      }
-    }
-    STELE_RETURN_IF_ERROR((*it)->status());
+    FieldSink sink(field, on_value, result);
+    CountStats counted;
+    STELE_RETURN_IF_ERROR(CountInto(env, dir, part, {}, &sink, &counted));
+    result->frames_read += counted.frames_read;
     ++result->segments_scanned;
   }
   return Status::Ok();
@@ -230,13 +272,15 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
   };
 
   if (!by_field) {
-    std::map<int64_t, uint64_t> buckets;
-    const int64_t width = BucketNanos(by);
-    STELE_RETURN_IF_ERROR(ForEachSelected(
-        env, dir, q, false, field, nullptr, [&](const EventView& e) { ++buckets[e.ts_ns - e.ts_ns % width]; },
-        &result));
-    result.groups = buckets.size();
-    for (const auto& [start, n] : buckets) {
+    BucketSink sink(BucketNanos(by));
+    CountStats counted;
+    STELE_RETURN_IF_ERROR(CountInto(env, dir, q, {}, &sink, &counted));
+    result.total = sink.total;
+    result.frames_from_index = counted.frames_from_index;
+    result.frames_read = counted.frames_read;
+    result.segments_scanned = counted.segments_scanned;
+    result.groups = sink.buckets.size();
+    for (const auto& [start, n] : sink.buckets) {
       if (top_k && result.rows.size() == top_k) break;
       result.rows.push_back({FormatRfc3339(start), n});
     }
@@ -244,8 +288,8 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
   }
 
   KeyCounter counter(max_keys);
-  STELE_RETURN_IF_ERROR(ForEachSelected(
-      env, dir, q, true, field, [&](std::string_view v, uint64_t n) { counter.Add(v, n); }, nullptr, &result));
+  STELE_RETURN_IF_ERROR(
+      ForEachSelected(env, dir, q, field, [&](std::string_view v, uint64_t n) { counter.Add(v, n); }, &result));
   std::vector<StatsRow> rows;
   if (!counter.overflowed()) {
     result.groups = counter.counts().size();
@@ -266,11 +310,11 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     estimates.clear();
     StatsResult second;
     STELE_RETURN_IF_ERROR(ForEachSelected(
-        env, dir, q, true, field,
+        env, dir, q, field,
         [&](std::string_view v, uint64_t n) {
           if (auto it = exact.find(v); it != exact.end()) it->second += n;
         },
-        nullptr, &second));
+        &second));
     for (const auto& [k, n] : exact) rows.push_back({k, n});
     result.groups_exact = false;
     result.groups = max_keys;  // at least
