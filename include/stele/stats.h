@@ -28,13 +28,18 @@ struct StatsResult {
   uint64_t without = 0;       // of those, events without the grouped field
   uint64_t groups = 0;        // distinct keys before the top-k cut (a lower bound unless groups_exact)
   bool groups_exact = true;
-  // Set when there were more distinct keys than the counter bound: the
-  // reported rows were found with that many SpaceSaving counters and then
-  // counted exactly in a second pass.  Every reported count is exact, and
-  // every key whose count exceeds membership_floor is guaranteed to be a
-  // candidate, so the rows are the true top k whenever the k-th count does.
+  // Set when there were more distinct keys than the counter bound
+  // (max_keys).  Every reported count is still exact, and every key whose
+  // count exceeds membership_floor is guaranteed to have been considered,
+  // so the rows are the true top k whenever the k-th count exceeds it.
+  // Two methods, both documented in docs/performance.md ("Stats top-k"):
+  // where the filter selects whole segments, TPUT over the field indexes'
+  // per-value counts (query/top_k_of_sums.h), which recounts only keys it
+  // could not settle (often none); where more than max_keys distinct keys
+  // come from events read, SpaceSaving counters and an exact second pass.
   uint64_t bounded_counters = 0;
   uint64_t membership_floor = 0;
+  uint64_t recounted = 0;  // keys counted in a second reading
   uint64_t segments_from_index = 0;  // segments counted from their field index alone
   uint64_t segments_scanned = 0;     // segments whose events were read
   // Time buckets: frames added whole from their header or index count (all
@@ -52,9 +57,10 @@ struct StatsResult {
 // whose events the filter selects all of (by its ranges, and its index
 // count for one field filter) is added whole, unread.  Every other frame is
 // read as CountEvents reads one: its columns decompressed, its data not
-// rebuilt, unless a data or regex filter needs it (then the planner).  Memory: at most max_keys counters.  Up to max_keys distinct
-// keys, one exact pass; beyond, SpaceSaving candidates and an exact second
-// pass (see StatsResult), and top_k == 0 (every group) is refused.
+// rebuilt, unless a data or regex filter needs it (then the planner).
+// Memory: up to max_keys distinct keys, one exact pass; beyond, top_k == 0
+// (every group) is refused and the top k are found as StatsResult says, in
+// at most about 3 x max_keys keys whatever the log's size.
 // {"by":..,"total":..,"without":..,"groups":..,"groups_exact":..,["membership_floor":..,]"rows":[{"key":..,"count":..}]}
 std::string StatsToJson(std::string_view by, const StatsResult& result);
 

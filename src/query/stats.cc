@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
@@ -11,9 +12,11 @@
 #include "index/segment_index.h"
 #include "query/count.h"
 #include "query/scan_iterator.h"
+#include "query/top_k_of_sums.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
 #include "storage/segment_reader.h"
+#include "util/hash.h"
 #include "util/json_escape.h"
 #include "util/time.h"
 
@@ -80,11 +83,6 @@ bool SelectsWholeSegment(const Query& q, int64_t min_ts, int64_t max_ts) {
   if (q.until_ns && max_ts >= *q.until_ns) return false;
   return true;
 }
-
-struct TransparentHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-};
 
 }  // namespace
 
@@ -160,14 +158,28 @@ class KeyCounter {
   std::set<std::pair<uint64_t, const std::string*>> by_count_;  // after overflow only
 };
 
-// Hands each selected event's value of the grouped field to the counter,
+// What ForEachSelected hands over: the per-value counts of whole index
+// parts (a sealed segment's field index, or one chunk of an active
+// segment's live index), each part's values ascending and each once, and
+// the value of every event it had to read instead.
+class FieldVisitor {
+ public:
+  virtual ~FieldVisitor() = default;
+  virtual void Value(std::string_view value, uint64_t events) = 0;
+  virtual void EndPart() {}
+  virtual void EventValue(std::string_view value) = 0;
+  // Checked between segments and parts: true ends the reading early.
+  virtual bool Done() const { return false; }
+};
+
+// Hands each selected event's value of the grouped field to the visitor,
 // and tallies the events without it.  It needs every event's value, so it
 // never takes a frame whole; the events come from the frames' columns
 // (CountInto), their data not rebuilt.
 class FieldSink final : public CountSink {
  public:
-  FieldSink(IndexedField field, const std::function<void(std::string_view, uint64_t)>& on_value, StatsResult* result)
-      : field_(field), on_value_(on_value), result_(result) {}
+  FieldSink(IndexedField field, FieldVisitor* visitor, StatsResult* result)
+      : field_(field), visitor_(visitor), result_(result) {}
   bool Whole(const format::FrameIndexEntry&, uint64_t) override { return false; }
   void Event(const EventView& e) override {
     ++result_->total;
@@ -175,24 +187,35 @@ class FieldSink final : public CountSink {
     if (v.empty()) {
       ++result_->without;
     } else {
-      on_value_(v, 1);
+      visitor_->EventValue(v);
     }
   }
 
  private:
   const IndexedField field_;
-  const std::function<void(std::string_view, uint64_t)>& on_value_;
+  FieldVisitor* const visitor_;
   StatsResult* const result_;
 };
 
-// Calls on_value(value, n) for every value of `field` in the events the
-// filter selects (n > 1 when counted from an index); fills the totals.
-Status ForEachSelected(Env* env, const std::string& dir, const Query& q, IndexedField field,
-                       const std::function<void(std::string_view, uint64_t)>& on_value, StatsResult* result) {
+// Hands the visitor every value of `field` in the events the filter
+// selects: from index parts where the filter selects a whole segment, from
+// the events otherwise.  Fills the totals.
+Status ForEachSelected(Env* env, const std::string& dir, const Query& q, IndexedField field, FieldVisitor* visitor,
+                       StatsResult* result) {
   const std::string seg_dir = SegmentDirOf(dir);
   auto firsts = ListSegments(env, seg_dir);
   if (!firsts.ok()) return firsts.status();
-  for (size_t i = 0; i < firsts->size(); ++i) {
+  // The values of one index part; returns the events holding one.
+  auto visit_part = [&](const SegmentIndex& index) {
+    uint64_t grouped = 0;
+    index.ForEachValue(field, [&](std::string_view v, uint64_t n) {
+      visitor->Value(v, n);
+      grouped += n;
+    });
+    visitor->EndPart();
+    return grouped;
+  };
+  for (size_t i = 0; i < firsts->size() && !visitor->Done(); ++i) {
     const uint64_t first = (*firsts)[i];
     const std::string path = seg_dir + "/" + format::SegmentFileName(first);
     auto reader = SegmentReader::Open(env, path, first);
@@ -208,13 +231,8 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
       auto index = SegmentIndex::Load(env, path);
       if (index.ok() && index->frame_count() == r.frames().size()) {
         const uint64_t events = r.last_seq() - r.first_seq() + 1;
-        uint64_t grouped = 0;
-        index->ForEachValue(field, [&](std::string_view v, uint64_t n) {
-          on_value(v, n);
-          grouped += n;
-        });
         result->total += events;
-        result->without += events - grouped;
+        result->without += events - visit_part(*index);
         ++result->segments_from_index;
         continue;
       }
@@ -226,12 +244,8 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
       // and only the frames after them are read below.
       const size_t n = r.frames().size();
       uint64_t grouped = 0;
-      const uint32_t end = LiveSegmentIndex::ForEachChunk(env, path, static_cast<uint32_t>(n), [&](const SegmentIndex& c) {
-        c.ForEachValue(field, [&](std::string_view v, uint64_t k) {
-          on_value(v, k);
-          grouped += k;
-        });
-      });
+      const uint32_t end = LiveSegmentIndex::ForEachChunk(
+          env, path, static_cast<uint32_t>(n), [&](const SegmentIndex& c) { grouped += visit_part(c); });
       if (end > 0) {
         read_from = end < n ? r.frames()[end].first_seq : r.last_seq() + 1;
         const uint64_t events = read_from - r.first_seq();
@@ -246,7 +260,7 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
     part.seq_from = std::max<uint64_t>(q.seq_from.value_or(0), read_from);
     part.seq_to = std::min<uint64_t>(q.seq_to.value_or(UINT64_MAX), r.last_seq());
     if (*part.seq_from > *part.seq_to) continue;
-    FieldSink sink(field, on_value, result);
+    FieldSink sink(field, visitor, result);
     CountStats counted;
     STELE_RETURN_IF_ERROR(CountInto(env, dir, part, {}, &sink, &counted));
     result->frames_read += counted.frames_read;
@@ -254,6 +268,88 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
   }
   return Status::Ok();
 }
+
+// The index parts ForEachSelected may hand over, about: every sealed
+// segment, and the chunks of the active one.
+size_t EstimateIndexParts(Env* env, const std::string& dir) {
+  const std::string seg_dir = SegmentDirOf(dir);
+  auto firsts = ListSegments(env, seg_dir);
+  if (!firsts.ok() || firsts->empty()) return 1;
+  size_t parts = firsts->size();
+  auto active = SegmentReader::Open(env, seg_dir + "/" + format::SegmentFileName(firsts->back()), firsts->back());
+  if (active.ok() && !(*active)->sealed() && !(*active)->frames().empty()) {
+    parts += ((*active)->last_seq() - (*active)->first_seq() + 1) / LiveSegmentIndex::kDefaultChunkEvents;
+  }
+  return parts;
+}
+
+// The first reading of a grouping by field: exact counts while there are
+// at most max_keys distinct values (then it stops counting them), and at
+// the same time TPUT's summary of every index part, the values of the
+// events read counted exactly as one more part (TopKOfSums).  Done once
+// the events read hold more than max_keys distinct values: TPUT cannot
+// summarise them in the bound.
+class FirstReading final : public FieldVisitor {
+ public:
+  using Counts = std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>>;
+  FirstReading(size_t max_keys, TopKOfSums* top) : max_keys_(std::max<size_t>(1, max_keys)), top_(top) {}
+  void Value(std::string_view v, uint64_t n) override {
+    if (!exact_overflowed_) exact_overflowed_ = !CountUpTo(&exact_, v, n);
+    if (top_) top_->Add(v, n);
+  }
+  void EndPart() override {
+    if (top_) top_->EndSource();
+  }
+  void EventValue(std::string_view v) override {
+    if (!exact_overflowed_) exact_overflowed_ = !CountUpTo(&exact_, v, 1);
+    if (top_ && !events_overflowed_) events_overflowed_ = !CountUpTo(&events_, v, 1);
+  }
+  bool Done() const override { return exact_overflowed_ && (!top_ || events_overflowed_); }
+  // After the reading: the events read, as TPUT's last part.
+  void EndEvents() {
+    if (!top_ || events_overflowed_) return;
+    for (const auto& [v, n] : events_) top_->Add(v, n);
+    top_->EndSource();
+  }
+  // Every value's count, unless there were more than max_keys values.
+  const Counts* exact() const { return exact_overflowed_ ? nullptr : &exact_; }
+  bool events_overflowed() const { return events_overflowed_; }
+
+ private:
+  // Adds n to v's count; false (and *counts emptied) when that would make
+  // more than max_keys_ values.
+  bool CountUpTo(Counts* counts, std::string_view v, uint64_t n) {
+    if (auto it = counts->find(v); it != counts->end()) {
+      it->second += n;
+      return true;
+    }
+    if (counts->size() == max_keys_) {
+      Counts().swap(*counts);
+      return false;
+    }
+    counts->emplace(std::string(v), n);
+    return true;
+  }
+
+  const size_t max_keys_;
+  TopKOfSums* const top_;
+  Counts exact_;
+  bool exact_overflowed_ = false;
+  Counts events_;  // the events read, as TPUT's last part
+  bool events_overflowed_ = false;
+};
+
+// Hands every value to one function (the SpaceSaving reading and the
+// recounts).
+class EachValue final : public FieldVisitor {
+ public:
+  explicit EachValue(std::function<void(std::string_view, uint64_t)> fn) : fn_(std::move(fn)) {}
+  void Value(std::string_view v, uint64_t n) override { fn_(v, n); }
+  void EventValue(std::string_view v) override { fn_(v, 1); }
+
+ private:
+  const std::function<void(std::string_view, uint64_t)> fn_;
+};
 
 }  // namespace
 
@@ -287,20 +383,45 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     return result;
   }
 
-  KeyCounter counter(max_keys);
-  STELE_RETURN_IF_ERROR(
-      ForEachSelected(env, dir, q, field, [&](std::string_view v, uint64_t n) { counter.Add(v, n); }, &result));
+  // Grouped by field: the first reading counts every value exactly while
+  // there are at most max_keys of them, and summarises each index part for
+  // TopKOfSums in case there are more.
+  std::unique_ptr<TopKOfSums> top;
+  if (top_k) top = std::make_unique<TopKOfSums>(top_k, max_keys / EstimateIndexParts(env, dir));
+  FirstReading first(max_keys, top.get());
+  STELE_RETURN_IF_ERROR(ForEachSelected(env, dir, q, field, &first, &result));
+  first.EndEvents();
   std::vector<StatsRow> rows;
-  if (!counter.overflowed()) {
-    result.groups = counter.counts().size();
-    for (const auto& [k, n] : counter.counts()) rows.push_back({k, n});
-  } else {
-    // More distinct keys than counters: the counters name the candidates,
-    // a second pass counts exactly those, so every reported count is exact.
-    if (top_k == 0) {
-      return Status::InvalidArgument("more than " + std::to_string(max_keys) +
-                                     " distinct values: ask for the top K (--top / top=)");
+  if (const auto* exact = first.exact()) {
+    result.groups = exact->size();
+    for (const auto& [k, n] : *exact) rows.push_back({k, n});
+  } else if (top_k == 0) {
+    return Status::InvalidArgument("more than " + std::to_string(max_keys) +
+                                   " distinct values: ask for the top K (--top / top=)");
+  } else if (!first.events_overflowed()) {
+    // More distinct values than max_keys, but the index parts' summaries
+    // and the events read fit: TPUT, recounting only candidates it could
+    // not settle.
+    if (top->NeedsRecount()) {
+      EachValue recount([&](std::string_view v, uint64_t n) { top->Recount(v, n); });
+      StatsResult again;
+      STELE_RETURN_IF_ERROR(ForEachSelected(env, dir, q, field, &recount, &again));
     }
+    TopKOfSums::Outcome outcome = top->Finish();
+    rows = std::move(outcome.rows);
+    result.groups_exact = false;
+    result.groups = max_keys;  // at least
+    result.bounded_counters = max_keys;
+    result.membership_floor = outcome.floor;  // a key summing to at most this may be missing
+    result.recounted = outcome.recounted;
+  } else {
+    // The events read alone hold more than max_keys distinct values
+    // (a filter that no index answers): SpaceSaving counters name the
+    // candidates, a second reading counts exactly those.
+    result = StatsResult{};
+    KeyCounter counter(max_keys);
+    EachValue count([&](std::string_view v, uint64_t n) { counter.Add(v, n); });
+    STELE_RETURN_IF_ERROR(ForEachSelected(env, dir, q, field, &count, &result));
     std::vector<StatsRow> estimates;
     for (const auto& [k, n] : counter.counts()) estimates.push_back({k, n});
     const size_t candidates = std::min(estimates.size(), std::max<size_t>(4 * top_k, top_k + 64));
@@ -308,18 +429,17 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> exact;
     for (size_t i = 0; i < candidates; ++i) exact.emplace(estimates[i].key, 0);
     estimates.clear();
+    EachValue recount([&](std::string_view v, uint64_t n) {
+      if (auto it = exact.find(v); it != exact.end()) it->second += n;
+    });
     StatsResult second;
-    STELE_RETURN_IF_ERROR(ForEachSelected(
-        env, dir, q, field,
-        [&](std::string_view v, uint64_t n) {
-          if (auto it = exact.find(v); it != exact.end()) it->second += n;
-        },
-        &second));
+    STELE_RETURN_IF_ERROR(ForEachSelected(env, dir, q, field, &recount, &second));
     for (const auto& [k, n] : exact) rows.push_back({k, n});
     result.groups_exact = false;
     result.groups = max_keys;  // at least
     result.bounded_counters = max_keys;
     result.membership_floor = counter.floor();  // keys below it may have been missed
+    result.recounted = exact.size();
   }
   if (top_k && rows.size() > top_k) {
     std::partial_sort(rows.begin(), rows.begin() + static_cast<long>(top_k), rows.end(), order);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include <xxhash.h>
@@ -11,5 +12,16 @@ namespace stele {
 
 inline uint64_t Checksum(const void* data, size_t n) { return XXH3_64bits(data, n); }
 inline uint64_t Checksum(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
+
+}  // namespace stele
+
+namespace stele {
+
+// A hash for unordered containers keyed by std::string that look up by
+// std::string_view without building a string (with std::equal_to<>).
+struct TransparentHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
 
 }  // namespace stele
