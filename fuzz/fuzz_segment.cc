@@ -2,7 +2,7 @@
 // is a segment file's bytes; readers must return events or kCorruption /
 // a torn tail, never crash, hang or read out of bounds.  Seeds are real
 // sealed and active segments (fuzz/corpus/segment).  The same bytes also go
-// through the field index parser (.fidx, versions 1-3), and lookups in
+// through the field index parser (.fidx, versions 1-4), and lookups in
 // whatever it accepts, and through the column frame decoder (codec 2),
 // which inside a segment only sees bytes that passed the frame checksum.
 #include <unistd.h>
@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)idx->Frames(field, "L0000001");
       (void)idx->FramesWithPrefix(field, "lead.");
       (void)idx->FrameCounts(field, "", true);
-      idx->ForEachValue(field, [](std::string_view, uint64_t) {});
+      (void)idx->ForEachValue(field, [](std::string_view, uint64_t) {});
     }
   }
   return 0;

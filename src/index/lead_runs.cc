@@ -207,11 +207,12 @@ void LeadRunsCache::Erase(const std::string& segment_path) {
 
 // ---- writing
 
-std::vector<std::string> BusiestLeads(const SegmentIndex& index, const LeadRunOptions& options) {
-  std::vector<std::pair<uint64_t, std::string_view>> busy;
-  index.ForEachValue(IndexedField::kLeadId, [&](std::string_view v, uint64_t events) {
+Result<std::vector<std::string>> BusiestLeads(const SegmentIndex& index, const LeadRunOptions& options) {
+  // Copies: a version 4 index's values live only during the call.
+  std::vector<std::pair<uint64_t, std::string>> busy;
+  STELE_RETURN_IF_ERROR(index.ForEachValue(IndexedField::kLeadId, [&](std::string_view v, uint64_t events) {
     if (events >= options.min_events) busy.emplace_back(events, v);
-  });
+  }));
   if (busy.size() > options.max_leads) {
     std::nth_element(busy.begin(), busy.begin() + static_cast<std::ptrdiff_t>(options.max_leads), busy.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -219,7 +220,7 @@ std::vector<std::string> BusiestLeads(const SegmentIndex& index, const LeadRunOp
   }
   std::vector<std::string> leads;
   leads.reserve(busy.size());
-  for (const auto& [events, v] : busy) leads.emplace_back(v);
+  for (auto& [events, v] : busy) leads.push_back(std::move(v));
   std::sort(leads.begin(), leads.end());
   return leads;
 }
@@ -371,7 +372,9 @@ static Status ForEachRecord(const SegmentReader& segment, Fn fn) {
 
 Status WriteLeadRuns(Env* env, const std::string& segment_path, uint64_t first_seq, const SegmentIndex& index,
                      const LeadRunOptions& options) {
-  std::vector<std::string> leads = BusiestLeads(index, options);
+  auto busiest = BusiestLeads(index, options);
+  if (!busiest.ok()) return busiest.status();
+  std::vector<std::string> leads = std::move(busiest).value();
   if (leads.empty()) return Status::Ok();
   auto segment = SegmentReader::Open(env, segment_path, first_seq);
   if (!segment.ok()) return segment.status();

@@ -104,7 +104,7 @@ struct LeadRunOptions {
 
 // The leads of a segment that get a run: those with at least min_events
 // events, the busiest max_leads of them; ascending by value.
-std::vector<std::string> BusiestLeads(const SegmentIndex& index, const LeadRunOptions& options);
+Result<std::vector<std::string>> BusiestLeads(const SegmentIndex& index, const LeadRunOptions& options);
 
 // Writes a .lrun file from records fed in seq order.  Memory: one block
 // being filled per lead.  Once those hold more than pending_budget_bytes in

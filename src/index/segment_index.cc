@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include "event/record.h"
+#include "index/blocked_index.h"
 #include "storage/format.h"
 #include "util/coding.h"
 #include "util/find_bytes.h"
@@ -20,6 +21,7 @@ constexpr std::string_view kMagic = "STELEFIX";
 // (without them) are still read.
 constexpr uint32_t kVersion = 2;
 constexpr uint32_t kCompressedVersion = 3;
+constexpr uint32_t kBlockedVersion = 4;  // index/blocked_index.h
 
 void PutVarint(std::string* out, uint32_t v) { PutVarint64(out, v); }
 
@@ -460,6 +462,9 @@ std::string CompressSegmentIndex(std::string_view inner, int level) {
 }
 
 Result<SegmentIndex> SegmentIndex::Parse(std::string bytes) {
+  if (bytes.size() >= 12 && bytes.compare(0, kMagic.size(), kMagic) == 0 && GetU32(bytes.data() + 8) == kBlockedVersion) {
+    return FromBlocked(BlockedIndexReader::Open(std::move(bytes)));
+  }
   if (bytes.size() >= kMagic.size() + 16 && bytes.compare(0, kMagic.size(), kMagic) == 0 &&
       GetU32(bytes.data() + 8) == kCompressedVersion) {
     if (GetU64(bytes.data() + bytes.size() - 8) != Checksum(bytes.data(), bytes.size() - 8)) {
@@ -506,9 +511,41 @@ Result<SegmentIndex> SegmentIndex::Parse(std::string bytes) {
 }
 
 Result<SegmentIndex> SegmentIndex::Load(Env* env, const std::string& segment_path) {
-  auto bytes = ReadFileToString(env, SegmentIndexPath(segment_path), size_t{1} << 31);
+  const std::string path = SegmentIndexPath(segment_path);
+  auto file = env->OpenReadable(path);
+  if (!file.ok()) return file.status();
+  char head[12];
+  size_t got = 0;
+  STELE_RETURN_IF_ERROR((*file)->Read(0, sizeof(head), head, &got));
+  if (got == sizeof(head) && std::string_view(head, 8) == kMagic && GetU32(head + 8) == kBlockedVersion) {
+    return FromBlocked(BlockedIndexReader::Open(std::move(file).value()));
+  }
+  auto bytes = ReadFileToString(env, path, size_t{1} << 31);
   if (!bytes.ok()) return bytes.status();
   return Parse(std::move(bytes).value());
+}
+
+Result<SegmentIndex> SegmentIndex::FromBlocked(Result<std::shared_ptr<const BlockedIndexReader>> reader) {
+  if (!reader.ok()) return reader.status();
+  SegmentIndex idx;
+  idx.version_ = kBlockedVersion;
+  idx.frame_count_ = (*reader)->frame_count();
+  idx.blocked_ = std::move(reader).value();
+  return idx;
+}
+
+size_t SegmentIndex::value_count(IndexedField f) const {
+  return blocked_ ? blocked_->value_count(f) : fields_[static_cast<int>(f)].count;
+}
+
+// A version 4 index is charged its tables and its block cache (1 MiB), so
+// the Log's 256 MiB index cache also keeps fewer than 256 files open.
+size_t SegmentIndex::byte_size() const { return blocked_ ? blocked_->memory_bytes() : bytes_.size(); }
+
+std::vector<uint32_t> SegmentIndex::AllFrames() const {
+  std::vector<uint32_t> all(frame_count_);
+  for (uint32_t i = 0; i < frame_count_; ++i) all[i] = i;
+  return all;
 }
 
 std::string_view SegmentIndex::ValueAt(const FieldTable& t, uint32_t i) const {
@@ -523,25 +560,58 @@ uint32_t SegmentIndex::EventsAt(const FieldTable& t, uint32_t i) const {
   return GetVarint(p, end, &n) && GetVarint(p, end, &events) ? events : 0;
 }
 
+namespace {
+
+// A postings record (varint frames | varint events | (varint delta
+// [| varint count])*); returns where it ends, or null if malformed.
+const char* DecodePostings(const char* p, const char* end, uint32_t version, std::vector<uint32_t>* out,
+                           std::vector<FrameCount>* counts) {
+  uint32_t n = 0, events = 0, o = 0, delta = 0, count = 0;
+  if (!GetVarint(p, end, &n) || !GetVarint(p, end, &events)) return nullptr;
+  for (uint32_t k = 0; k < n; ++k) {
+    if (!GetVarint(p, end, &delta)) return nullptr;
+    o += delta;
+    if (version >= 2 && !GetVarint(p, end, &count)) return nullptr;
+    if (out != nullptr) out->push_back(o);
+    if (counts != nullptr) counts->push_back({o, count});
+  }
+  return p;
+}
+
+}  // namespace
+
 void SegmentIndex::AppendPostings(const FieldTable& t, uint32_t i, std::vector<uint32_t>* out,
                                   std::vector<FrameCount>* counts) const {
   const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
+  DecodePostings(p, bytes_.data() + bytes_.size() - 8, version_, out, counts);
+}
+
+void SegmentIndex::ForEachPostingsRecord(
+    IndexedField f, const std::function<void(std::string_view, uint32_t, std::string_view)>& fn) const {
+  if (blocked_) return;
+  const FieldTable& t = fields_[static_cast<int>(f)];
   const char* end = bytes_.data() + bytes_.size() - 8;
-  uint32_t n = 0, events = 0, o = 0, delta = 0, count = 0;
-  if (!GetVarint(p, end, &n) || !GetVarint(p, end, &events)) return;
-  for (uint32_t k = 0; k < n && GetVarint(p, end, &delta); ++k) {
-    o += delta;
-    if (version_ >= 2 && !GetVarint(p, end, &count)) return;
-    if (out != nullptr) out->push_back(o);
-    if (counts != nullptr) counts->push_back({o, count});
+  for (uint32_t i = 0; i < t.count; ++i) {
+    const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
+    const char* q = DecodePostings(p, end, version_, nullptr, nullptr);
+    if (q != nullptr) fn(ValueAt(t, i), EventsAt(t, i), std::string_view(p, static_cast<size_t>(q - p)));
   }
 }
 
 std::optional<std::vector<FrameCount>> SegmentIndex::FrameCounts(IndexedField f, std::string_view value,
                                                                  bool prefix) const {
   if (version_ < 2) return std::nullopt;
-  const FieldTable& t = fields_[static_cast<int>(f)];
   std::vector<FrameCount> out;
+  if (blocked_) {
+    Status s = blocked_->Scan(f, value, [&](std::string_view v, uint32_t, std::string_view postings) {
+      if (prefix ? !v.starts_with(value) : v != value) return false;
+      DecodePostings(postings.data(), postings.data() + postings.size(), version_, nullptr, &out);
+      return prefix;
+    });
+    if (!s.ok()) return std::nullopt;
+    return prefix ? MergeFrameCounts(std::move(out)) : out;
+  }
+  const FieldTable& t = fields_[static_cast<int>(f)];
   if (!prefix) {
     const uint32_t i = LowerBound(t, value);
     if (i < t.count && ValueAt(t, i) == value) AppendPostings(t, i, nullptr, &out);
@@ -553,7 +623,8 @@ std::optional<std::vector<FrameCount>> SegmentIndex::FrameCounts(IndexedField f,
   return MergeFrameCounts(std::move(out));
 }
 
-void SegmentIndex::ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const {
+Status SegmentIndex::ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const {
+  if (blocked_) return blocked_->ForEachValue(f, fn);
   const FieldTable& t = fields_[static_cast<int>(f)];
   const char* end = bytes_.data() + bytes_.size() - 8;
   for (uint32_t i = 0; i < t.count; ++i) {
@@ -561,6 +632,7 @@ void SegmentIndex::ForEachValue(IndexedField f, const std::function<void(std::st
     uint32_t n = 0, events = 0;
     if (GetVarint(p, end, &n) && GetVarint(p, end, &events)) fn(ValueAt(t, i), events);
   }
+  return Status::Ok();
 }
 
 uint32_t SegmentIndex::LowerBound(const FieldTable& t, std::string_view v) const {
@@ -577,8 +649,15 @@ uint32_t SegmentIndex::LowerBound(const FieldTable& t, std::string_view v) const
 }
 
 std::vector<uint32_t> SegmentIndex::Frames(IndexedField f, std::string_view value) const {
-  const FieldTable& t = fields_[static_cast<int>(f)];
   std::vector<uint32_t> out;
+  if (blocked_) {
+    Status s = blocked_->Scan(f, value, [&](std::string_view v, uint32_t, std::string_view postings) {
+      if (v == value) DecodePostings(postings.data(), postings.data() + postings.size(), version_, &out, nullptr);
+      return false;
+    });
+    return s.ok() ? out : AllFrames();
+  }
+  const FieldTable& t = fields_[static_cast<int>(f)];
   const uint32_t i = LowerBound(t, value);
   if (i < t.count && ValueAt(t, i) == value) AppendPostings(t, i, &out);
   return out;
@@ -591,10 +670,19 @@ std::optional<std::vector<uint32_t>> SegmentIndex::Candidates(const Query& q) co
 }
 
 std::vector<uint32_t> SegmentIndex::FramesWithPrefix(IndexedField f, std::string_view prefix) const {
-  const FieldTable& t = fields_[static_cast<int>(f)];
   std::vector<uint32_t> out;
-  for (uint32_t i = LowerBound(t, prefix); i < t.count && ValueAt(t, i).starts_with(prefix); ++i) {
-    AppendPostings(t, i, &out);
+  if (blocked_) {
+    Status s = blocked_->Scan(f, prefix, [&](std::string_view v, uint32_t, std::string_view postings) {
+      if (!v.starts_with(prefix)) return false;
+      DecodePostings(postings.data(), postings.data() + postings.size(), version_, &out, nullptr);
+      return true;
+    });
+    if (!s.ok()) return AllFrames();
+  } else {
+    const FieldTable& t = fields_[static_cast<int>(f)];
+    for (uint32_t i = LowerBound(t, prefix); i < t.count && ValueAt(t, i).starts_with(prefix); ++i) {
+      AppendPostings(t, i, &out);
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -626,7 +714,11 @@ std::string SegmentIndexPath(const std::string& segment_path) {
 }
 
 Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes) {
-  return WriteFileAtomically(env, SegmentIndexPath(segment_path), CompressSegmentIndex(bytes));
+  auto v2 = SegmentIndex::Parse(bytes);
+  if (!v2.ok()) return v2.status();
+  auto blocked = BlockSegmentIndex(*v2);
+  if (!blocked.ok()) return blocked.status();
+  return WriteFileAtomically(env, SegmentIndexPath(segment_path), *blocked);
 }
 
 }  // namespace stele

@@ -119,11 +119,20 @@ class SegmentIndexBuilder {
 
 };
 
+class BlockedIndexReader;
+
+// A version 4 file (index/blocked_index.h) is read by block from its open
+// file: a lookup reads only the blocks that hold its value, so a sealed
+// index costs its block tables in memory.  Older versions are held whole.
+// Where a version 4 block turns out damaged, lookups answer with every
+// frame (Frames) or nullopt (Candidates, FrameCounts), so the caller reads
+// the frames instead; ForEachValue reports it.
 class SegmentIndex {
  public:
-  // Reads a version 1 or 2 file, or a version 3 (compressed) wrapper of one.
+  // Reads a version 1, 2 or 4 file, or a version 3 (compressed) wrapper of
+  // version 2.
   static Result<SegmentIndex> Parse(std::string bytes);
-  // Loads <segment>.fidx; kNotFound if it does not exist.
+  // Opens <segment>.fidx; kNotFound if it does not exist.
   static Result<SegmentIndex> Load(Env* env, const std::string& segment_path);
 
   // Frame ordinals holding exactly `value` (ascending).
@@ -136,11 +145,18 @@ class SegmentIndex {
   // PlanCandidates() over this index's postings.
   std::optional<std::vector<uint32_t>> Candidates(const Query& q) const;
   // Distinct values of a field.
-  size_t value_count(IndexedField f) const { return fields_[static_cast<int>(f)].count; }
+  size_t value_count(IndexedField f) const;
   // Calls fn(value, events holding it) for every value, in ascending order.
-  void ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const;
+  // Corruption (version 4) before fn is called for any value.
+  [[nodiscard]] Status ForEachValue(IndexedField f, const std::function<void(std::string_view, uint64_t)>& fn) const;
+  // Version 1 and 2: fn(value, events, its postings record) for every value,
+  // ascending (what a version 4 file is written from).
+  void ForEachPostingsRecord(IndexedField f,
+                             const std::function<void(std::string_view, uint32_t, std::string_view)>& fn) const;
   uint32_t frame_count() const { return frame_count_; }
-  size_t byte_size() const { return bytes_.size(); }
+  uint32_t version() const { return version_; }
+  // Memory held (what the index cache charges).
+  size_t byte_size() const;
 
  private:
   struct FieldTable {
@@ -154,10 +170,15 @@ class SegmentIndex {
                       std::vector<FrameCount>* counts = nullptr) const;
   uint32_t LowerBound(const FieldTable& t, std::string_view v) const;
 
+  static Result<SegmentIndex> FromBlocked(Result<std::shared_ptr<const BlockedIndexReader>> reader);
+  // Every frame: the answer of a lookup whose blocks are damaged.
+  std::vector<uint32_t> AllFrames() const;
+
   std::string bytes_;
   uint32_t version_ = 0;
   uint32_t frame_count_ = 0;
   FieldTable fields_[kIndexedFieldCount];
+  std::shared_ptr<const BlockedIndexReader> blocked_;  // version 4
 };
 
 // One version 2 file of `parts`: version 2 indexes of ascending, disjoint
@@ -194,8 +215,8 @@ class SegmentIndexCache {
 std::shared_ptr<const SegmentIndex> SealedIndexOf(Env* env, const std::string& segment_path, SegmentIndexCache* cache);
 
 std::string SegmentIndexPath(const std::string& segment_path);
-// Writes the index file atomically (temporary name, fsync, rename),
-// compressed as version 3 (CompressSegmentIndex).
+// Writes the index file atomically (temporary name, fsync, rename) as
+// version 4 (BlockSegmentIndex) from version 2 bytes.
 Status WriteSegmentIndex(Env* env, const std::string& segment_path, const std::string& bytes);
 // The version 3 file of a version 2 one (SegmentIndexBuilder::Finish()).
 // `level` is zstd's: 3 for a sealed segment's file, kept for good; 1 for the

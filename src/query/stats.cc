@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -205,13 +206,15 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
   const std::string seg_dir = SegmentDirOf(dir);
   auto firsts = ListSegments(env, seg_dir);
   if (!firsts.ok()) return firsts.status();
-  // The values of one index part; returns the events holding one.
-  auto visit_part = [&](const SegmentIndex& index) {
+  // The values of one index part; returns the events holding one, or
+  // nullopt (and hands over nothing) when the index is damaged.
+  auto visit_part = [&](const SegmentIndex& index) -> std::optional<uint64_t> {
     uint64_t grouped = 0;
-    index.ForEachValue(field, [&](std::string_view v, uint64_t n) {
+    Status s = index.ForEachValue(field, [&](std::string_view v, uint64_t n) {
       visitor->Value(v, n);
       grouped += n;
     });
+    if (!s.ok()) return std::nullopt;
     visitor->EndPart();
     return grouped;
   };
@@ -230,11 +233,13 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
     if (r.sealed() && SelectsWholeSegment(q, r.min_ts(), r.max_ts())) {
       auto index = SegmentIndex::Load(env, path);
       if (index.ok() && index->frame_count() == r.frames().size()) {
-        const uint64_t events = r.last_seq() - r.first_seq() + 1;
-        result->total += events;
-        result->without += events - visit_part(*index);
-        ++result->segments_from_index;
-        continue;
+        if (const std::optional<uint64_t> grouped = visit_part(*index)) {
+          const uint64_t events = r.last_seq() - r.first_seq() + 1;
+          result->total += events;
+          result->without += events - *grouped;
+          ++result->segments_from_index;
+          continue;
+        }
       }
     }
     uint64_t read_from = r.first_seq();
@@ -245,7 +250,7 @@ Status ForEachSelected(Env* env, const std::string& dir, const Query& q, Indexed
       const size_t n = r.frames().size();
       uint64_t grouped = 0;
       const uint32_t end = LiveSegmentIndex::ForEachChunk(
-          env, path, static_cast<uint32_t>(n), [&](const SegmentIndex& c) { grouped += visit_part(c); });
+          env, path, static_cast<uint32_t>(n), [&](const SegmentIndex& c) { grouped += visit_part(c).value_or(0); });  // chunks are version 2, never damaged once parsed
       if (end > 0) {
         read_from = end < n ? r.frames()[end].first_seq : r.last_seq() + 1;
         const uint64_t events = read_from - r.first_seq();
