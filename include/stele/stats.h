@@ -49,6 +49,10 @@ struct StatsResult {
   uint64_t frames_read = 0;
 };
 
+// {"by":..,"total":..,"without":..,"groups":..,"groups_exact":..,["membership_floor":..,]"rows":[{"key":..,"count":..}]}
+std::string StatsToJson(std::string_view by, const StatsResult& result);
+
+inline constexpr size_t kDefaultStatsKeys = 1u << 18;
 // Exact counts.  Grouped by an indexed field, a segment is counted from
 // its field index (or the chunks of an active segment's live index),
 // without decompressing a frame, when the filter selects all of it (no
@@ -61,10 +65,6 @@ struct StatsResult {
 // Memory: up to max_keys distinct keys, one exact pass; beyond, top_k == 0
 // (every group) is refused and the top k are found as StatsResult says, in
 // at most about 3 x max_keys keys whatever the log's size.
-// {"by":..,"total":..,"without":..,"groups":..,"groups_exact":..,["membership_floor":..,]"rows":[{"key":..,"count":..}]}
-std::string StatsToJson(std::string_view by, const StatsResult& result);
-
-inline constexpr size_t kDefaultStatsKeys = 1u << 18;
 Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, StatsBy by, size_t top_k,
                                    size_t max_keys = kDefaultStatsKeys);
 
