@@ -46,13 +46,12 @@ Result<std::string> BlockSegmentIndex(const SegmentIndex& v2, const BlockedIndex
   uint32_t blocks[kIndexedFieldCount] = {};
   std::string dict, post, packed;
   Status status;
-  auto compress = [&](const std::string& raw, uint64_t* offset, uint32_t* stored, uint64_t* checksum) {
+  // Appends raw compressed; where it went into `at`.
+  auto compress = [&](const std::string& raw, BlockExtent* at) {
     packed.resize(ZSTD_compressBound(raw.size()));
     const size_t n = ZSTD_compressCCtx(cctx, packed.data(), packed.size(), raw.data(), raw.size(), options.zstd_level);
     if (ZSTD_isError(n)) return false;
-    *offset = out.size();
-    *stored = static_cast<uint32_t>(n);
-    *checksum = Checksum(packed.data(), n);
+    *at = {out.size(), static_cast<uint32_t>(n), static_cast<uint32_t>(raw.size()), Checksum(packed.data(), n)};
     out.append(packed.data(), n);
     return true;
   };
@@ -61,6 +60,7 @@ Result<std::string> BlockSegmentIndex(const SegmentIndex& v2, const BlockedIndex
     // count by field reads one contiguous run.
     struct Pending {
       std::string dict, post, first;
+      BlockExtent dict_at, post_at;
     };
     std::vector<Pending> cut;
     Pending cur;
@@ -78,26 +78,22 @@ Result<std::string> BlockSegmentIndex(const SegmentIndex& v2, const BlockedIndex
                                }
                              });
     if (!cur.dict.empty()) cut.push_back(std::move(cur));
-    std::vector<uint64_t> dict_off(cut.size()), dict_sum(cut.size()), post_off(cut.size()), post_sum(cut.size());
-    std::vector<uint32_t> dict_len(cut.size()), post_len(cut.size());
-    for (size_t b = 0; b < cut.size() && status.ok(); ++b) {
-      if (!compress(cut[b].dict, &dict_off[b], &dict_len[b], &dict_sum[b])) status = Status::IOError("segment index: zstd could not compress a block");
+    for (Pending& p : cut) {
+      if (status.ok() && !compress(p.dict, &p.dict_at)) status = Status::IOError("segment index: zstd could not compress a block");
     }
-    for (size_t b = 0; b < cut.size() && status.ok(); ++b) {
-      if (!compress(cut[b].post, &post_off[b], &post_len[b], &post_sum[b])) status = Status::IOError("segment index: zstd could not compress a block");
+    for (Pending& p : cut) {
+      if (status.ok() && !compress(p.post, &p.post_at)) status = Status::IOError("segment index: zstd could not compress a block");
     }
     std::string& t = tables[f];
-    for (size_t b = 0; b < cut.size(); ++b) {
-      AppendU64(&t, dict_off[b]);
-      AppendU32(&t, dict_len[b]);
-      AppendU32(&t, static_cast<uint32_t>(cut[b].dict.size()));
-      AppendU64(&t, dict_sum[b]);
-      AppendU64(&t, post_off[b]);
-      AppendU32(&t, post_len[b]);
-      AppendU32(&t, static_cast<uint32_t>(cut[b].post.size()));
-      AppendU64(&t, post_sum[b]);
-      AppendU16(&t, static_cast<uint16_t>(cut[b].first.size()));
-      t.append(cut[b].first);
+    for (const Pending& p : cut) {
+      for (const BlockExtent& at : {p.dict_at, p.post_at}) {
+        AppendU64(&t, at.offset);
+        AppendU32(&t, at.stored);
+        AppendU32(&t, at.raw);
+        AppendU64(&t, at.checksum);
+      }
+      AppendU16(&t, static_cast<uint16_t>(p.first.size()));
+      t.append(p.first);
     }
     AppendU64(&t, Checksum(t));
     blocks[f] = static_cast<uint32_t>(cut.size());
@@ -164,23 +160,18 @@ Result<std::shared_ptr<const BlockedIndexReader>> BlockedIndexReader::OpenWith(s
     field.blocks.resize(n_blocks);
     for (Block& b : field.blocks) {
       if (end - p < static_cast<ptrdiff_t>(kBlockEntryFixed)) return Status::Corruption("segment index: short block table");
-      b.dict_offset = GetU64(p);
-      b.dict_stored = GetU32(p + 8);
-      b.dict_raw = GetU32(p + 12);
-      b.dict_checksum = GetU64(p + 16);
-      b.post_offset = GetU64(p + 24);
-      b.post_stored = GetU32(p + 32);
-      b.post_raw = GetU32(p + 36);
-      b.post_checksum = GetU64(p + 40);
-      const uint16_t first_len = GetU16(p + 48);
-      p += kBlockEntryFixed;
+      for (BlockExtent* at : {&b.dict, &b.post}) {
+        *at = {GetU64(p), GetU32(p + 8), GetU32(p + 12), GetU64(p + 16)};
+        p += 24;
+        if (at->offset + at->stored > table_offset || at->raw > kMaxRawBlock) {
+          return Status::Corruption("segment index: block out of bounds");
+        }
+      }
+      const uint16_t first_len = GetU16(p);
+      p += 2;
       if (end - p < first_len) return Status::Corruption("segment index: short block table");
       b.first_value.assign(p, first_len);
       p += first_len;
-      if (b.dict_offset + b.dict_stored > table_offset || b.post_offset + b.post_stored > table_offset ||
-          b.dict_raw > kMaxRawBlock || b.post_raw > kMaxRawBlock) {
-        return Status::Corruption("segment index: block out of bounds");
-      }
     }
     if (p != end) return Status::Corruption("segment index: block table size mismatch");
   }
@@ -208,21 +199,22 @@ Status BlockedIndexReader::ReadAt(uint64_t offset, size_t n, std::string* out) c
   return Status::Ok();
 }
 
-Status BlockedIndexReader::Inflate(std::string_view stored, uint64_t checksum, uint32_t raw, std::string* out) {
-  if (Checksum(stored.data(), stored.size()) != checksum) return Status::Corruption("segment index: block checksum mismatch");
-  out->resize(raw);
-  const size_t n = ZSTD_decompress(out->data(), raw, stored.data(), stored.size());
-  if (ZSTD_isError(n) || n != raw) return Status::Corruption("segment index: bad block");
+Status BlockedIndexReader::Inflate(std::string_view stored, const BlockExtent& at, std::string* out) {
+  if (Checksum(stored.data(), stored.size()) != at.checksum) {
+    return Status::Corruption("segment index: block checksum mismatch");
+  }
+  out->resize(at.raw);
+  const size_t n = ZSTD_decompress(out->data(), at.raw, stored.data(), stored.size());
+  if (ZSTD_isError(n) || n != at.raw) return Status::Corruption("segment index: bad block");
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const std::string>> BlockedIndexReader::ReadBlock(uint64_t offset, uint32_t stored,
-                                                                          uint64_t checksum, uint32_t raw) const {
-  const std::string key = std::to_string(offset);
+Result<std::shared_ptr<const std::string>> BlockedIndexReader::ReadBlock(const BlockExtent& at) const {
+  const std::string key = std::to_string(at.offset);
   if (auto cached = blocks_.Get(key)) return cached;
   std::string bytes, block;
-  STELE_RETURN_IF_ERROR(ReadAt(offset, stored, &bytes));
-  STELE_RETURN_IF_ERROR(Inflate(bytes, checksum, raw, &block));
+  STELE_RETURN_IF_ERROR(ReadAt(at.offset, at.stored, &bytes));
+  STELE_RETURN_IF_ERROR(Inflate(bytes, at, &block));
   return blocks_.Insert(key, std::make_shared<const std::string>(std::move(block)));
 }
 
@@ -234,7 +226,7 @@ Status BlockedIndexReader::Scan(IndexedField f, std::string_view from, const Pos
   size_t b = it == blocks.begin() ? 0 : static_cast<size_t>(it - blocks.begin()) - 1;
   for (; b < blocks.size(); ++b) {
     const Block& block = blocks[b];
-    auto dict = ReadBlock(block.dict_offset, block.dict_stored, block.dict_checksum, block.dict_raw);
+    auto dict = ReadBlock(block.dict);
     if (!dict.ok()) return dict.status();
     std::shared_ptr<const std::string> post;
     uint64_t post_pos = 0;
@@ -246,7 +238,7 @@ Status BlockedIndexReader::Scan(IndexedField f, std::string_view from, const Pos
       if (!NextEntry(p, end, &value, &events, &len)) return Status::Corruption("segment index: bad dictionary entry");
       if (value >= from) {
         if (!post) {
-          auto read = ReadBlock(block.post_offset, block.post_stored, block.post_checksum, block.post_raw);
+          auto read = ReadBlock(block.post);
           if (!read.ok()) return read.status();
           post = std::move(read).value();
         }
@@ -264,19 +256,18 @@ Status BlockedIndexReader::ForEachValue(IndexedField f, const std::function<void
   if (blocks.empty()) return Status::Ok();
   // The dictionary blocks lie back to back: one read, every block checked
   // and inflated before the first value is handed out.
-  const uint64_t start = blocks.front().dict_offset;
-  const uint64_t stop = blocks.back().dict_offset + blocks.back().dict_stored;
+  const uint64_t start = blocks.front().dict.offset;
+  const uint64_t stop = blocks.back().dict.offset + blocks.back().dict.stored;
   if (stop < start) return Status::Corruption("segment index: dictionary blocks out of order");
   std::string stored;
   STELE_RETURN_IF_ERROR(ReadAt(start, stop - start, &stored));
   std::vector<std::string> dicts(blocks.size());
   for (size_t b = 0; b < blocks.size(); ++b) {
-    const Block& block = blocks[b];
-    if (block.dict_offset < start || block.dict_offset + block.dict_stored > stop) {
+    const BlockExtent& at = blocks[b].dict;
+    if (at.offset < start || at.offset + at.stored > stop) {
       return Status::Corruption("segment index: dictionary blocks out of order");
     }
-    STELE_RETURN_IF_ERROR(Inflate(std::string_view(stored).substr(block.dict_offset - start, block.dict_stored),
-                                  block.dict_checksum, block.dict_raw, &dicts[b]));
+    STELE_RETURN_IF_ERROR(Inflate(std::string_view(stored).substr(at.offset - start, at.stored), at, &dicts[b]));
     const char* p = dicts[b].data();
     const char* end = p + dicts[b].size();
     std::string_view value;

@@ -36,6 +36,13 @@ struct BlockedIndexOptions {
   int zstd_level = 3;
 };
 
+// Where one compressed block lies in the file (a block table entry's half).
+struct BlockExtent {
+  uint64_t offset = 0;
+  uint32_t stored = 0, raw = 0;  // compressed and decompressed sizes
+  uint64_t checksum = 0;         // XXH3-64 of the stored bytes
+};
+
 // The version 4 file of a version 2 one.
 Result<std::string> BlockSegmentIndex(const SegmentIndex& v2, const BlockedIndexOptions& options = {});
 
@@ -69,12 +76,7 @@ class BlockedIndexReader {
 
  private:
   struct Block {
-    uint64_t dict_offset = 0;
-    uint32_t dict_stored = 0, dict_raw = 0;
-    uint64_t dict_checksum = 0;
-    uint64_t post_offset = 0;
-    uint32_t post_stored = 0, post_raw = 0;
-    uint64_t post_checksum = 0;
+    BlockExtent dict, post;
     std::string first_value;
   };
   struct Field {
@@ -84,11 +86,10 @@ class BlockedIndexReader {
   BlockedIndexReader() = default;
   static Result<std::shared_ptr<const BlockedIndexReader>> OpenWith(std::shared_ptr<BlockedIndexReader> r);
   Status ReadAt(uint64_t offset, size_t n, std::string* out) const;
-  // Decompresses `stored` (checked against checksum) into *out of raw bytes.
-  static Status Inflate(std::string_view stored, uint64_t checksum, uint32_t raw, std::string* out);
-  // The decompressed block at offset, from the block cache or the file.
-  Result<std::shared_ptr<const std::string>> ReadBlock(uint64_t offset, uint32_t stored, uint64_t checksum,
-                                                       uint32_t raw) const;
+  // Decompresses a block's stored bytes, checked against its extent.
+  static Status Inflate(std::string_view stored, const BlockExtent& at, std::string* out);
+  // The decompressed block, from the block cache or the file.
+  Result<std::shared_ptr<const std::string>> ReadBlock(const BlockExtent& at) const;
 
   std::unique_ptr<RandomAccessFile> file_;  // or:
   std::string bytes_;

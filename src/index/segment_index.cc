@@ -565,9 +565,10 @@ namespace {
 // A postings record (varint frames | varint events | (varint delta
 // [| varint count])*); returns where it ends, or null if malformed.
 const char* DecodePostings(const char* p, const char* end, uint32_t version, std::vector<uint32_t>* out,
-                           std::vector<FrameCount>* counts) {
+                           std::vector<FrameCount>* counts, uint32_t* events_out = nullptr) {
   uint32_t n = 0, events = 0, o = 0, delta = 0, count = 0;
   if (!GetVarint(p, end, &n) || !GetVarint(p, end, &events)) return nullptr;
+  if (events_out != nullptr) *events_out = events;
   for (uint32_t k = 0; k < n; ++k) {
     if (!GetVarint(p, end, &delta)) return nullptr;
     o += delta;
@@ -593,8 +594,9 @@ void SegmentIndex::ForEachPostingsRecord(
   const char* end = bytes_.data() + bytes_.size() - 8;
   for (uint32_t i = 0; i < t.count; ++i) {
     const char* p = bytes_.data() + GetU32(bytes_.data() + t.directory + 8 * i + 4);
-    const char* q = DecodePostings(p, end, version_, nullptr, nullptr);
-    if (q != nullptr) fn(ValueAt(t, i), EventsAt(t, i), std::string_view(p, static_cast<size_t>(q - p)));
+    uint32_t events = 0;
+    const char* q = DecodePostings(p, end, version_, nullptr, nullptr, &events);
+    if (q != nullptr) fn(ValueAt(t, i), events, std::string_view(p, static_cast<size_t>(q - p)));
   }
 }
 

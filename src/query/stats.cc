@@ -154,7 +154,7 @@ class KeyCounter {
 
  private:
   const size_t max_keys_;
-  std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> counts_;
+  KeyCounts counts_;
   bool overflowed_ = false;
   std::set<std::pair<uint64_t, const std::string*>> by_count_;  // after overflow only
 };
@@ -296,7 +296,6 @@ size_t EstimateIndexParts(Env* env, const std::string& dir) {
 // summarise them in the bound.
 class FirstReading final : public FieldVisitor {
  public:
-  using Counts = std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>>;
   FirstReading(size_t max_keys, TopKOfSums* top) : max_keys_(std::max<size_t>(1, max_keys)), top_(top) {}
   void Value(std::string_view v, uint64_t n) override {
     if (!exact_overflowed_) exact_overflowed_ = !CountUpTo(&exact_, v, n);
@@ -317,19 +316,19 @@ class FirstReading final : public FieldVisitor {
     top_->EndSource();
   }
   // Every value's count, unless there were more than max_keys values.
-  const Counts* exact() const { return exact_overflowed_ ? nullptr : &exact_; }
+  const KeyCounts* exact() const { return exact_overflowed_ ? nullptr : &exact_; }
   bool events_overflowed() const { return events_overflowed_; }
 
  private:
   // Adds n to v's count; false (and *counts emptied) when that would make
   // more than max_keys_ values.
-  bool CountUpTo(Counts* counts, std::string_view v, uint64_t n) {
+  bool CountUpTo(KeyCounts* counts, std::string_view v, uint64_t n) {
     if (auto it = counts->find(v); it != counts->end()) {
       it->second += n;
       return true;
     }
     if (counts->size() == max_keys_) {
-      Counts().swap(*counts);
+      KeyCounts().swap(*counts);
       return false;
     }
     counts->emplace(std::string(v), n);
@@ -338,9 +337,9 @@ class FirstReading final : public FieldVisitor {
 
   const size_t max_keys_;
   TopKOfSums* const top_;
-  Counts exact_;
+  KeyCounts exact_;
   bool exact_overflowed_ = false;
-  Counts events_;  // the events read, as TPUT's last part
+  KeyCounts events_;  // the events read, as TPUT's last part
   bool events_overflowed_ = false;
 };
 
@@ -368,9 +367,6 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
   IndexedField field = IndexedField::kType;
   const bool by_field = IndexedFieldFor(by, &field);
   StatsResult result;
-  auto order = [](const StatsRow& a, const StatsRow& b) {
-    return a.count != b.count ? a.count > b.count : a.key < b.key;
-  };
 
   if (!by_field) {
     BucketSink sink(BucketNanos(by));
@@ -414,9 +410,6 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     }
     TopKOfSums::Outcome outcome = top->Finish();
     rows = std::move(outcome.rows);
-    result.groups_exact = false;
-    result.groups = max_keys;  // at least
-    result.bounded_counters = max_keys;
     result.membership_floor = outcome.floor;  // a key summing to at most this may be missing
     result.recounted = outcome.recounted;
   } else {
@@ -430,8 +423,8 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     std::vector<StatsRow> estimates;
     for (const auto& [k, n] : counter.counts()) estimates.push_back({k, n});
     const size_t candidates = std::min(estimates.size(), std::max<size_t>(4 * top_k, top_k + 64));
-    std::partial_sort(estimates.begin(), estimates.begin() + static_cast<long>(candidates), estimates.end(), order);
-    std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> exact;
+    std::partial_sort(estimates.begin(), estimates.begin() + static_cast<long>(candidates), estimates.end(), StatsRowBefore);
+    KeyCounts exact;
     for (size_t i = 0; i < candidates; ++i) exact.emplace(estimates[i].key, 0);
     estimates.clear();
     EachValue recount([&](std::string_view v, uint64_t n) {
@@ -440,17 +433,19 @@ Result<StatsResult> StatsDirectory(const std::string& dir, const Query& filter, 
     StatsResult second;
     STELE_RETURN_IF_ERROR(ForEachSelected(env, dir, q, field, &recount, &second));
     for (const auto& [k, n] : exact) rows.push_back({k, n});
-    result.groups_exact = false;
-    result.groups = max_keys;  // at least
-    result.bounded_counters = max_keys;
     result.membership_floor = counter.floor();  // keys below it may have been missed
     result.recounted = exact.size();
   }
+  if (!first.exact()) {  // either method past the bound
+    result.groups_exact = false;
+    result.groups = max_keys;  // at least
+    result.bounded_counters = max_keys;
+  }
   if (top_k && rows.size() > top_k) {
-    std::partial_sort(rows.begin(), rows.begin() + static_cast<long>(top_k), rows.end(), order);
+    std::partial_sort(rows.begin(), rows.begin() + static_cast<long>(top_k), rows.end(), StatsRowBefore);
     rows.resize(top_k);
   } else {
-    std::sort(rows.begin(), rows.end(), order);
+    std::sort(rows.begin(), rows.end(), StatsRowBefore);
   }
   result.rows = std::move(rows);
   return result;

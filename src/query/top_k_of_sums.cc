@@ -11,9 +11,11 @@ bool LargerCount(const std::pair<uint64_t, std::string>& a, const std::pair<uint
   return a.first > b.first;
 }
 
-bool RowOrder(const StatsRow& a, const StatsRow& b) { return a.count != b.count ? a.count > b.count : a.key < b.key; }
-
 }  // namespace
+
+bool StatsRowBefore(const StatsRow& a, const StatsRow& b) {
+  return a.count != b.count ? a.count > b.count : a.key < b.key;
+}
 
 TopKOfSums::TopKOfSums(size_t k, size_t per_source) : k_(std::max<size_t>(1, k)), per_source_(std::max(k_, per_source)) {
   heap_.reserve(per_source_);
@@ -84,10 +86,10 @@ TopKOfSums::Outcome TopKOfSums::Finish() {
     }
   }
   if (out.rows.size() > k_) {
-    std::partial_sort(out.rows.begin(), out.rows.begin() + static_cast<long>(k_), out.rows.end(), RowOrder);
+    std::partial_sort(out.rows.begin(), out.rows.begin() + static_cast<long>(k_), out.rows.end(), StatsRowBefore);
     out.rows.resize(k_);
   } else {
-    std::sort(out.rows.begin(), out.rows.end(), RowOrder);
+    std::sort(out.rows.begin(), out.rows.end(), StatsRowBefore);
   }
   // A value no source kept sums to at most tau: below the k-th row, it
   // cannot displace it.

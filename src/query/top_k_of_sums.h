@@ -37,6 +37,9 @@
 
 namespace stele {
 
+// The order of stats rows: count descending, then key ascending.
+bool StatsRowBefore(const StatsRow& a, const StatsRow& b);
+
 class TopKOfSums {
  public:
   TopKOfSums(size_t k, size_t per_source);
@@ -76,7 +79,7 @@ class TopKOfSums {
   std::vector<std::pair<uint64_t, std::string>> heap_;
   uint64_t source_values_ = 0;
   uint64_t tau_ = 0;
-  std::unordered_map<std::string, Candidate, TransparentHash, std::equal_to<>> candidates_;
+  std::unordered_map<std::string, Candidate, TransparentHash, std::equal_to<>> candidates_;  // not KeyCounts: bounds too
   bool recounting_ = false;
 };
 

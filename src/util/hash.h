@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <unordered_map>
 #include <string_view>
 
 #include <xxhash.h>
@@ -23,5 +25,8 @@ struct TransparentHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
+
+// Counts by string key, looked up by std::string_view.
+using KeyCounts = std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>>;
 
 }  // namespace stele
