@@ -1,7 +1,7 @@
 // lead_order_study: what storing a segment's events in lead order instead
 // of seq order would cost on disk, and what a lead lookup would then read.
 //
-//   build/stele_lead_order_study SEGMENT_FILE [WINDOW_FRAMES BLOCK_KIB]...
+//   build/stele_lead_order_study SEGMENT_FILE [--only=LAYOUT] [WINDOW_FRAMES BLOCK_KIB]...
 //
 // Reads every event of one segment (its frames as written), then for each
 // (window, block) pair re-encodes the events the ways below, each with the
@@ -15,6 +15,10 @@
 //            blocks (the lead column gives the order back, so no seq column)
 //   keyed    each window's ts and lead in seq order as one block, all the
 //            rest sorted by lead in blocks
+//   dict     seq order in blocks of BLOCK_KIB raw KiB (the window is not
+//            used), each compressed on its own with a zstd dictionary
+//            trained on the blocks of the segment's first 8 MB (the
+//            dictionary's bytes are counted once)
 // and the raw bytes an average lookup would decompress, as a share of the
 // segment's: probes drawn from the events (a lead is probed as often as it
 // occurs, as `stele bench query` draws them); in `seq`, every window
@@ -29,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include <zdict.h>
 #include <zstd.h>
 
 #include "event/record.h"
@@ -50,22 +55,49 @@ class Study {
   explicit Study(std::vector<Event> events) : events_(std::move(events)) {
     for (const Event& e : events_) ++lead_events_[std::string(e.view.lead_id)];
   }
-  ~Study() { ZSTD_freeCCtx(cctx_); }
+  ~Study() {
+    ZSTD_freeCCtx(cctx_);
+    ZSTD_freeCDict(cdict_);
+  }
   Study(const Study&) = delete;
   Study& operator=(const Study&) = delete;
 
   // Stored bytes of these framed records as the writer would store a frame
   // of them (codec 4 columns, zstd level 1, packed ids outside zstd).
   size_t Store(std::string_view framed, uint32_t count, uint64_t first_seq) {
-    std::string columns;
     size_t tail = 0;
-    if (!EncodeFrameColumns(framed, count, first_seq, &columns, DataColumns::kByKeyPacked, &tail)) {
+    const std::string columns = Columns(framed, count, first_seq, &tail);
+    std::string out(ZSTD_compressBound(columns.size()), '\0');
+    const size_t n =
+        cdict_ ? ZSTD_compress_usingCDict(cctx_, out.data(), out.size(), columns.data(), columns.size() - tail, cdict_)
+               : ZSTD_compressCCtx(cctx_, out.data(), out.size(), columns.data(), columns.size() - tail, 1);
+    if (ZSTD_isError(n)) {
+      std::fprintf(stderr, "zstd: %s\n", ZSTD_getErrorName(n));
+      std::exit(1);
+    }
+    return n + tail + (tail ? 8 : 0);
+  }
+
+  static std::string Columns(std::string_view framed, uint32_t count, uint64_t first_seq, size_t* tail) {
+    std::string columns;
+    if (!EncodeFrameColumns(framed, count, first_seq, &columns, DataColumns::kByKeyPacked, tail)) {
       std::fprintf(stderr, "records not in the canonical layout\n");
       std::exit(1);
     }
-    std::string out(ZSTD_compressBound(columns.size()), '\0');
-    const size_t n = ZSTD_compressCCtx(cctx_, out.data(), out.size(), columns.data(), columns.size() - tail, 1);
-    return n + tail + (tail ? 8 : 0);
+    return columns;
+  }
+
+  // Events [b0, b1) in seq order as framed records.
+  std::string Framed(size_t b0, size_t b1) const {
+    std::string framed;
+    for (size_t i = b0; i < b1; ++i) AppendFramedRecord(events_[i].view, &framed);
+    return framed;
+  }
+  // The end of the block of about `block_bytes` raw bytes starting at b0.
+  size_t BlockEnd(size_t b0, size_t block_bytes) const {
+    size_t bytes = 0, b1 = b0;
+    while (b1 < events_.size() && bytes < block_bytes) bytes += 4 + events_[b1++].record.size();
+    return b1;
   }
 
   struct Result {
@@ -74,8 +106,9 @@ class Study {
   };
 
   // kSeq, kRecords, kSplit, kKeyed as in the file comment.
-  enum class Layout { kSeq, kRecords, kSplit, kKeyed };
+  enum class Layout { kSeq, kRecords, kSplit, kKeyed, kDict };
   Result Run(Layout layout, size_t window, size_t block_bytes) {
+    if (layout == Layout::kDict) return RunDict(block_bytes);
     Result r;
     double lead_blocks = 0;            // sum over leads: share x raw bytes of the blocks holding it
     std::vector<double> seq_part_raw;  // per window, its seq-ordered block (kSplit, kKeyed)
@@ -147,6 +180,49 @@ class Study {
   }
 
  private:
+  Result RunDict(size_t block_bytes) {
+    // Train on the column-encoded blocks of the first 8 MB.
+    std::string samples;
+    std::vector<size_t> sample_sizes;
+    for (size_t b0 = 0; b0 < events_.size() && samples.size() < (8u << 20);) {
+      const size_t b1 = BlockEnd(b0, block_bytes);
+      size_t tail = 0;
+      const std::string columns = Columns(Framed(b0, b1), static_cast<uint32_t>(b1 - b0), events_[b0].view.seq, &tail);
+      samples.append(columns.data(), columns.size() - tail);
+      sample_sizes.push_back(columns.size() - tail);
+      b0 = b1;
+    }
+    std::string dict(112u << 10, '\0');
+    const size_t dict_size =
+        ZDICT_trainFromBuffer(dict.data(), dict.size(), samples.data(), sample_sizes.data(),
+                              static_cast<unsigned>(sample_sizes.size()));
+    if (ZDICT_isError(dict_size)) {
+      std::fprintf(stderr, "zdict: %s\n", ZDICT_getErrorName(dict_size));
+      std::exit(1);
+    }
+    cdict_ = ZSTD_createCDict(dict.data(), dict_size, 1);
+    Result r;
+    r.stored = dict_size;
+    std::map<std::string_view, double> read_of;  // per lead: raw bytes of the blocks holding it
+    for (size_t b0 = 0; b0 < events_.size();) {
+      const size_t b1 = BlockEnd(b0, block_bytes);
+      const std::string framed = Framed(b0, b1);
+      r.stored += Store(framed, static_cast<uint32_t>(b1 - b0), events_[b0].view.seq);
+      std::vector<std::string_view> leads;
+      for (size_t i = b0; i < b1; ++i) leads.push_back(events_[i].view.lead_id);
+      std::sort(leads.begin(), leads.end());
+      leads.erase(std::unique(leads.begin(), leads.end()), leads.end());
+      for (std::string_view lead : leads) read_of[lead] += static_cast<double>(framed.size());
+      b0 = b1;
+    }
+    ZSTD_freeCDict(cdict_);
+    cdict_ = nullptr;
+    for (const auto& [lead, bytes] : read_of) {
+      if (!lead.empty()) r.lookup_raw += Share(std::string(lead)) * bytes;
+    }
+    return r;
+  }
+
   double Share(const std::string& lead) const {
     return static_cast<double>(lead_events_.at(lead)) / static_cast<double>(events_.size());
   }
@@ -172,6 +248,7 @@ class Study {
   std::vector<Event> events_;
   std::map<std::string, uint64_t> lead_events_;
   ZSTD_CCtx* cctx_ = ZSTD_createCCtx();
+  ZSTD_CDict* cdict_ = nullptr;  // kDict's, while it runs
 };
 
 }  // namespace
@@ -179,11 +256,17 @@ class Study {
 
 int main(int argc, char** argv) {
   using namespace stele;
+  const std::string path = argc > 1 ? argv[1] : "";
+  std::string only;
+  if (argc > 2 && std::string_view(argv[2]).starts_with("--only=")) {
+    only = argv[2] + 7;
+    for (int i = 2; i + 1 < argc; ++i) argv[i] = argv[i + 1];
+    --argc;
+  }
   if (argc < 2 || argc % 2 != 0) {
-    std::fprintf(stderr, "usage: %s SEGMENT_FILE [WINDOW_FRAMES BLOCK_KIB]...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s SEGMENT_FILE [--only=LAYOUT] [WINDOW_FRAMES BLOCK_KIB]...\n", argv[0]);
     return 2;
   }
-  const std::string path = argv[1];
   const size_t slash = path.find_last_of('/');
   const uint64_t first = std::strtoull(path.c_str() + (slash == std::string::npos ? 0 : slash + 1), nullptr, 10);
   auto segment = SegmentReader::Open(Env::Default(), path, first);
@@ -225,8 +308,10 @@ int main(int argc, char** argv) {
     const std::pair<const char*, Study::Layout> layouts[] = {{"seq", Study::Layout::kSeq},
                                                              {"records", Study::Layout::kRecords},
                                                              {"split", Study::Layout::kSplit},
-                                                             {"keyed", Study::Layout::kKeyed}};
+                                                             {"keyed", Study::Layout::kKeyed},
+                                                             {"dict", Study::Layout::kDict}};
     for (const auto& [name, layout] : layouts) {
+      if (!only.empty() && only != name) continue;
       const Study::Result r = study.Run(layout, window, block);
       std::printf("%-8s %8s %8zu %12.2f %10.3f ", name, argv[a], block >> 10, static_cast<double>(r.stored) / 1e6,
                   static_cast<double>(r.stored) / static_cast<double>(stored));
