@@ -59,9 +59,22 @@ class SegmentReader {
   // ReadFrame(), except that when `check` turns the decompressed payload
   // down the records are not rebuilt: *passed is false and *raw is cleared.
   Status ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed) const;
-  // Frame i's records with their data left empty, checked as ReadFrame()
-  // checks them; a column frame is not rebuilt into records for it.
-  Status VisitFrameFields(size_t i, const std::function<void(const EventView&)>& visit) const;
+  // Frame i made ready for VisitFrameFields(): read, checked as ReadFrame()
+  // checks it, and decompressed into *out, whose buffer is reused.  May run
+  // on another thread than the visit (a count reads the next frame while it
+  // visits this one).
+  struct FrameFields {
+    size_t frame = 0;
+    format::FrameHeader header;
+    // The columns (codec 3 and 4, without codec 4's ids), or the records.
+    std::string_view bytes() const { return {buffer.data(), length}; }
+    std::string buffer;  // reused, never shrunk
+    size_t length = 0;
+  };
+  Status ReadFrameFields(size_t i, FrameFields* out) const;
+  // The records of a frame ReadFrameFields() read, their data left empty; a
+  // column frame is not rebuilt into records for it.
+  Status VisitFrameFields(const FrameFields& frame, const std::function<void(const EventView&)>& visit) const;
 
  private:
   SegmentReader() = default;
