@@ -49,7 +49,10 @@ ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query
     equality_.emplace(IndexedField::kType, *query_.type);
 }
 
+ScanIterator::~ScanIterator() { CancelReadAhead(); }  // its thread reads segment_ and the ring
+
 bool ScanIterator::Fail(Status s) {
+  CancelReadAhead();  // before segment_ goes
   status_ = std::move(s);
   done_ = true;
   segment_.reset();
@@ -261,101 +264,184 @@ size_t ScanIterator::NextFrameToVisit(size_t pos) const {
   return pos;
 }
 
-void ScanIterator::StartReadAhead(size_t from) {
-  const size_t pos = NextFrameToVisit(from);
-  if (pos >= frame_order_.size() || runs_) return;  // a run's blocks are small, and read in a few microseconds
-  // A small frame decompresses faster than a hand-off to another thread,
-  // and so does a cached frame an equality filter visits through its value
-  // map (a lead lookup touches only that lead's records).
-  if (segment_->frames()[frame_order_[pos]].stored_len < kReadAheadMinStoredBytes) return;
-  if (equality_ && context_.frames && context_.frames->Get(segment_->path(), frame_order_[pos])) return;
-  if (!read_ahead_thread_) {
-    auto filter = EventFilter::Create(query_);
-    if (!filter.ok()) return;  // cannot happen: filter_ was made from the same query
-    read_ahead_filter_ = std::move(filter).value();
-    read_ahead_thread_ = std::make_unique<TaskThread>("stele-readahead");
+void ScanIterator::LoadAndFilter(size_t pos, size_t entry, EventFilter* filter, std::vector<uint32_t>* scratch,
+                                 LoadedFrame* out) const {
+  const FrameCache::Admit admit = entry < ra_hot_entries_ ? FrameCache::Admit::kHot : FrameCache::Admit::kIfRoom;
+  out->matches.clear();
+  out->frame.reset();
+  auto loaded = LoadFrame(*segment_, frame_order_[pos], context_.frames.get(), &out->hit, filter, admit);
+  if (!loaded.ok()) {
+    out->status = loaded.status();
+    return;
   }
-  read_ahead_pos_ = pos;
-  read_ahead_.reset();
-  const size_t i = frame_order_[pos];
-  read_ahead_thread_->Run([this, i, admit = Admission()] {
-    auto loaded =
-        LoadFrame(*segment_, i, context_.frames.get(), &read_ahead_hit_, read_ahead_filter_.get(), admit);
-    if (!loaded.ok()) return loaded.status();
-    read_ahead_ = std::move(loaded).value();
-    read_ahead_matches_.clear();
-    read_ahead_without_literal_ = read_ahead_ == nullptr;
-    if (read_ahead_without_literal_) return Status::Ok();
-    // Filter here too, so this thread does the frame's whole share of work.
-    CandidateRecords(*read_ahead_, read_ahead_hit_, &read_ahead_candidates_);
-    if (!read_ahead_filter_->MatchRecords(read_ahead_->raw(), read_ahead_candidates_, &read_ahead_matches_)) {
-      return MalformedRecord();
+  out->frame = std::move(loaded).value();
+  out->status = Status::Ok();
+  if (!out->frame) return;  // lacks a literal the regex requires
+  CandidateRecords(*out->frame, out->hit, scratch);
+  if (!filter->MatchRecords(out->frame->raw(), *scratch, &out->matches)) out->status = MalformedRecord();
+}
+
+void ScanIterator::StartReadAhead(size_t from) {
+  if (runs_) return;  // a run's blocks are small, and read in a few microseconds
+  ra_plan_.clear();
+  bool any = false;
+  for (size_t pos = NextFrameToVisit(from); pos < frame_order_.size(); pos = NextFrameToVisit(pos + 1)) {
+    // A small frame decompresses faster than a hand-off to another thread,
+    // and so does a cached frame an equality filter visits through its
+    // value map (a lead lookup touches only that lead's records): this
+    // thread loads those.
+    const size_t i = frame_order_[pos];
+    const bool ok = segment_->frames()[i].stored_len >= kReadAheadMinStoredBytes &&
+                    !(equality_ && context_.frames && context_.frames->Get(segment_->path(), i));
+    ra_plan_.push_back({pos, ok});
+    any |= ok;
+  }
+  if (any && !read_ahead_thread_) {
+    auto filter = EventFilter::Create(query_);
+    if (filter.ok()) {  // it cannot fail: filter_ was made from the same query
+      read_ahead_filter_ = std::move(filter).value();
+      read_ahead_thread_ = std::make_unique<TaskThread>("stele-readahead");
     }
+  }
+  // Admission() for each entry, fixed now: this thread's count of frames
+  // visited is not the read-ahead's to read.
+  ra_hot_entries_ = !scans_all_frames_                 ? SIZE_MAX
+                    : frames_visited_ >= kHotScanFrames ? 0
+                                                        : kHotScanFrames - frames_visited_;
+  {
+    MutexLock l(&ra_mu_);
+    ra_claimed_ = 0;
+    ra_taken_ = 0;
+    for (bool& r : ra_ready_) r = false;
+    ra_stop_ = false;
+  }
+  ra_next_ = 0;
+  reading_ahead_ = true;  // with no entry for the thread, this one loads them all, through the plan still
+  ra_thread_running_ = any && read_ahead_thread_;
+  if (!ra_thread_running_) return;
+  read_ahead_thread_->Run([this] {
+    ReadAheadLoop();
     return Status::Ok();
   });
-  reading_ahead_ = true;
+}
+
+void ScanIterator::ReadAheadLoop() {
+  MutexLock l(&ra_mu_);
+  while (true) {
+    while (!ra_stop_ && ra_claimed_ < ra_plan_.size() &&
+           (ra_claimed_ >= ra_taken_ + kReadAheadRing || !ra_plan_[ra_claimed_].read_ahead_ok)) {
+      ra_cv_.Wait(&ra_mu_);
+    }
+    if (ra_stop_ || ra_claimed_ >= ra_plan_.size()) return;
+    const size_t c = ra_claimed_++;
+    ra_mu_.Unlock();
+    LoadedFrame* slot = &ra_ring_[c % kReadAheadRing];
+    LoadAndFilter(ra_plan_[c].pos, c, read_ahead_filter_.get(), &candidates_ra_, slot);
+    slot->by_read_ahead = true;
+    ra_mu_.Lock();
+    ra_ready_[c % kReadAheadRing] = true;
+    ra_cv_.SignalAll();
+  }
 }
 
 void ScanIterator::CancelReadAhead() {
   if (!reading_ahead_) return;
-  (void)read_ahead_thread_->Wait();
+  if (ra_thread_running_) {
+    {
+      MutexLock l(&ra_mu_);
+      ra_stop_ = true;
+      ra_cv_.SignalAll();
+    }
+    (void)read_ahead_thread_->Wait();
+    ra_thread_running_ = false;
+  }
   reading_ahead_ = false;
-  read_ahead_.reset();
+  for (LoadedFrame& f : ra_ring_) f.frame.reset();
+}
+
+bool ScanIterator::TakeReadAhead() {
+  const size_t m = ra_next_;
+  if (m >= ra_plan_.size()) return false;
+  LoadedFrame* const slot = &ra_ring_[m % kReadAheadRing];
+  {
+    MutexLock l(&ra_mu_);
+    while (!ra_ready_[m % kReadAheadRing]) {
+      // Entry m is not loaded yet.  Rather than wait, load the next entry
+      // no thread has claimed (m itself, or one the ring has room for).
+      if (ra_claimed_ < ra_plan_.size() && ra_claimed_ < m + kReadAheadRing) {
+        const size_t c = ra_claimed_++;
+        ra_mu_.Unlock();
+        LoadedFrame* own = &ra_ring_[c % kReadAheadRing];
+        LoadAndFilter(ra_plan_[c].pos, c, filter_.get(), &candidates_, own);
+        own->by_read_ahead = false;
+        ra_mu_.Lock();
+        ra_ready_[c % kReadAheadRing] = true;
+        ra_cv_.SignalAll();  // the read-ahead may wait for this claim (an entry it may not take)
+        continue;
+      }
+      ra_cv_.Wait(&ra_mu_);
+    }
+  }
+  ra_next_ = m + 1;
+  frames_done_ = ra_plan_[m].pos + 1;
+  if (!slot->status.ok()) return Fail(slot->status);
+  frame_ = std::move(slot->frame);
+  offsets_.swap(slot->matches);
+  if (!slot->hit) ++frames_read_;
+  if (slot->by_read_ahead) ++frames_read_ahead_;
+  if (!frame_) ++frames_without_literal_;
+  ++frames_visited_;
+  prefiltered_ = true;
+  {
+    MutexLock l(&ra_mu_);
+    ra_ready_[m % kReadAheadRing] = false;
+    ra_taken_ = m + 1;  // its slot is free for entry m + kReadAheadRing
+    ra_cv_.SignalAll();
+  }
+  return true;
 }
 
 bool ScanIterator::LoadNextFrame() {
+  if (reading_ahead_) {
+    if (TakeReadAhead()) {
+      if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
+      next_record_ = 0;
+      return true;
+    }
+    if (done_) return false;  // failed
+    frames_done_ = frame_order_.size();  // the plan listed every frame left to visit
+  }
   while (frames_done_ < frame_order_.size()) {
     const size_t pos = frames_done_++;
     if (!FrameMayMatch(pos)) continue;
     const size_t i = frame_order_[pos];
-    if (reading_ahead_ && read_ahead_pos_ == pos) {
-      // Loaded and filtered on the read-ahead thread: only the matches are
-      // left to emit.  The next frame is this thread's, the one after it
-      // the read-ahead's again, so the two alternate.
-      reading_ahead_ = false;
-      const Status s = read_ahead_thread_->Wait();
-      if (!s.ok()) return Fail(s);
-      frame_ = std::move(read_ahead_);
-      if (!read_ahead_hit_) ++frames_read_;
-      ++frames_read_ahead_;
-      if (read_ahead_without_literal_) ++frames_without_literal_;
-      ++frames_visited_;
-      offsets_.swap(read_ahead_matches_);
-      prefiltered_ = true;
-      // The next frame to visit is this thread's; the read-ahead takes the
-      // one after it now (its results above are taken), so that both
-      // threads are busy while this one loads and filters its frame.
-      StartReadAhead(NextFrameToVisit(frames_done_) + 1);
+    // Value maps pay off only for frames read again: build them on a hit,
+    // never on a miss (a cache smaller than the working set then costs
+    // nothing over a plain scan).
+    bool hit = false;
+    auto loaded = LoadPlanned(i, filter_.get(), &hit);
+    if (!loaded.ok()) return Fail(loaded.status());
+    frame_ = std::move(loaded).value();
+    if (!hit) ++frames_read_;
+    if (runs_) ++run_blocks_visited_;
+    if (frame_) {
+      // Every record of a run's block holds the lead: no value map needed.
+      CandidateRecords(*frame_, hit && !runs_, &offsets_);
     } else {
-      if (reading_ahead_ && read_ahead_pos_ < pos) CancelReadAhead();  // of a frame no longer wanted
-      // Value maps pay off only for frames read again: build them on a hit,
-      // never on a miss (a cache smaller than the working set then costs
-      // nothing over a plain scan).
-      bool hit = false;
-      auto loaded = LoadPlanned(i, filter_.get(), &hit);
-      if (!loaded.ok()) return Fail(loaded.status());
-      frame_ = std::move(loaded).value();
-      if (!hit) ++frames_read_;
-      if (runs_) ++run_blocks_visited_;
-      if (frame_) {
-        // Every record of a run's block holds the lead: no value map needed.
-        CandidateRecords(*frame_, hit && !runs_, &offsets_);
-      } else {
-        offsets_.clear();  // lacks a literal the regex requires
-        ++frames_without_literal_;
-      }
-      prefiltered_ = false;
-      // A long scan (two frames visited already, read or cached) loads and
-      // filters the next frame on its own thread while this one filters
-      // this frame: on two cores a regex scan runs up to twice as fast.
-      if (++frames_visited_ > kReadAheadAfterFrames && !reading_ahead_) StartReadAhead(frames_done_);
-      // Filtered whole (after the read-ahead started, to run beside it).
-      if (frame_ && filter_->MatchesFramesAtOnce()) {
-        candidates_.swap(offsets_);
-        offsets_.clear();
-        if (!filter_->MatchRecords(frame_->raw(), candidates_, &offsets_)) return Fail(MalformedRecord());
-        prefiltered_ = true;
-      }
+      offsets_.clear();  // lacks a literal the regex requires
+      ++frames_without_literal_;
+    }
+    prefiltered_ = false;
+    // A long scan (two frames visited already, read or cached) loads and
+    // filters the rest of the segment's frames on two threads: on two
+    // cores a regex scan runs up to twice as fast.
+    if (++frames_visited_ > kReadAheadAfterFrames) StartReadAhead(frames_done_);
+    // Filtered whole (after the read-ahead started, to run beside it).
+    if (frame_ && filter_->MatchesFramesAtOnce()) {
+      candidates_.swap(offsets_);
+      offsets_.clear();
+      if (!filter_->MatchRecords(frame_->raw(), candidates_, &offsets_)) return Fail(MalformedRecord());
+      prefiltered_ = true;
     }
     if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
     next_record_ = 0;

@@ -14,9 +14,10 @@
 // removes frames that cannot match.  A lead lookup in a sealed segment with
 // a run of that lead (index/lead_runs.h) reads the run's blocks instead of
 // the segment's frames.  A frame failing its checksum ends the
-// stream with kCorruption.  A long scan loads and filters every other frame
-// on a read-ahead thread of its own while the caller's thread does the rest.
-// Not thread-safe.
+// stream with kCorruption.  A long scan loads and filters the rest of a
+// segment's frames on two threads, the caller's and a read-ahead thread of
+// its own, which runs up to kReadAheadRing frames ahead; the caller emits
+// them in order.  Not thread-safe (one caller).
 #pragma once
 
 #include <memory>
@@ -34,6 +35,7 @@
 #include "stele/query.h"
 #include "storage/segment_reader.h"
 #include "util/env.h"
+#include "util/mutex.h"
 #include "util/task_thread.h"
 
 namespace stele {
@@ -68,6 +70,10 @@ class ScanIterator final : public EventIterator {
   // Open() over a ConfinedEnv of `dir` that the iterator owns: what a reader
   // in another process (`stele query`) uses.
   static Result<std::unique_ptr<ScanIterator>> OpenDirectory(const std::string& dir, const Query& query);
+
+  ~ScanIterator() override;
+  ScanIterator(const ScanIterator&) = delete;
+  ScanIterator& operator=(const ScanIterator&) = delete;
 
   bool Next(EventView* event) override;
   const Status& status() const override { return status_; }
@@ -112,13 +118,32 @@ class ScanIterator final : public EventIterator {
   // The first position from `pos` on in frame_order_ that FrameMayMatch,
   // or frame_order_.size().
   size_t NextFrameToVisit(size_t pos) const;
-  // Loads and filters on read_ahead_thread_ the first frame from position
-  // `from` on that LoadNextFrame() will want.
+  // A frame of the plan below, loaded and filtered by either thread.
+  struct LoadedFrame {
+    std::shared_ptr<const CachedFrame> frame;  // null: lacks a literal the regex requires
+    bool hit = false;                          // from the frame cache
+    bool by_read_ahead = false;
+    std::vector<uint32_t> matches;  // offsets of the records that match, frame order
+    Status status;
+  };
+  // Loads and filters the frame at position `pos` of frame_order_ with
+  // `filter` (each thread has its own), as the read-ahead plan's entry
+  // `entry` (which says how the frame cache takes it).
+  void LoadAndFilter(size_t pos, size_t entry, EventFilter* filter, std::vector<uint32_t>* scratch,
+                     LoadedFrame* out) const;
+  // From position `from` of the current segment on: lists the frames left
+  // to visit and starts the read-ahead thread on them.
   void StartReadAhead(size_t from);
-  // Waits for a read-ahead in flight and drops its frame.
+  // Stops the read-ahead thread and drops what it loaded.
   void CancelReadAhead();
+  // The next frame of the plan, loaded by either thread: false at its end.
+  bool TakeReadAhead();
+  // The read-ahead thread's loop: claims the plan's entries in order and
+  // loads them into the ring.
+  void ReadAheadLoop() EXCLUDES(ra_mu_);
   static constexpr uint64_t kReadAheadAfterFrames = 2;
   static constexpr uint32_t kReadAheadMinStoredBytes = 16u << 10;
+  static constexpr size_t kReadAheadRing = 4;
   bool Fail(Status s);
 
   std::unique_ptr<Env> own_env_;  // set by OpenDirectory
@@ -154,19 +179,35 @@ class ScanIterator final : public EventIterator {
   bool prefiltered_ = false;  // offsets_ holds only matches (from the read-ahead)
   uint64_t frames_visited_ = 0;  // loaded from disk or the frame cache
 
-  // Read-ahead (see LoadNextFrame).  Between Run() and Wait() the thread
-  // reads segment_, equality_ and context_, and alone touches read_ahead_,
-  // read_ahead_hit_, read_ahead_candidates_, read_ahead_matches_ and
-  // read_ahead_filter_.  Declared last: destroyed (joined) first.
-  bool reading_ahead_ = false;
-  size_t read_ahead_pos_ = 0;  // in frame_order_
-  std::shared_ptr<const CachedFrame> read_ahead_;
-  bool read_ahead_hit_ = false;
-  bool read_ahead_without_literal_ = false;
-  std::vector<uint32_t> read_ahead_candidates_;  // scratch, reused across frames
-  std::vector<uint32_t> read_ahead_matches_;     // record offsets, frame order
-  std::unique_ptr<EventFilter> read_ahead_filter_;
+  // Read-ahead (see LoadNextFrame).  Once a segment has had a few frames
+  // visited, the rest of its frames to visit are listed in ra_plan_, and
+  // both threads claim them in order (ra_claimed_): the read-ahead thread
+  // loads and filters the entries it may take into the ring, up to
+  // kReadAheadRing entries past the one this thread emits next, and this
+  // thread takes them in order, loading any entry not claimed yet itself
+  // rather than wait.  So both cores load frames, and neither waits on a
+  // hand-off per frame.  Entry c lives in ra_ring_[c % kReadAheadRing],
+  // written by the thread that claimed it until ra_ready_ says it is done.
+  // Declared last: the thread is stopped and joined first.
+  struct PlanEntry {
+    size_t pos;            // in frame_order_
+    bool read_ahead_ok;    // the read-ahead thread may take it (see StartReadAhead)
+  };
+  std::vector<PlanEntry> ra_plan_;  // set before the thread starts, then read-only
+  size_t ra_hot_entries_ = 0;       // entries cached as hot; the rest only into free room (Admission)
+  bool reading_ahead_ = false;      // ra_plan_ is in use for the current segment
+  bool ra_thread_running_ = false;  // ReadAheadLoop() runs on read_ahead_thread_
+  size_t ra_next_ = 0;              // the entry this thread takes next
+  std::vector<uint32_t> candidates_ra_;          // the read-ahead thread's scratch
+  std::unique_ptr<EventFilter> read_ahead_filter_;  // the read-ahead thread's
+  LoadedFrame ra_ring_[kReadAheadRing];
   uint64_t frames_read_ahead_ = 0;
+  Mutex ra_mu_;
+  CondVar ra_cv_;
+  size_t ra_claimed_ GUARDED_BY(ra_mu_) = 0;  // entries [0, ra_claimed_) are claimed
+  size_t ra_taken_ GUARDED_BY(ra_mu_) = 0;    // entries [0, ra_taken_) were taken by this thread
+  bool ra_ready_[kReadAheadRing] GUARDED_BY(ra_mu_) = {};
+  bool ra_stop_ GUARDED_BY(ra_mu_) = false;
   std::unique_ptr<TaskThread> read_ahead_thread_;
 };
 
