@@ -346,7 +346,8 @@ TEST_F(Tamper, CheckpointsResignedWithAnotherKeyAreRejected) {
 TEST_F(Tamper, AgainstAnOutsideCheckpointCatchesARewrittenHistory) {
   // Keep the newest checkpoint elsewhere, then truncate and delete the local
   // checkpoints that would reveal it.
-  const std::string outside = dir_.Sub("../outside.cp");
+  test::TempDir elsewhere;  // its own directory: tests may run in parallel processes
+  const std::string outside = elsewhere.Sub("outside.cp");
   test::WriteFileBytes(outside, *LatestCheckpointNote(dir_.path()));
   std::string bytes = test::ReadFileBytes(files_.back());
   auto frames = test::FramesOf(bytes);
@@ -360,7 +361,6 @@ TEST_F(Tamper, AgainstAnOutsideCheckpointCatchesARewrittenHistory) {
   VerifyOptions against;
   against.against_file = outside;
   ExpectFailure(remaining + 1, "truncated", against);
-  fs::remove(outside);
 }
 
 }  // namespace

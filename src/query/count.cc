@@ -10,7 +10,7 @@
 #include "storage/segment_list.h"
 #include "storage/segment_reader.h"
 #include "util/coding.h"
-#include "util/mutex.h"
+#include "util/ordered_read_ahead.h"
 #include "util/task_thread.h"
 
 namespace stele {
@@ -115,102 +115,23 @@ std::optional<std::vector<FrameCount>> FrameCountsOf(Env* env, const SegmentRead
   return listed;
 }
 
-// Reads, in order, the frames a count has to decompress in one segment.
-// Once a segment has kPipelineMinFrames of them, a helper thread reads and
-// decompresses them into a ring of kRing buffers, running ahead of the
-// caller, who visits them: decompression is more than half of such a count
-// (`perf` of `stele stats --type T --by lead` on 6M events: 55 % of the
-// samples in libzstd), and the other core is otherwise idle.  The helper
-// waits only when the ring is full, so no per-frame hand-off stalls it.
-// The caller still visits the frames one at a time and in order, so a
-// sink sees the same sequence either way.
-class FrameFieldsReader {
- public:
-  static constexpr size_t kPipelineMinFrames = 4;
-  static constexpr size_t kRing = 4;
-
-  // `helper` is started the first time a segment has enough frames, and
-  // kept by the caller for the next segments.
-  FrameFieldsReader(const SegmentReader& segment, std::vector<uint32_t> frames, std::unique_ptr<TaskThread>* helper)
-      : segment_(segment), frames_(std::move(frames)) {
-    if (frames_.size() < kPipelineMinFrames) return;
-    if (!*helper) *helper = std::make_unique<TaskThread>("stele-count");
-    helper_ = helper->get();
-    helper_->Run([this] {
-      ReadAhead();
-      return Status::Ok();
-    });
-  }
-  ~FrameFieldsReader() {
-    if (!helper_) return;
-    {
-      MutexLock l(&mu_);
-      stop_ = true;
-      cv_.SignalAll();
-    }
-    (void)helper_->Wait();  // it writes into ring_ until it sees stop_
-  }
-  FrameFieldsReader(const FrameFieldsReader&) = delete;
-  FrameFieldsReader& operator=(const FrameFieldsReader&) = delete;
-
-  // The next frame's fields, valid until the next call; the first error
-  // (naming its frame) ends the reading.
-  Result<const SegmentReader::FrameFields*> Next() {
-    const size_t k = next_++;
-    SegmentReader::FrameFields* slot = &ring_[k % kRing];
-    if (!helper_) {
-      STELE_RETURN_IF_ERROR(segment_.ReadFrameFields(frames_[k], slot));
-      return slot;
-    }
-    MutexLock l(&mu_);
-    released_ = k;  // the frame returned before this one
-    cv_.SignalAll();
-    while (read_ <= k && error_.ok()) cv_.Wait(&mu_);
-    if (read_ <= k) return error_;
-    return slot;
-  }
-
- private:
-  // The helper: frames_ in order into the ring, each once its slot's
-  // previous frame is released.
-  void ReadAhead() EXCLUDES(mu_) {
-    for (size_t k = 0; k < frames_.size(); ++k) {
-      {
-        MutexLock l(&mu_);
-        while (!stop_ && k >= released_ + kRing) cv_.Wait(&mu_);
-        if (stop_) return;
-      }
-      Status s = segment_.ReadFrameFields(frames_[k], &ring_[k % kRing]);
-      MutexLock l(&mu_);
-      if (!s.ok()) {
-        error_ = std::move(s);
-        cv_.SignalAll();
-        return;
-      }
-      read_ = k + 1;
-      cv_.SignalAll();
-    }
-  }
-
-  const SegmentReader& segment_;
-  const std::vector<uint32_t> frames_;
-  TaskThread* helper_ = nullptr;
-  // Slot k % kRing holds frame k: written by the helper while k >= read_
-  // (and only once k < released_ + kRing), read by the caller after.
-  SegmentReader::FrameFields ring_[kRing];
-  size_t next_ = 0;  // the caller's
-  Mutex mu_;
-  CondVar cv_;
-  size_t read_ GUARDED_BY(mu_) = 0;      // frames [0, read_) are in the ring
-  size_t released_ GUARDED_BY(mu_) = 0;  // frames [0, released_) were visited
-  Status error_ GUARDED_BY(mu_);         // reading frame read_ failed
-  bool stop_ GUARDED_BY(mu_) = false;
+// A frame a count reads, loaded by either thread of an OrderedReadAhead.
+struct LoadedFields {
+  SegmentReader::FrameFields fields;
+  Status status;
 };
+
+// Once a segment has this many frames to read, they are read, checked and
+// decompressed on both cores (OrderedReadAhead): decompression is more than
+// half of such a count (`perf` of `stele stats --type T --by lead` on 6M
+// events: 55 % of the samples in libzstd), and the frames are still
+// visited one at a time and in order, so a sink sees the same sequence.
+constexpr size_t kReadAheadMinFrames = 4;
 
 // Counts one segment into `sink` from its per-frame counts: a frame the
 // ranges cover whole goes to the sink as one number if it takes it, a frame
 // they miss is skipped, and every other listed frame is read and filtered,
-// in frame order, from the frame cache or through a FrameFieldsReader.
+// in frame order, from the frame cache or through an OrderedReadAhead.
 // nullopt when FrameCountsOf() cannot list the frames.
 std::optional<Status> CountFromIndex(Env* env, const SegmentReader& segment, const Countable& countable,
                                      const Bounds& bounds, EventFilter* filter, const ScanIterator::Context& context,
@@ -248,7 +169,10 @@ std::optional<Status> CountFromIndex(Env* env, const SegmentReader& segment, con
   // without rebuilding its records or its data (a count needs neither), and
   // the frame is not cached for it.  Cached: only the records holding an
   // exact value are decoded.
-  FrameFieldsReader reader(segment, std::move(from_disk), helper);
+  if (from_disk.size() >= kReadAheadMinFrames && !*helper) *helper = std::make_unique<TaskThread>("stele-count");
+  OrderedReadAhead<LoadedFields> reader(
+      from_disk.size() >= kReadAheadMinFrames ? helper->get() : nullptr, from_disk.size(), [](size_t) { return true; },
+      [&](size_t k, bool, LoadedFields* out) { out->status = segment.ReadFrameFields(from_disk[k], &out->fields); });
   auto visit = [&](const EventView& ev) {
     if (filter->Matches(ev)) sink->Event(ev);
   };
@@ -256,9 +180,9 @@ std::optional<Status> CountFromIndex(Env* env, const SegmentReader& segment, con
   std::vector<uint32_t> picked;
   for (const ToRead& r : to_read) {
     if (!r.cached) {
-      auto fields = reader.Next();
-      if (!fields.ok()) return fields.status();
-      STELE_RETURN_IF_ERROR(segment.VisitFrameFields(**fields, visit));
+      const LoadedFields* loaded = reader.Next();
+      STELE_RETURN_IF_ERROR(loaded->status);
+      STELE_RETURN_IF_ERROR(segment.VisitFrameFields(loaded->fields, visit));
       continue;
     }
     const CachedFrame& cf = *r.cached;

@@ -284,106 +284,44 @@ void ScanIterator::LoadAndFilter(size_t pos, size_t entry, EventFilter* filter, 
 void ScanIterator::StartReadAhead(size_t from) {
   if (runs_) return;  // a run's blocks are small, and read in a few microseconds
   ra_plan_.clear();
-  bool any = false;
   for (size_t pos = NextFrameToVisit(from); pos < frame_order_.size(); pos = NextFrameToVisit(pos + 1)) {
-    // A small frame decompresses faster than a hand-off to another thread,
-    // and so does a cached frame an equality filter visits through its
-    // value map (a lead lookup touches only that lead's records): this
-    // thread loads those.
-    const size_t i = frame_order_[pos];
-    const bool ok = segment_->frames()[i].stored_len >= kReadAheadMinStoredBytes &&
-                    !(equality_ && context_.frames && context_.frames->Get(segment_->path(), i));
-    ra_plan_.push_back({pos, ok});
-    any |= ok;
+    ra_plan_.push_back(pos);
   }
-  if (any && !read_ahead_thread_) {
+  // A small frame decompresses faster than a hand-off to another thread,
+  // and so does a cached frame an equality filter visits through its value
+  // map (a lead lookup touches only that lead's records): this thread
+  // loads those.
+  auto helper_may = [this](size_t k) {
+    const size_t i = frame_order_[ra_plan_[k]];
+    return segment_->frames()[i].stored_len >= kReadAheadMinStoredBytes &&
+           !(equality_ && context_.frames && context_.frames->Get(segment_->path(), i));
+  };
+  if (!read_ahead_thread_) {
     auto filter = EventFilter::Create(query_);
-    if (filter.ok()) {  // it cannot fail: filter_ was made from the same query
-      read_ahead_filter_ = std::move(filter).value();
-      read_ahead_thread_ = std::make_unique<TaskThread>("stele-readahead");
-    }
+    if (!filter.ok()) return;  // cannot happen: filter_ was made from the same query
+    read_ahead_filter_ = std::move(filter).value();
+    read_ahead_thread_ = std::make_unique<TaskThread>("stele-readahead");
   }
   // Admission() for each entry, fixed now: this thread's count of frames
   // visited is not the read-ahead's to read.
   ra_hot_entries_ = !scans_all_frames_                 ? SIZE_MAX
                     : frames_visited_ >= kHotScanFrames ? 0
                                                         : kHotScanFrames - frames_visited_;
-  {
-    MutexLock l(&ra_mu_);
-    ra_claimed_ = 0;
-    ra_taken_ = 0;
-    for (bool& r : ra_ready_) r = false;
-    ra_stop_ = false;
-  }
   ra_next_ = 0;
-  reading_ahead_ = true;  // with no entry for the thread, this one loads them all, through the plan still
-  ra_thread_running_ = any && read_ahead_thread_;
-  if (!ra_thread_running_) return;
-  read_ahead_thread_->Run([this] {
-    ReadAheadLoop();
-    return Status::Ok();
-  });
+  ahead_ = std::make_unique<OrderedReadAhead<LoadedFrame>>(
+      read_ahead_thread_.get(), ra_plan_.size(), helper_may, [this](size_t k, bool on_helper, LoadedFrame* out) {
+        LoadAndFilter(ra_plan_[k], k, on_helper ? read_ahead_filter_.get() : filter_.get(),
+                      on_helper ? &candidates_ra_ : &candidates_, out);
+        out->by_read_ahead = on_helper;
+      });
 }
 
-void ScanIterator::ReadAheadLoop() {
-  MutexLock l(&ra_mu_);
-  while (true) {
-    while (!ra_stop_ && ra_claimed_ < ra_plan_.size() &&
-           (ra_claimed_ >= ra_taken_ + kReadAheadRing || !ra_plan_[ra_claimed_].read_ahead_ok)) {
-      ra_cv_.Wait(&ra_mu_);
-    }
-    if (ra_stop_ || ra_claimed_ >= ra_plan_.size()) return;
-    const size_t c = ra_claimed_++;
-    ra_mu_.Unlock();
-    LoadedFrame* slot = &ra_ring_[c % kReadAheadRing];
-    LoadAndFilter(ra_plan_[c].pos, c, read_ahead_filter_.get(), &candidates_ra_, slot);
-    slot->by_read_ahead = true;
-    ra_mu_.Lock();
-    ra_ready_[c % kReadAheadRing] = true;
-    ra_cv_.SignalAll();
-  }
-}
-
-void ScanIterator::CancelReadAhead() {
-  if (!reading_ahead_) return;
-  if (ra_thread_running_) {
-    {
-      MutexLock l(&ra_mu_);
-      ra_stop_ = true;
-      ra_cv_.SignalAll();
-    }
-    (void)read_ahead_thread_->Wait();
-    ra_thread_running_ = false;
-  }
-  reading_ahead_ = false;
-  for (LoadedFrame& f : ra_ring_) f.frame.reset();
-}
+void ScanIterator::CancelReadAhead() { ahead_.reset(); }
 
 bool ScanIterator::TakeReadAhead() {
-  const size_t m = ra_next_;
-  if (m >= ra_plan_.size()) return false;
-  LoadedFrame* const slot = &ra_ring_[m % kReadAheadRing];
-  {
-    MutexLock l(&ra_mu_);
-    while (!ra_ready_[m % kReadAheadRing]) {
-      // Entry m is not loaded yet.  Rather than wait, load the next entry
-      // no thread has claimed (m itself, or one the ring has room for).
-      if (ra_claimed_ < ra_plan_.size() && ra_claimed_ < m + kReadAheadRing) {
-        const size_t c = ra_claimed_++;
-        ra_mu_.Unlock();
-        LoadedFrame* own = &ra_ring_[c % kReadAheadRing];
-        LoadAndFilter(ra_plan_[c].pos, c, filter_.get(), &candidates_, own);
-        own->by_read_ahead = false;
-        ra_mu_.Lock();
-        ra_ready_[c % kReadAheadRing] = true;
-        ra_cv_.SignalAll();  // the read-ahead may wait for this claim (an entry it may not take)
-        continue;
-      }
-      ra_cv_.Wait(&ra_mu_);
-    }
-  }
-  ra_next_ = m + 1;
-  frames_done_ = ra_plan_[m].pos + 1;
+  LoadedFrame* const slot = ahead_->Next();
+  if (!slot) return false;
+  frames_done_ = ra_plan_[ra_next_++] + 1;
   if (!slot->status.ok()) return Fail(slot->status);
   frame_ = std::move(slot->frame);
   offsets_.swap(slot->matches);
@@ -392,17 +330,11 @@ bool ScanIterator::TakeReadAhead() {
   if (!frame_) ++frames_without_literal_;
   ++frames_visited_;
   prefiltered_ = true;
-  {
-    MutexLock l(&ra_mu_);
-    ra_ready_[m % kReadAheadRing] = false;
-    ra_taken_ = m + 1;  // its slot is free for entry m + kReadAheadRing
-    ra_cv_.SignalAll();
-  }
   return true;
 }
 
 bool ScanIterator::LoadNextFrame() {
-  if (reading_ahead_) {
+  if (ahead_) {
     if (TakeReadAhead()) {
       if (query_.descending) std::reverse(offsets_.begin(), offsets_.end());
       next_record_ = 0;

@@ -35,7 +35,7 @@
 #include "stele/query.h"
 #include "storage/segment_reader.h"
 #include "util/env.h"
-#include "util/mutex.h"
+#include "util/ordered_read_ahead.h"
 #include "util/task_thread.h"
 
 namespace stele {
@@ -132,18 +132,14 @@ class ScanIterator final : public EventIterator {
   void LoadAndFilter(size_t pos, size_t entry, EventFilter* filter, std::vector<uint32_t>* scratch,
                      LoadedFrame* out) const;
   // From position `from` of the current segment on: lists the frames left
-  // to visit and starts the read-ahead thread on them.
+  // to visit and loads them on two threads from now on (ahead_).
   void StartReadAhead(size_t from);
   // Stops the read-ahead thread and drops what it loaded.
   void CancelReadAhead();
   // The next frame of the plan, loaded by either thread: false at its end.
   bool TakeReadAhead();
-  // The read-ahead thread's loop: claims the plan's entries in order and
-  // loads them into the ring.
-  void ReadAheadLoop() EXCLUDES(ra_mu_);
   static constexpr uint64_t kReadAheadAfterFrames = 2;
   static constexpr uint32_t kReadAheadMinStoredBytes = 16u << 10;
-  static constexpr size_t kReadAheadRing = 4;
   bool Fail(Status s);
 
   std::unique_ptr<Env> own_env_;  // set by OpenDirectory
@@ -180,35 +176,18 @@ class ScanIterator final : public EventIterator {
   uint64_t frames_visited_ = 0;  // loaded from disk or the frame cache
 
   // Read-ahead (see LoadNextFrame).  Once a segment has had a few frames
-  // visited, the rest of its frames to visit are listed in ra_plan_, and
-  // both threads claim them in order (ra_claimed_): the read-ahead thread
-  // loads and filters the entries it may take into the ring, up to
-  // kReadAheadRing entries past the one this thread emits next, and this
-  // thread takes them in order, loading any entry not claimed yet itself
-  // rather than wait.  So both cores load frames, and neither waits on a
-  // hand-off per frame.  Entry c lives in ra_ring_[c % kReadAheadRing],
-  // written by the thread that claimed it until ra_ready_ says it is done.
-  // Declared last: the thread is stopped and joined first.
-  struct PlanEntry {
-    size_t pos;            // in frame_order_
-    bool read_ahead_ok;    // the read-ahead thread may take it (see StartReadAhead)
-  };
-  std::vector<PlanEntry> ra_plan_;  // set before the thread starts, then read-only
-  size_t ra_hot_entries_ = 0;       // entries cached as hot; the rest only into free room (Admission)
-  bool reading_ahead_ = false;      // ra_plan_ is in use for the current segment
-  bool ra_thread_running_ = false;  // ReadAheadLoop() runs on read_ahead_thread_
-  size_t ra_next_ = 0;              // the entry this thread takes next
-  std::vector<uint32_t> candidates_ra_;          // the read-ahead thread's scratch
+  // visited, the positions of the rest it may visit are listed in
+  // ra_plan_, and ahead_ loads them on both threads (OrderedReadAhead).
+  // The read-ahead thread uses its own filter and scratch.  Declared last:
+  // ahead_ is stopped before the thread it borrows is joined.
+  std::vector<size_t> ra_plan_;  // positions in frame_order_
+  size_t ra_hot_entries_ = 0;    // plan entries cached as hot; the rest only into free room (Admission)
+  size_t ra_next_ = 0;           // the plan entry taken next
+  std::vector<uint32_t> candidates_ra_;             // the read-ahead thread's scratch
   std::unique_ptr<EventFilter> read_ahead_filter_;  // the read-ahead thread's
-  LoadedFrame ra_ring_[kReadAheadRing];
   uint64_t frames_read_ahead_ = 0;
-  Mutex ra_mu_;
-  CondVar ra_cv_;
-  size_t ra_claimed_ GUARDED_BY(ra_mu_) = 0;  // entries [0, ra_claimed_) are claimed
-  size_t ra_taken_ GUARDED_BY(ra_mu_) = 0;    // entries [0, ra_taken_) were taken by this thread
-  bool ra_ready_[kReadAheadRing] GUARDED_BY(ra_mu_) = {};
-  bool ra_stop_ GUARDED_BY(ra_mu_) = false;
   std::unique_ptr<TaskThread> read_ahead_thread_;
+  std::unique_ptr<OrderedReadAhead<LoadedFrame>> ahead_;  // set while reading ahead in the current segment
 };
 
 }  // namespace stele
