@@ -169,9 +169,10 @@ std::optional<Status> CountFromIndex(Env* env, const SegmentReader& segment, con
   // without rebuilding its records or its data (a count needs neither), and
   // the frame is not cached for it.  Cached: only the records holding an
   // exact value are decoded.
-  if (from_disk.size() >= kReadAheadMinFrames && !*helper) *helper = std::make_unique<TaskThread>("stele-count");
+  const bool two_cores = from_disk.size() >= kReadAheadMinFrames;
+  if (two_cores && !*helper) *helper = std::make_unique<TaskThread>("stele-count");
   OrderedReadAhead<LoadedFields> reader(
-      from_disk.size() >= kReadAheadMinFrames ? helper->get() : nullptr, from_disk.size(), [](size_t) { return true; },
+      two_cores ? helper->get() : nullptr, from_disk.size(), [](size_t) { return true; },
       [&](size_t k, bool, LoadedFields* out) { out->status = segment.ReadFrameFields(from_disk[k], &out->fields); });
   auto visit = [&](const EventView& ev) {
     if (filter->Matches(ev)) sink->Event(ev);
@@ -224,7 +225,7 @@ Status CountInto(Env* env, const std::string& dir, const Query& query, const Sca
   const std::string segment_dir = SegmentDirOf(dir);
   auto segments = ListSegments(env, segment_dir);
   if (!segments.ok()) return segments.status();
-  std::unique_ptr<TaskThread> helper;  // FrameFieldsReader's, for every segment
+  std::unique_ptr<TaskThread> helper;  // lent to each segment's OrderedReadAhead
   for (size_t i = 0; i < segments->size(); ++i) {
     const uint64_t first = (*segments)[i];
     const bool is_last = i + 1 == segments->size();

@@ -220,7 +220,7 @@ bool ScanIterator::FrameMayMatch(size_t pos) const {
 
 Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, EventFilter* literals,
                                                                       bool* hit) const {
-  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, Admission());
+  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, Admission(frames_visited_));
   const LeadRunBlock& block = run_[i];
   return LoadThroughCache(
       context_.frames.get(), FrameCache::Admit::kHot, runs_->path(), runs_->BlockOrdinal(block), block.count,
@@ -254,8 +254,8 @@ void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vec
   }
 }
 
-FrameCache::Admit ScanIterator::Admission() const {
-  return scans_all_frames_ && frames_visited_ >= kHotScanFrames ? FrameCache::Admit::kIfRoom
+FrameCache::Admit ScanIterator::Admission(uint64_t visited) const {
+  return scans_all_frames_ && visited >= kHotScanFrames ? FrameCache::Admit::kIfRoom
                                                                  : FrameCache::Admit::kHot;
 }
 
@@ -266,7 +266,7 @@ size_t ScanIterator::NextFrameToVisit(size_t pos) const {
 
 void ScanIterator::LoadAndFilter(size_t pos, size_t entry, EventFilter* filter, std::vector<uint32_t>* scratch,
                                  LoadedFrame* out) const {
-  const FrameCache::Admit admit = entry < ra_hot_entries_ ? FrameCache::Admit::kHot : FrameCache::Admit::kIfRoom;
+  const FrameCache::Admit admit = Admission(ra_visited_before_ + entry);
   out->matches.clear();
   out->frame.reset();
   auto loaded = LoadFrame(*segment_, frame_order_[pos], context_.frames.get(), &out->hit, filter, admit);
@@ -302,11 +302,8 @@ void ScanIterator::StartReadAhead(size_t from) {
     read_ahead_filter_ = std::move(filter).value();
     read_ahead_thread_ = std::make_unique<TaskThread>("stele-readahead");
   }
-  // Admission() for each entry, fixed now: this thread's count of frames
-  // visited is not the read-ahead's to read.
-  ra_hot_entries_ = !scans_all_frames_                 ? SIZE_MAX
-                    : frames_visited_ >= kHotScanFrames ? 0
-                                                        : kHotScanFrames - frames_visited_;
+  // frames_visited_ is this thread's to change: entries count from here.
+  ra_visited_before_ = frames_visited_;
   ra_next_ = 0;
   ahead_ = std::make_unique<OrderedReadAhead<LoadedFrame>>(
       read_ahead_thread_.get(), ra_plan_.size(), helper_may, [this](size_t k, bool on_helper, LoadedFrame* out) {

@@ -16,8 +16,8 @@
 // the segment's frames.  A frame failing its checksum ends the
 // stream with kCorruption.  A long scan loads and filters the rest of a
 // segment's frames on two threads, the caller's and a read-ahead thread of
-// its own, which runs up to kReadAheadRing frames ahead; the caller emits
-// them in order.  Not thread-safe (one caller).
+// its own, which runs up to OrderedReadAhead::kRing frames ahead; the
+// caller emits them in order.  Not thread-safe (one caller).
 #pragma once
 
 #include <memory>
@@ -113,7 +113,9 @@ class ScanIterator final : public EventIterator {
   // a segment that no index narrowed), which only takes free room
   // (FrameCache::Admit::kIfRoom) so as not to evict what lookups use.  A
   // short scan (the newest events, a page) is cached as usual.
-  FrameCache::Admit Admission() const;
+  // `visited`: frames visited in the scan before this one (frames_visited_
+  // for this thread; the read-ahead counts from when its plan began).
+  FrameCache::Admit Admission(uint64_t visited) const;
   static constexpr uint64_t kHotScanFrames = 8;
   // The first position from `pos` on in frame_order_ that FrameMayMatch,
   // or frame_order_.size().
@@ -181,7 +183,7 @@ class ScanIterator final : public EventIterator {
   // The read-ahead thread uses its own filter and scratch.  Declared last:
   // ahead_ is stopped before the thread it borrows is joined.
   std::vector<size_t> ra_plan_;  // positions in frame_order_
-  size_t ra_hot_entries_ = 0;    // plan entries cached as hot; the rest only into free room (Admission)
+  uint64_t ra_visited_before_ = 0;  // frames_visited_ when the plan began (Admission of its entries)
   size_t ra_next_ = 0;           // the plan entry taken next
   std::vector<uint32_t> candidates_ra_;             // the read-ahead thread's scratch
   std::unique_ptr<EventFilter> read_ahead_filter_;  // the read-ahead thread's

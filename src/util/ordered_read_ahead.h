@@ -88,12 +88,6 @@ class OrderedReadAhead {
     return &ring_[m % kRing];
   }
 
-  // Items loaded on the helper's thread so far (for statistics).
-  size_t loaded_by_helper() EXCLUDES(mu_) {
-    MutexLock l(&mu_);
-    return loaded_by_helper_;
-  }
-
  private:
   void HelperLoop() EXCLUDES(mu_) {
     MutexLock l(&mu_);
@@ -105,7 +99,6 @@ class OrderedReadAhead {
       load_(c, true, &ring_[c % kRing]);
       mu_.Lock();
       ready_[c % kRing] = true;
-      ++loaded_by_helper_;
       cv_.SignalAll();
     }
   }
@@ -125,7 +118,6 @@ class OrderedReadAhead {
   size_t taken_ GUARDED_BY(mu_) = 0;    // items [0, taken_) were handed back
   bool ready_[kRing] GUARDED_BY(mu_) = {};
   bool stop_ GUARDED_BY(mu_) = false;
-  size_t loaded_by_helper_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace stele
