@@ -1,6 +1,7 @@
 #include "query/frame_cache.h"
 
 #include "event/record.h"
+#include "util/buffer_pool.h"
 #include "util/coding.h"
 
 namespace stele {
@@ -19,6 +20,8 @@ Result<std::shared_ptr<CachedFrame>> CachedFrame::Make(std::string raw, uint32_t
   }
   return f;
 }
+
+CachedFrame::~CachedFrame() { BufferPool::Frames().Give(std::move(raw_)); }
 
 std::vector<uint32_t> CachedFrame::RecordsWith(IndexedField f, std::string_view value) const {
   std::lock_guard<std::mutex> g(mu_);

@@ -28,6 +28,8 @@ class CachedFrame {
   // Takes a frame's decompressed records; kCorruption if their lengths do
   // not add up to `expected_count` records.
   static Result<std::shared_ptr<CachedFrame>> Make(std::string raw, uint32_t expected_count);
+  // Gives the records' buffer back to BufferPool::Frames() for the next frame.
+  ~CachedFrame();
 
   const std::string& raw() const { return raw_; }
   const std::vector<uint32_t>& offsets() const { return offsets_; }  // of each record, ascending

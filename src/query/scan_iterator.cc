@@ -9,6 +9,7 @@
 #include "index/segment_index.h"
 #include "storage/format.h"
 #include "storage/segment_list.h"
+#include "util/buffer_pool.h"
 #include "util/coding.h"
 
 namespace stele {
@@ -184,10 +185,15 @@ Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, F
   std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(path, key) : nullptr;
   *hit = frame != nullptr;
   if (frame) return literals && !literals->StoredBytesMayMatch(frame->raw()) ? nullptr : frame;
-  std::string raw;
+  // A recycled buffer: a scan drops each frame it is done with (util/buffer_pool.h).
+  std::string raw = BufferPool::Frames().Take();
   bool passed = true;
-  STELE_RETURN_IF_ERROR(read(&raw, &passed));
-  if (!passed) return std::shared_ptr<const CachedFrame>();
+  Status read_status = read(&raw, &passed);
+  if (!read_status.ok() || !passed) {
+    BufferPool::Frames().Give(std::move(raw));
+    if (!read_status.ok()) return read_status;
+    return std::shared_ptr<const CachedFrame>();
+  }
   auto made = CachedFrame::Make(std::move(raw), count);
   if (!made.ok()) return Status::Corruption(path + ": " + what() + " " + made.status().message());
   frame = *made;
