@@ -79,5 +79,19 @@ TEST(BufferPool, ADroppedFrameGivesItsRecordsToTheFramePool) {
   EXPECT_EQ(pool.Take().data(), memory);
 }
 
+// A frame decoded into a recycled buffer larger than itself is charged what
+// it holds, so the frame cache's byte bound stays true.
+TEST(BufferPool, AFrameInALargerRecycledBufferIsChargedItsCapacity) {
+  std::string raw;
+  raw.reserve(1 << 20);
+  const std::string rec(200, 'r');
+  const uint32_t len = rec.size();
+  raw.append(reinterpret_cast<const char*>(&len), 4);
+  raw += rec;
+  auto frame = CachedFrame::Make(std::move(raw), 1);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_GE((*frame)->charge(), size_t{1} << 20);
+}
+
 }  // namespace
 }  // namespace stele

@@ -36,9 +36,10 @@ class CachedFrame {
   // Ordinals (into offsets()) of the records whose field f equals value,
   // ascending.  Builds the field's map on first use.
   std::vector<uint32_t> RecordsWith(IndexedField f, std::string_view value) const;
-  // What the cache counts for it: the records, their offsets, and an
+  // What the cache counts for it: the records' buffer (its capacity: a
+  // recycled buffer may be larger than this frame), their offsets, and an
   // allowance for the value maps built later (about 40 bytes a record).
-  size_t charge() const { return raw_.size() + offsets_.size() * 44 + sizeof(*this); }
+  size_t charge() const { return raw_.capacity() + offsets_.size() * 44 + sizeof(*this); }
 
  private:
   std::string raw_;
