@@ -53,6 +53,9 @@ class EventFilter {
   // encoding its events (LiteralIsStoredVerbatim in filter.cc says when
   // that is sound).  True when there is no regex.
   bool StoredBytesMayMatch(std::string_view bytes);
+  // Whether StoredBytesMayMatch can ever say false: a regex with a literal
+  // to look for.  Without one, a caller skips laying out the bytes to check.
+  bool ChecksStoredBytes() const { return literals_ != nullptr; }
   bool SeqInCursor(uint64_t seq) const {
     return query_.after == 0 || (query_.descending ? seq < query_.after : seq > query_.after);
   }

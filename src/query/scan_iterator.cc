@@ -206,7 +206,11 @@ Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, F
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
                                                      bool* hit, EventFilter* literals, FrameCache::Admit admit) {
   SegmentReader::PayloadCheck check;
-  if (literals) check = [literals](std::string_view bytes) { return literals->StoredBytesMayMatch(bytes); };
+  // Without a literal to look for, the check would pass every frame, after
+  // spelling out each one's packed ids to look in (DecodeFramePayload).
+  if (literals && literals->ChecksStoredBytes()) {
+    check = [literals](std::string_view bytes) { return literals->StoredBytesMayMatch(bytes); };
+  }
   return LoadThroughCache(
       cache, admit, segment.path(), i, segment.frames()[i].count,
       [&](std::string* raw, bool* passed) { return segment.ReadFrameIf(i, check, raw, passed); },
