@@ -50,6 +50,25 @@ std::string RoundTrip(const std::string& raw, uint32_t count, uint64_t first_seq
   return back;
 }
 
+// The framed records of `raw` whose field (a RecordSelector column) is
+// `value`, found by decoding every record: what a selective decode must give.
+std::string Selected(const std::string& raw, int column, std::string_view value, uint32_t* n) {
+  std::string out;
+  *n = 0;
+  for (size_t pos = 0; pos < raw.size();) {
+    const uint32_t len = GetU32(raw.data() + pos);
+    EventView e;
+    EXPECT_TRUE(DecodeRecord(std::string_view(raw).substr(pos + 4, len), &e));
+    const std::string_view fields[] = {e.actor, e.source, e.lead_id, e.workflow_id};
+    if ((column == RecordSelector::kType ? e.type : fields[column]) == value) {
+      out.append(raw, pos, 4 + len);
+      ++*n;
+    }
+    pos += 4 + len;
+  }
+  return out;
+}
+
 TEST(FrameColumns, ReferenceFramesRoundTripExactly) {
   for (const DataColumns layout : kLayouts) {
     for (const size_t n : {size_t{1}, size_t{2}, size_t{999}}) {
@@ -211,6 +230,41 @@ TEST(FrameColumns, EveryFieldShapeRoundTripsExactly) {
   for (const DataColumns layout : kLayouts) EXPECT_EQ(RoundTrip(raw, n, 77, layout), raw);
 }
 
+// A selective decode rebuilds exactly the records of the whole decode that
+// hold the value, in order, for every column and layout, and none for a
+// value no record holds.
+TEST(FrameColumns, SelectedRecordsAreTheWholeDecodeFiltered) {
+  const uint32_t n = 999;
+  const std::string raw = ReferenceRecords(40, n);
+  EventView first, last;
+  ASSERT_TRUE(DecodeRecord(std::string_view(raw).substr(4, GetU32(raw.data())), &first));
+  const std::vector<std::pair<int, std::string>> selections = {
+      {RecordSelector::kType, std::string(first.type)}, {0, std::string(first.actor)},
+      {1, std::string(first.source)},                   {2, std::string(first.lead_id)},
+      {3, std::string(first.workflow_id)},              {2, "L-nobody"},
+      {RecordSelector::kType, ""},  // no record has an empty type
+  };
+  for (const DataColumns layout : kLayouts) {
+    std::string columns;
+    ASSERT_TRUE(EncodeFrameColumns(raw, n, 40, &columns, layout));
+    for (const auto& [column, value] : selections) {
+      uint32_t want_n = 0;
+      const std::string want = Selected(raw, column, value, &want_n);
+      const RecordSelector select{column, value};
+      std::string got = "stale";
+      uint32_t kept = 12345;
+      const Status s =
+          DecodeFrameColumns(columns, n, 40, static_cast<uint32_t>(raw.size()), &got, layout, &select, &kept);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(kept, want_n) << column << " = " << value;
+      EXPECT_EQ(got, want) << column << " = " << value;
+      if (value == first.lead_id) {
+        EXPECT_GT(kept, 1u) << "the test picks a value more than one record holds";
+      }
+    }
+  }
+}
+
 TEST(FrameColumns, WhatColumnsCannotHoldIsRefused) {
   const std::string raw = ReferenceRecords(10, 5);
   std::string out;
@@ -236,6 +290,9 @@ TEST(FrameColumns, DamagedColumnsAreCorruptionNeverAnOverrun) {
     std::string columns;
     ASSERT_TRUE(EncodeFrameColumns(raw, kDamaged, 1, &columns, layout));
     std::string out;
+    EventView first;
+    ASSERT_TRUE(DecodeRecord(std::string_view(raw).substr(4, GetU32(raw.data())), &first));
+    const std::string lead(first.lead_id);
     for (size_t cut = 0; cut < columns.size(); ++cut) {
       EXPECT_EQ(
           DecodeFrameColumns(columns.substr(0, cut), kDamaged, 1, static_cast<uint32_t>(raw.size()), &out, layout).code(),
@@ -248,17 +305,46 @@ TEST(FrameColumns, DamagedColumnsAreCorruptionNeverAnOverrun) {
               StatusCode::kCorruption);
     EXPECT_EQ(DecodeFrameColumns(columns, kDamaged, 1, static_cast<uint32_t>(raw.size() - 1), &out, layout).code(),
               StatusCode::kCorruption);
+    // Records stepped over count against raw_len before any record after
+    // them is written: a short raw_len never lets the selected ones past
+    // the buffer (ASan would see it).
+    EventView last;
+    {
+      size_t pos = 0;
+      for (uint32_t i = 0; i + 1 < kDamaged; ++i) pos += 4 + GetU32(raw.data() + pos);
+      ASSERT_TRUE(DecodeRecord(std::string_view(raw).substr(pos + 4, GetU32(raw.data() + pos)), &last));
+    }
+    for (const uint32_t short_len : {uint32_t{1}, uint32_t{64}, static_cast<uint32_t>(raw.size() - 1)}) {
+      const RecordSelector select{2, last.lead_id};
+      uint32_t kept = 0;
+      std::string fresh;  // sized to short_len: no spare capacity to write into unseen
+      EXPECT_EQ(DecodeFrameColumns(columns, kDamaged, 1, short_len, &fresh, layout, &select, &kept).code(),
+                StatusCode::kCorruption)
+          << short_len;
+    }
     size_t parsed = 0;
     for (size_t at = 0; at < columns.size(); ++at) {
       for (const uint8_t flip : {0x01, 0x80, 0xff}) {
         std::string damaged = columns;
         damaged[at] = static_cast<char>(damaged[at] ^ flip);
         const Status s = DecodeFrameColumns(damaged, kDamaged, 1, static_cast<uint32_t>(raw.size()), &out, layout);
+        // A decode that rebuilds one lead's records checks the same: the
+        // records it steps over still have to add up to raw_len.
+        std::string selected;
+        uint32_t kept = 0;
+        const RecordSelector select{2, lead};
+        const Status s_selected = DecodeFrameColumns(damaged, kDamaged, 1, static_cast<uint32_t>(raw.size()),
+                                                     &selected, layout, &select, &kept);
+        EXPECT_EQ(s_selected.ok(), s.ok()) << "byte " << at << " ^ " << int{flip} << ": " << s_selected.ToString();
         if (s.ok()) {
           ++parsed;
           EXPECT_EQ(out.size(), raw.size());
+          uint32_t want_n = 0;
+          EXPECT_EQ(selected, Selected(out, 2, lead, &want_n));
+          EXPECT_EQ(kept, want_n);
         } else {
           EXPECT_EQ(s.code(), StatusCode::kCorruption);
+          EXPECT_EQ(s_selected.code(), StatusCode::kCorruption);
         }
       }
     }

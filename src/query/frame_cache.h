@@ -61,6 +61,10 @@ class FrameCache {
   enum class Admit { kHot, kIfRoom };
   void Put(const std::string& segment_path, size_t frame, std::shared_ptr<const CachedFrame> entry,
            Admit admit = Admit::kHot);
+  // Whether Put(..., admit) of a frame now would most likely keep it: a
+  // reader that would rather not rebuild a whole frame it is only passing
+  // through asks first (kIfRoom keeps a frame only while the cache has room).
+  bool Keeps(Admit admit) const { return admit == Admit::kHot || lru_.charge() < lru_.capacity(); }
   // Drops every frame of a segment (retention removed it).
   void EraseSegment(const std::string& segment_path);
   size_t bytes() const;

@@ -27,6 +27,23 @@ Result<std::unique_ptr<ScanIterator>> ScanIterator::Open(Env* env, const std::st
   return it;
 }
 
+namespace {
+
+// The records an equality on an indexed field keeps, as the frame decoder
+// names its columns (the optional fields in mask bit order).
+RecordSelector SelectorOf(IndexedField field, std::string_view value) {
+  switch (field) {
+    case IndexedField::kType: return {RecordSelector::kType, value};
+    case IndexedField::kActor: return {0, value};
+    case IndexedField::kSource: return {1, value};
+    case IndexedField::kLeadId: return {2, value};
+    case IndexedField::kWorkflowId: return {3, value};
+  }
+  return {RecordSelector::kType, value};  // unreachable: every field is listed
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ScanIterator>> ScanIterator::OpenDirectory(const std::string& dir, const Query& query) {
   auto env = std::make_unique<ConfinedEnv>(dir);
   auto it = Open(env.get(), dir, query);
@@ -48,6 +65,7 @@ ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query
   else if (query_.source) equality_.emplace(IndexedField::kSource, *query_.source);
   else if (query_.type && !query_.type->ends_with(".*") && *query_.type != "*")  // "*" and "x.*" are prefixes
     equality_.emplace(IndexedField::kType, *query_.type);
+  if (equality_) selector_ = SelectorOf(equality_->first, equality_->second);
 }
 
 ScanIterator::~ScanIterator() { CancelReadAhead(); }  // its thread reads segment_ and the ring
@@ -178,33 +196,40 @@ namespace {
 // (built only then: this runs for every frame a query visits).
 // With `literals`, null when the frame's stored bytes lack a literal its
 // regex requires: such a frame is neither rebuilt nor cached.
+// With `select`, a frame the cache will not keep is rebuilt only as far as
+// the caller looks: its selected records (`read` is handed the selector
+// then, and says how many records it kept).
 template <typename Read, typename What>
 Result<std::shared_ptr<const CachedFrame>> LoadThroughCache(FrameCache* cache, FrameCache::Admit admit,
                                                             const std::string& path, size_t key, uint32_t count,
-                                                            Read read, What what, EventFilter* literals, bool* hit) {
+                                                            Read read, What what, EventFilter* literals, bool* hit,
+                                                            const RecordSelector* select = nullptr) {
   std::shared_ptr<const CachedFrame> frame = cache ? cache->Get(path, key) : nullptr;
   *hit = frame != nullptr;
   if (frame) return literals && !literals->StoredBytesMayMatch(frame->raw()) ? nullptr : frame;
   // A recycled buffer: a scan drops each frame it is done with (util/buffer_pool.h).
   std::string raw = BufferPool::Frames().Take();
   bool passed = true;
-  Status read_status = read(&raw, &passed);
+  if (select != nullptr && cache != nullptr && cache->Keeps(admit)) select = nullptr;  // the whole frame, for later
+  uint32_t kept = count;
+  Status read_status = read(&raw, &passed, select, &kept);
   if (!read_status.ok() || !passed) {
     BufferPool::Frames().Give(std::move(raw));
     if (!read_status.ok()) return read_status;
     return std::shared_ptr<const CachedFrame>();
   }
-  auto made = CachedFrame::Make(std::move(raw), count);
+  auto made = CachedFrame::Make(std::move(raw), kept);
   if (!made.ok()) return Status::Corruption(path + ": " + what() + " " + made.status().message());
   frame = *made;
-  if (cache) cache->Put(path, key, frame, admit);
+  if (cache && kept == count) cache->Put(path, key, frame, admit);
   return frame;
 }
 
 }  // namespace
 
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
-                                                     bool* hit, EventFilter* literals, FrameCache::Admit admit) {
+                                                     bool* hit, EventFilter* literals, FrameCache::Admit admit,
+                                                     const RecordSelector* select) {
   SegmentReader::PayloadCheck check;
   // Without a literal to look for, the check would pass every frame, after
   // spelling out each one's packed ids to look in (DecodeFramePayload).
@@ -213,8 +238,10 @@ Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segmen
   }
   return LoadThroughCache(
       cache, admit, segment.path(), i, segment.frames()[i].count,
-      [&](std::string* raw, bool* passed) { return segment.ReadFrameIf(i, check, raw, passed); },
-      [i] { return "frame " + std::to_string(i); }, literals, hit);
+      [&](std::string* raw, bool* passed, const RecordSelector* selected, uint32_t* kept) {
+        return segment.ReadFrameIf(i, check, raw, passed, selected, kept);
+      },
+      [i] { return "frame " + std::to_string(i); }, literals, hit, select);
 }
 
 // Whether the frame at frame_order_[pos] exists in this snapshot and may
@@ -230,11 +257,14 @@ bool ScanIterator::FrameMayMatch(size_t pos) const {
 
 Result<std::shared_ptr<const CachedFrame>> ScanIterator::LoadPlanned(size_t i, EventFilter* literals,
                                                                       bool* hit) const {
-  if (!runs_) return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, Admission(frames_visited_));
+  if (!runs_) {
+    return LoadFrame(*segment_, i, context_.frames.get(), hit, literals, Admission(frames_visited_),
+                     selector_ ? &*selector_ : nullptr);
+  }
   const LeadRunBlock& block = run_[i];
   return LoadThroughCache(
       context_.frames.get(), FrameCache::Admit::kHot, runs_->path(), runs_->BlockOrdinal(block), block.count,
-      [&](std::string* raw, bool* passed) {
+      [&](std::string* raw, bool* passed, const RecordSelector*, uint32_t*) {  // every record holds the lead
         STELE_RETURN_IF_ERROR(runs_->ReadBlock(block, raw));
         *passed = literals == nullptr || literals->StoredBytesMayMatch(*raw);
         return Status::Ok();
@@ -279,7 +309,8 @@ void ScanIterator::LoadAndFilter(size_t pos, size_t entry, EventFilter* filter, 
   const FrameCache::Admit admit = Admission(ra_visited_before_ + entry);
   out->matches.clear();
   out->frame.reset();
-  auto loaded = LoadFrame(*segment_, frame_order_[pos], context_.frames.get(), &out->hit, filter, admit);
+  auto loaded = LoadFrame(*segment_, frame_order_[pos], context_.frames.get(), &out->hit, filter, admit,
+                          selector_ ? &*selector_ : nullptr);
   if (!loaded.ok()) {
     out->status = loaded.status();
     return;

@@ -44,10 +44,13 @@ namespace stele {
 // *hit is set), else read, checked and put in the cache (cache may be null).
 // With `literals`, null instead when the frame's stored bytes lack a literal
 // the filter's regex requires (EventFilter::StoredBytesMayMatch).
-// A frame it reads goes into the cache as `admit` says.
+// A frame it reads goes into the cache as `admit` says.  With `select` (a
+// condition every record the caller wants meets), a frame the cache will
+// not keep holds only the selected records.
 Result<std::shared_ptr<const CachedFrame>> LoadFrame(const SegmentReader& segment, size_t i, FrameCache* cache,
                                                      bool* hit, EventFilter* literals = nullptr,
-                                                     FrameCache::Admit admit = FrameCache::Admit::kHot);
+                                                     FrameCache::Admit admit = FrameCache::Admit::kHot,
+                                                     const RecordSelector* select = nullptr);
 
 class ScanIterator final : public EventIterator {
  public:
@@ -169,6 +172,7 @@ class ScanIterator final : public EventIterator {
   // The most selective equality filter on an indexed field: with a frame
   // cache, only the records holding this value are visited.
   std::optional<std::pair<IndexedField, std::string>> equality_;
+  std::optional<RecordSelector> selector_;  // equality_ as the frame decoder takes it
   size_t next_record_ = 0;
   uint64_t emitted_ = 0;
   Status status_;

@@ -655,6 +655,21 @@ class DataSection {
     *len = static_cast<uint64_t>(dst - start);
     return Status::Ok();
   }
+  // Steps over record i's data as WriteNext would consume it, without
+  // spelling it out; *len the length WriteNext would have written.
+  Status SkipNext(uint32_t i, uint64_t* len) {
+    if (layout_ == DataColumns::kWhole || refs_[i] == 0) {
+      *len = 0;
+      return Skip(0, len) ? Status::Ok() : Bad("truncated data");
+    }
+    const Shape& s = shapes_[refs_[i] - 1];
+    *len = 0;
+    for (std::string_view piece : s.pieces) *len += piece.size();
+    for (uint32_t c : s.columns) {
+      if (!Skip(c, len)) return Bad("truncated data column");
+    }
+    return Status::Ok();
+  }
   // Every column was used up exactly, and nothing follows the section.
   bool Finished() const {
     for (size_t c = 0; c < cursors_.size(); ++c) {
@@ -721,6 +736,25 @@ class DataSection {
       *v = Unpack(pc);
       return true;
     }
+    return TakeSized(column, v);
+  }
+  // Take() without the value: its length is added to *len.
+  bool Skip(uint32_t column, uint64_t* len) {
+    if (!packed_.empty() && packed_of_[column] >= 0) {
+      Packed& pc = packed_[static_cast<size_t>(packed_of_[column])];
+      if (pc.left == 0) return false;
+      pc.next += pc.per_value;
+      --pc.left;
+      *len += pc.text.size();
+      return true;
+    }
+    std::string_view v;
+    if (!TakeSized(column, &v)) return false;
+    *len += v.size();
+    return true;
+  }
+  // The next value of a column of length-prefixed values.
+  bool TakeSized(uint32_t column, std::string_view* v) {
     const char*& p = cursors_[column];
     const char* const end = column_ends_[column];
     uint64_t len;
@@ -874,18 +908,24 @@ Status VisitColumnFields(std::string_view columns, uint32_t count, uint64_t firs
 }
 
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
-                          std::string* records, DataColumns layout) {
+                          std::string* records, DataColumns layout, const RecordSelector* select, uint32_t* kept) {
   auto bad = [](const char* what) { return Status::Corruption(std::string("frame columns: ") + what); };
+  if (select != nullptr && (select->column < RecordSelector::kType || select->column >= kFieldColumns)) {
+    return Status::InvalidArgument("record selector: no column " + std::to_string(select->column));
+  }
+  if (kept) *kept = 0;
   FieldColumns c;
   STELE_RETURN_IF_ERROR(ParseFieldColumns(columns, count, &c));
   const char* const end = columns.data() + columns.size();
   const std::vector<uint64_t>& ts = *c.ts;
   thread_local DataSection data;
   STELE_RETURN_IF_ERROR(data.Init(c.data, end, count, layout));
-  // Rebuild the records.
+  // Rebuild the records.  A record not selected is stepped over, and takes
+  // its length off the room left, so that the records still add up to
+  // exactly raw_len whether or not they are rebuilt.
   records->resize(raw_len);
   char* out = records->data();
-  char* const out_end = out + raw_len;
+  char* out_end = out + raw_len;
   const char* masks = c.masks;
   const char* t = c.types;
   const char* fc[kFieldColumns];
@@ -902,6 +942,17 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
       fields[f] = std::string_view(fc[f], n);
       fc[f] += n;
       len += 2 + n;
+    }
+    if (select != nullptr &&
+        (select->column == RecordSelector::kType ? std::string_view(t + 1, type_len) : fields[select->column]) !=
+            select->value) {
+      t += 1 + type_len;
+      uint64_t data_len = 0;
+      STELE_RETURN_IF_ERROR(data.SkipNext(i, &data_len));
+      if (len + data_len > UINT32_MAX) return bad("record longer than 4 GiB");
+      if (static_cast<uint64_t>(out_end - out) < 4 + len + data_len) return bad("records exceed the raw length");
+      out_end -= 4 + len + data_len;
+      continue;
     }
     // kRecordFixedBytes counts the u32 data_len; the data itself is written
     // in place below and checked against out_end as it goes.
@@ -926,9 +977,11 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
     PutU32(out, static_cast<uint32_t>(len));
     PutU32(q, static_cast<uint32_t>(data_len));
     out = q + 4 + data_len;
+    if (kept) ++*kept;
   }
   if (out != out_end) return bad("records shorter than the raw length");
   if (!data.Finished()) return bad("bytes after the data column");
+  if (select != nullptr) records->resize(static_cast<size_t>(out - records->data()));
   return Status::Ok();
 }
 

@@ -42,10 +42,24 @@ enum class DataColumns { kWhole, kByKey, kByKeyPacked };  // codec 2, 3, 4
 bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first_seq, std::string* out,
                         DataColumns data = DataColumns::kWhole, size_t* tail = nullptr);
 
+// Which records a decode rebuilds: those whose type (column kType) or
+// optional field (column 0 actor, 1 source, 2 lead_id, 3 workflow_id: the
+// mask bits of docs/format.md) equals `value`.  An equality lookup that
+// will not keep the frame rebuilds only its own records: the others' data
+// values are stepped over, not spelled out and copied.
+struct RecordSelector {
+  static constexpr int kType = -1;
+  int column = kType;
+  std::string_view value;
+};
+
 // Rebuilds exactly raw_len bytes of framed records from columns written by
-// EncodeFrameColumns.  kCorruption if the columns are malformed.
+// EncodeFrameColumns.  kCorruption if the columns are malformed.  With
+// `select`, only the selected records (*kept of them), in at most raw_len
+// bytes; every column is still checked to its end.
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
-                          std::string* records, DataColumns data = DataColumns::kWhole);
+                          std::string* records, DataColumns data = DataColumns::kWhole,
+                          const RecordSelector* select = nullptr, uint32_t* kept = nullptr);
 
 // Appends the text of every packed value of codec 4 columns, one per line:
 // with the columns themselves, every stored token as text, which is what a

@@ -38,8 +38,10 @@ static Status DecompressColumns(const FrameHeader& h, std::string_view stored, s
 }
 
 Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::string* raw,
-                          const SegmentReader::PayloadCheck* check, bool* passed) {
+                          const SegmentReader::PayloadCheck* check, bool* passed, const RecordSelector* select,
+                          uint32_t* kept) {
   if (passed) *passed = true;
+  if (kept) *kept = h.count;  // every record, unless a column frame is rebuilt selectively
   // Whether the caller wants the records of this decompressed payload.
   auto wanted = [&](std::string_view decompressed) {
     if (check == nullptr || (*check)(decompressed)) return true;
@@ -75,7 +77,7 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
     const DataColumns layout = h.codec == format::kCodecZstdPackedColumns ? DataColumns::kByKeyPacked
                                : h.codec == format::kCodecZstdDataColumns ? DataColumns::kByKey
                                                                           : DataColumns::kWhole;
-    return DecodeFrameColumns(decompressed, h.count, h.first_seq, h.raw_len, raw, layout);
+    return DecodeFrameColumns(decompressed, h.count, h.first_seq, h.raw_len, raw, layout, select, kept);
   }
   const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
@@ -255,11 +257,12 @@ Status SegmentReader::ReadFrame(size_t i, std::string* raw) const {
   return ReadFrameIf(i, nullptr, raw, &passed);
 }
 
-Status SegmentReader::ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed) const {
+Status SegmentReader::ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed,
+                                  const RecordSelector* select, uint32_t* kept) const {
   FrameHeader h;
   std::string_view stored;
   STELE_RETURN_IF_ERROR(ReadStored(i, &h, &stored));
-  Status s = DecodeFramePayload(h, stored, raw, check ? &check : nullptr, passed);
+  Status s = DecodeFramePayload(h, stored, raw, check ? &check : nullptr, passed, select, kept);
   if (!s.ok()) return CorruptFrame(i, s.message());
   return Status::Ok();
 }

@@ -21,6 +21,7 @@
 
 #include "stele/event.h"
 #include "storage/format.h"
+#include "storage/frame_columns.h"
 #include "util/env.h"
 
 namespace stele {
@@ -58,7 +59,10 @@ class SegmentReader {
   using PayloadCheck = std::function<bool(std::string_view decompressed)>;
   // ReadFrame(), except that when `check` turns the decompressed payload
   // down the records are not rebuilt: *passed is false and *raw is cleared.
-  Status ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed) const;
+  // With `select`, *raw may hold only the selected records (a column frame
+  // rebuilds only those), and *kept says how many it holds.
+  Status ReadFrameIf(size_t i, const PayloadCheck& check, std::string* raw, bool* passed,
+                     const RecordSelector* select = nullptr, uint32_t* kept = nullptr) const;
   // Frame i made ready for VisitFrameFields(): read, checked as ReadFrame()
   // checks it, and decompressed into *out, whose buffer is reused.  May run
   // on another thread than the visit (a count reads the next frame while it
@@ -101,7 +105,10 @@ class SegmentReader {
 // Decompresses (or copies, for kCodecNone) a frame payload.
 // With `check` (see SegmentReader::ReadFrameIf), stops after decompressing
 // when it returns false, and sets *passed.
+// With `select`, a column frame rebuilds only the selected records, and
+// *kept (never null then) counts the records *raw holds.
 Status DecodeFramePayload(const format::FrameHeader& h, std::string_view stored, std::string* raw,
-                          const SegmentReader::PayloadCheck* check = nullptr, bool* passed = nullptr);
+                          const SegmentReader::PayloadCheck* check = nullptr, bool* passed = nullptr,
+                          const RecordSelector* select = nullptr, uint32_t* kept = nullptr);
 
 }  // namespace stele
