@@ -922,9 +922,14 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
   STELE_RETURN_IF_ERROR(data.Init(c.data, end, count, layout));
   // Rebuild the records.  A record not selected is stepped over, and takes
   // its length off the room left, so that the records still add up to
-  // exactly raw_len whether or not they are rebuilt.
-  records->resize(raw_len);
-  char* out = records->data();
+  // exactly raw_len whether or not they are rebuilt.  The selected ones are
+  // written to a buffer of this thread's that only grows, then copied out:
+  // sizing *records to raw_len and back down for each frame would zero-fill
+  // it whole every time (a lookup's frames are mostly stepped over).
+  thread_local std::string selected;
+  std::string* const target = select != nullptr ? &selected : records;
+  if (select == nullptr || selected.size() < raw_len) target->resize(raw_len);
+  char* out = target->data();
   char* out_end = out + raw_len;
   const char* masks = c.masks;
   const char* t = c.types;
@@ -981,7 +986,7 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
   }
   if (out != out_end) return bad("records shorter than the raw length");
   if (!data.Finished()) return bad("bytes after the data column");
-  if (select != nullptr) records->resize(static_cast<size_t>(out - records->data()));
+  if (select != nullptr) records->assign(selected.data(), static_cast<size_t>(out - selected.data()));
   return Status::Ok();
 }
 

@@ -49,11 +49,10 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
     raw->clear();
     return false;
   };
-  raw->resize(h.raw_len);
   if (h.codec == format::kCodecNone) {
     if (stored.size() != h.raw_len) return Status::Corruption("stored and raw length differ");
     if (!wanted(stored)) return Status::Ok();
-    std::memcpy(raw->data(), stored.data(), stored.size());
+    raw->assign(stored);
     return Status::Ok();
   }
   if (h.codec >= format::kCodecZstdColumns) {
@@ -79,6 +78,7 @@ Status DecodeFramePayload(const FrameHeader& h, std::string_view stored, std::st
                                                                           : DataColumns::kWhole;
     return DecodeFrameColumns(decompressed, h.count, h.first_seq, h.raw_len, raw, layout, select, kept);
   }
+  raw->resize(h.raw_len);
   const size_t n = ZSTD_decompress(raw->data(), raw->size(), stored.data(), stored.size());
   if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
   if (n != h.raw_len) return Status::Corruption("decompressed length differs from header");

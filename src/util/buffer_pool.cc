@@ -15,7 +15,6 @@ std::string BufferPool::Take() {
 void BufferPool::Give(std::string&& buffer) {
   // Small strings hold no heap memory worth keeping.
   if (buffer.capacity() < 4096 || buffer.capacity() > max_capacity_) return;
-  buffer.clear();
   MutexLock lock(&mu_);
   if (free_.size() < max_buffers_) free_.push_back(std::move(buffer));
 }

@@ -31,7 +31,11 @@ class BufferPool {
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
-  // An empty string, with the capacity of a buffer given back if there is one.
+  // A buffer given back, as it was given: its memory, and its old size and
+  // bytes, so that the caller's resize() to a frame's length zero-fills
+  // only what lies past the old size (a frame's records are overwritten
+  // whole; filling 256 KiB of zeros first was 3-5 % of a lookup's time).
+  // An empty string if the pool holds none.  Resize before use.
   std::string Take() EXCLUDES(mu_);
   // Keeps `buffer`'s memory for a later Take() if the pool has room and it is
   // not too large; frees it otherwise.
