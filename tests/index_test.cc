@@ -179,6 +179,18 @@ class Planner : public ::testing::Test {
     delete expected_;
   }
 
+  // The seqs `log` answers q with; the frames it read from disk (not the
+  // frame cache), and in *visited those it visited.
+  static uint64_t FramesRead(Log* log, const Query& q, std::vector<uint64_t>* seqs, uint64_t* visited = nullptr) {
+    auto it = log->Query(q);
+    EXPECT_TRUE(it.ok());
+    auto* scan = dynamic_cast<ScanIterator*>(it->get());
+    EXPECT_NE(scan, nullptr);
+    *seqs = test::Seqs(test::Collect(scan));
+    if (visited) *visited = scan->frames_visited();
+    return scan->frames_read();
+  }
+
   static std::vector<uint64_t> Run(const Query& q, uint64_t* frames_read = nullptr) {
     auto it = ScanIterator::Open(Env::Default(), dir_->path(), q);
     EXPECT_TRUE(it.ok());
@@ -421,14 +433,7 @@ TEST_F(Planner, AScanOfEveryFrameLeavesTheFramesLookupsUseInTheCache) {
   ASSERT_TRUE(log.ok());
   Query lookup;
   lookup.lead_id = (*expected_)[31337].lead_id;
-  auto frames_read = [&](const Query& q, std::vector<uint64_t>* seqs) {
-    auto it = (*log)->Query(q);
-    EXPECT_TRUE(it.ok());
-    auto* scan = dynamic_cast<ScanIterator*>(it->get());
-    EXPECT_NE(scan, nullptr);
-    *seqs = test::Seqs(test::Collect(scan));
-    return scan->frames_read();
-  };
+  auto frames_read = [&](const Query& q, std::vector<uint64_t>* seqs) { return FramesRead(log->get(), q, seqs); };
   std::vector<uint64_t> seqs;
   EXPECT_GT(frames_read(lookup, &seqs), 0u);
   EXPECT_EQ(seqs, test::ReferenceQuery(*expected_, lookup));
@@ -454,6 +459,37 @@ TEST_F(Planner, AScanOfEveryFrameLeavesTheFramesLookupsUseInTheCache) {
   EXPECT_EQ(seqs.front(), kEvents);
   EXPECT_EQ(frames_read(newest, &seqs), 0u);
   EXPECT_EQ(frames_read(lookup, &seqs), 0u);
+  ASSERT_TRUE((*log)->Shutdown().ok());
+}
+
+// A lookup of a value found in most frames (a popular lead, a common type)
+// would cycle through the whole cache; past its share of the cache it only
+// takes free room, so the frames other lookups keep stay cached, and the
+// frames it does not keep are decoded for its own records only.
+TEST_F(Planner, ALookupOfAValueInMostFramesLeavesOtherLookupsFramesCached) {
+  Options o;
+  o.dir = dir_->path();
+  o.frame_cache_bytes = 1u << 20;  // about 100 of this log's 8 KiB frames
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok());
+  Query rare;
+  rare.lead_id = (*expected_)[31337].lead_id;
+  std::vector<uint64_t> seqs;
+  EXPECT_GT(FramesRead(log->get(), rare, &seqs), 0u);
+  ASSERT_EQ(FramesRead(log->get(), rare, &seqs), 0u) << "the lookup's frames are cached";
+  Query common;
+  common.type = (*expected_)[0].type;
+  for (const bool descending : {false, true}) {
+    common.descending = descending;
+    uint64_t visited = 0;
+    FramesRead(log->get(), common, &seqs, &visited);
+    ASSERT_GT(visited, 500u) << "the type is in most frames";
+    std::vector<uint64_t> want = test::ReferenceQuery(*expected_, common);
+    EXPECT_EQ(seqs, want);
+  }
+  EXPECT_LE((*log)->stats().frame_cache_bytes, 1u << 20);
+  EXPECT_EQ(FramesRead(log->get(), rare, &seqs), 0u) << "the common lookup evicted the rare one's frames";
+  EXPECT_EQ(seqs, test::ReferenceQuery(*expected_, rare));
   ASSERT_TRUE((*log)->Shutdown().ok());
 }
 

@@ -68,6 +68,7 @@ class FrameCache {
   // Drops every frame of a segment (retention removed it).
   void EraseSegment(const std::string& segment_path);
   size_t bytes() const;
+  size_t capacity() const { return lru_.capacity(); }
 
  private:
   static std::string Key(const std::string& segment_path, size_t frame);

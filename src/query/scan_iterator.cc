@@ -295,8 +295,16 @@ void ScanIterator::CandidateRecords(const CachedFrame& frame, bool hit, std::vec
 }
 
 FrameCache::Admit ScanIterator::Admission(uint64_t visited) const {
-  return scans_all_frames_ && visited >= kHotScanFrames ? FrameCache::Admit::kIfRoom
-                                                                 : FrameCache::Admit::kHot;
+  if (scans_all_frames_ && visited >= kHotScanFrames) return FrameCache::Admit::kIfRoom;
+  // A lookup that visits more frames than a share of the cache holds (a
+  // popular lead is in every frame) would cycle through the whole cache and
+  // find none of its frames there the next time: past that share it only
+  // takes free room, and decodes just its own records from the rest.
+  if (context_.frames && visited >= std::max<uint64_t>(kHotScanFrames, context_.frames->capacity() /
+                                                                            kHotLookupShare / kTypicalFrameBytes)) {
+    return FrameCache::Admit::kIfRoom;
+  }
+  return FrameCache::Admit::kHot;
 }
 
 size_t ScanIterator::NextFrameToVisit(size_t pos) const {

@@ -118,8 +118,14 @@ class ScanIterator final : public EventIterator {
   // short scan (the newest events, a page) is cached as usual.
   // `visited`: frames visited in the scan before this one (frames_visited_
   // for this thread; the read-ahead counts from when its plan began).
+  // A lookup the index narrowed is cached as the most recently used until
+  // it has visited the frames of 1/kHotLookupShare of the cache (counted
+  // at kTypicalFrameBytes, the writer's default frame cut), then as a long
+  // scan is.
   FrameCache::Admit Admission(uint64_t visited) const;
   static constexpr uint64_t kHotScanFrames = 8;
+  static constexpr uint64_t kHotLookupShare = 4;
+  static constexpr uint64_t kTypicalFrameBytes = 256u << 10;
   // The first position from `pos` on in frame_order_ that FrameMayMatch,
   // or frame_order_.size().
   size_t NextFrameToVisit(size_t pos) const;
