@@ -8,9 +8,11 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "event/record.h"
 #include "event/validator.h"
+#include "query/filter.h"
 #include "storage/format.h"
 #include "storage/segment_reader.h"
 #include "storage/segment_writer.h"
@@ -263,6 +265,143 @@ TEST(FrameColumns, SelectedRecordsAreTheWholeDecodeFiltered) {
       }
     }
   }
+}
+
+TEST(FrameColumns, DataValuesDifferOnlyWhenTheirTextSaysSo) {
+  EXPECT_TRUE(DataValueMayEqual(R"("failed")", "failed"));
+  EXPECT_FALSE(DataValueMayEqual(R"("ok")", "failed"));
+  EXPECT_FALSE(DataValueMayEqual(R"("failed ")", "failed"));
+  EXPECT_TRUE(DataValueMayEqual(R"("fa\u0069led")", "failed")) << "escaped: the filter unescapes it";
+  EXPECT_TRUE(DataValueMayEqual(R"("fa\u0069led")", "ok")) << "escaped: only unescaping tells";
+  EXPECT_TRUE(DataValueMayEqual(R"("a\"b")", "x")) << "escaped";
+  EXPECT_TRUE(DataValueMayEqual("1.5e3", "1.5e3"));
+  EXPECT_FALSE(DataValueMayEqual("1.5e3", "1500")) << "a number is compared as its text";
+  EXPECT_TRUE(DataValueMayEqual("null ", "null"));
+  EXPECT_FALSE(DataValueMayEqual("true", "false"));
+  EXPECT_TRUE(DataValueMayEqual(R"({"a":1})", "anything")) << "objects and arrays are the filter's to compare";
+  EXPECT_TRUE(DataValueMayEqual("[1, 2]", "[1,2]"));
+  EXPECT_TRUE(DataValueMayEqual("", "x"));
+}
+
+// Selecting on a top-level data key keeps every record whose data the real
+// filter (EventFilter, --where) matches, over objects of every shape: keys
+// spelled with escapes, given twice, nested values, data stored whole, no
+// data at all.  On plain data it keeps exactly the matches.
+TEST(FrameColumns, SelectionOnADataKeyKeepsEveryRecordTheFilterMatches) {
+  const std::vector<std::string> shapes = {
+      R"({"step":"a","status":"failed","attempt":1})",
+      R"({"status":"ok","step":"b"})",
+      R"({ "status" : "failed" , "n": -1.5e3 })",
+      R"({"st\u0061tus":"failed","x":1})",
+      R"({"status":"fa\u0069led"})",
+      R"({"status":"ok","status":"failed"})",
+      R"({"status":{"nested":"failed"},"k":[1,{"status":"failed"}]})",
+      R"({"a/b":"failed","a~b":1,"n":-1.5e3})",
+      R"({})",
+      R"({"status":null,"n":1500})",
+  };
+  const std::vector<std::pair<std::string, std::string>> wheres = {
+      {"/status", "failed"}, {"/status", "ok"}, {"/n", "-1.5e3"}, {"/n", "1500"}, {"/a~1b", "failed"},
+      {"/a~0b", "1"},        {"/missing", "x"}, {"/status", "null"}, {"/", "x"},
+  };
+  for (const bool many_shapes : {false, true}) {  // more shapes than a frame keeps: data stored whole
+    std::vector<std::string> storage;
+    std::string raw;
+    const uint32_t n = 300;
+    for (uint32_t i = 0; i < n; ++i) {
+      EventView e;
+      e.seq = 5 + i;
+      e.ts_ns = 1'700'000'000'000'000'000 + i;
+      e.type = "t";
+      storage.push_back(many_shapes ? R"({"k)" + std::to_string(i) + R"(":1,"status":"failed"})"
+                                    : shapes[i % shapes.size()]);
+      if (i % 13 != 3) e.data = storage.back();
+      AppendFramedRecord(e, &raw);
+    }
+    for (const DataColumns layout : {DataColumns::kByKey, DataColumns::kByKeyPacked}) {
+      std::string columns;
+      ASSERT_TRUE(EncodeFrameColumns(raw, n, 5, &columns, layout));
+      for (const auto& [pointer, value] : wheres) {
+        Query q;
+        q.where = {{pointer, value}};
+        auto filter = EventFilter::Create(q);
+        ASSERT_TRUE(filter.ok());
+        std::string key;  // the pointer's one token, unescaped
+        for (size_t i = 1; i < pointer.size(); ++i) {
+          key += pointer[i] != '~' ? pointer[i] : pointer[++i] == '0' ? '~' : '/';
+        }
+        RecordSelector select;
+        select.data = true;
+        select.data_key = key;
+        select.data_value = value;
+        std::string kept_records;
+        uint32_t kept = 0;
+        const Status s =
+            DecodeFrameColumns(columns, n, 5, static_cast<uint32_t>(raw.size()), &kept_records, layout, &select, &kept);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        std::set<uint64_t> kept_seqs;
+        for (size_t pos = 0; pos < kept_records.size(); pos += 4 + GetU32(kept_records.data() + pos)) {
+          EventView e;
+          ASSERT_TRUE(DecodeRecord(std::string_view(kept_records).substr(pos + 4, GetU32(kept_records.data() + pos)), &e));
+          kept_seqs.insert(e.seq);
+        }
+        EXPECT_EQ(kept_seqs.size(), kept);
+        size_t matches = 0;
+        for (size_t pos = 0; pos < raw.size(); pos += 4 + GetU32(raw.data() + pos)) {
+          EventView e;
+          ASSERT_TRUE(DecodeRecord(std::string_view(raw).substr(pos + 4, GetU32(raw.data() + pos)), &e));
+          if (!(*filter)->Matches(e)) continue;
+          ++matches;
+          EXPECT_TRUE(kept_seqs.count(e.seq)) << pointer << "=" << value << ": seq " << e.seq << " " << e.data;
+        }
+        if (!many_shapes && pointer == "/status" && value == "ok") {
+          // Kept: "ok" itself (shape 1); what only unescaping tells (shapes
+          // 3 and 4), the key given twice (5), an object value (6); data
+          // stored whole ({} and no data).  Not: "failed", null, no key.
+          uint32_t want_kept = 0;
+          for (uint32_t i = 0; i < n; ++i) {
+            const size_t shape = i % shapes.size();
+            want_kept += i % 13 == 3 || shape == 1 || shape == 3 || shape == 4 || shape == 5 || shape == 6 || shape == 8;
+          }
+          EXPECT_EQ(kept, want_kept);
+          EXPECT_GT(matches, 0u);
+        }
+        if (many_shapes) {
+          EXPECT_EQ(kept, n) << "data stored whole is always kept";
+        }
+      }
+    }
+  }
+  // On the reference workload, exactly the matches.
+  const std::string reference = ReferenceRecords(1, 999);
+  std::string columns;
+  ASSERT_TRUE(EncodeFrameColumns(reference, 999, 1, &columns, DataColumns::kByKeyPacked));
+  Query q;
+  q.where = {{"/status", "failed"}};
+  auto filter = EventFilter::Create(q);
+  ASSERT_TRUE(filter.ok());
+  std::string want;
+  uint32_t want_n = 0;
+  for (size_t pos = 0; pos < reference.size(); pos += 4 + GetU32(reference.data() + pos)) {
+    EventView e;
+    ASSERT_TRUE(DecodeRecord(std::string_view(reference).substr(pos + 4, GetU32(reference.data() + pos)), &e));
+    if ((*filter)->Matches(e)) {
+      want.append(reference, pos, 4 + GetU32(reference.data() + pos));
+      ++want_n;
+    }
+  }
+  RecordSelector select;
+  select.data = true;
+  select.data_key = "status";
+  select.data_value = "failed";
+  std::string got;
+  uint32_t kept = 0;
+  ASSERT_TRUE(DecodeFrameColumns(columns, 999, 1, static_cast<uint32_t>(reference.size()), &got,
+                                 DataColumns::kByKeyPacked, &select, &kept)
+                  .ok());
+  EXPECT_GT(want_n, 50u);
+  EXPECT_EQ(kept, want_n);
+  EXPECT_EQ(got, want);
 }
 
 TEST(FrameColumns, WhatColumnsCannotHoldIsRefused) {

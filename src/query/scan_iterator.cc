@@ -42,6 +42,23 @@ RecordSelector SelectorOf(IndexedField field, std::string_view value) {
   return {RecordSelector::kType, value};  // unreachable: every field is listed
 }
 
+// The key a JSON pointer of one token ("/status", "/a~1b") names in the
+// top-level object, unescaped; false for any other pointer.
+bool TopLevelKey(std::string_view pointer, std::string* key) {
+  if (pointer.empty() || pointer[0] != '/' || pointer.find('/', 1) != std::string_view::npos) return false;
+  key->clear();
+  for (size_t i = 1; i < pointer.size(); ++i) {
+    if (pointer[i] != '~') {
+      key->push_back(pointer[i]);
+    } else if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
+      key->push_back(pointer[++i] == '0' ? '~' : '/');
+    } else {
+      return false;  // CheckJsonPointer refuses it first
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ScanIterator>> ScanIterator::OpenDirectory(const std::string& dir, const Query& query) {
@@ -66,6 +83,15 @@ ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query
   else if (query_.type && !query_.type->ends_with(".*") && *query_.type != "*")  // "*" and "x.*" are prefixes
     equality_.emplace(IndexedField::kType, *query_.type);
   if (equality_) selector_ = SelectorOf(equality_->first, equality_->second);
+  // A --where on a top-level data key narrows the records rebuilt too.
+  for (const auto& [pointer, value] : query_.where) {
+    if (!TopLevelKey(pointer, &selector_data_key_)) continue;
+    if (!selector_) selector_.emplace();  // on the data key alone
+    selector_->data = true;
+    selector_->data_key = selector_data_key_;
+    selector_->data_value = value;
+    break;
+  }
 }
 
 ScanIterator::~ScanIterator() { CancelReadAhead(); }  // its thread reads segment_ and the ring

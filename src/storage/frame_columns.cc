@@ -495,7 +495,10 @@ void EncodeDataByKey(const std::vector<EventView>& events, Sink* out, bool pack,
 // section, after checking that every length stays inside the section.
 class DataSection {
  public:
-  Status Init(const char* p, const char* end, uint32_t count, DataColumns layout) {
+  // With `select` naming a data key, each shape also learns which of its
+  // values are filed under that key (see MayHold).
+  Status Init(const char* p, const char* end, uint32_t count, DataColumns layout,
+              const RecordSelector* select = nullptr) {
     layout_ = layout;
     if (layout == DataColumns::kWhole) {
       cursors_.assign(1, p);
@@ -529,6 +532,7 @@ class DataSection {
         if (!GetVarint64(p, end, &col) || col > UINT32_MAX) return Bad("truncated shape");
         s.columns.push_back(static_cast<uint32_t>(col));
       }
+      if (select != nullptr && select->data) FindKey(select->data_key, &s);
     }
     refs_.resize(count);
     for (uint32_t& r : refs_) {
@@ -655,6 +659,19 @@ class DataSection {
     *len = static_cast<uint64_t>(dst - start);
     return Status::Ok();
   }
+  // Whether record i's data may hold `value` under the key Init() was given:
+  // false only when its shape lacks the key, or the key's value is spelled
+  // plainly and differs.  Looks at the value without consuming it.
+  bool MayHold(uint32_t i, std::string_view value) {
+    if (layout_ == DataColumns::kWhole || refs_[i] == 0) return true;  // stored whole
+    const Shape& s = shapes_[refs_[i] - 1];
+    if (s.key_unclear) return true;
+    for (uint32_t k : s.key_values) {
+      std::string_view v;
+      if (!Peek(s.columns[k], &v) || DataValueMayEqual(v, value)) return true;  // damage: the decode reports it
+    }
+    return false;
+  }
   // Steps over record i's data as WriteNext would consume it, without
   // spelling it out; *len the length WriteNext would have written.
   Status SkipNext(uint32_t i, uint64_t* len) {
@@ -685,7 +702,36 @@ class DataSection {
   struct Shape {
     std::vector<std::string_view> pieces;
     std::vector<uint32_t> columns;
+    // Of a selector's data key: the values filed under it, and whether some
+    // key is spelled with escapes (or twice) so that which one is cannot be
+    // told without unescaping.
+    std::vector<uint32_t> key_values;
+    bool key_unclear = false;
   };
+  // The piece before value k holds its key: punctuation and spaces, then
+  // the quoted key, a colon and spaces (SplitObject).
+  static void FindKey(std::string_view key, Shape* s) {
+    s->key_values.clear();
+    s->key_unclear = false;
+    for (size_t k = 0; k + 1 < s->pieces.size(); ++k) {
+      const std::string_view piece = s->pieces[k];
+      const size_t open = piece.find('"');
+      const char* close = open == std::string_view::npos ? nullptr
+                                                          : SkipString(piece.data() + open, piece.data() + piece.size());
+      if (close == nullptr) {
+        s->key_unclear = true;  // not as the encoder cuts pieces: keep every record
+        return;
+      }
+      const std::string_view name(piece.data() + open + 1, static_cast<size_t>(close - piece.data()) - open - 2);
+      if (name.find('\\') != std::string_view::npos) {
+        s->key_unclear = true;
+        return;
+      }
+      if (name == key) s->key_values.push_back(static_cast<uint32_t>(k));
+    }
+    // A key given twice: which value a pointer reads is the filter's call.
+    if (s->key_values.size() > 1) s->key_unclear = true;
+  }
   // A packed column: its template, whose digit positions each value's
   // nibbles overwrite in turn.
   struct Packed {
@@ -737,6 +783,25 @@ class DataSection {
       return true;
     }
     return TakeSized(column, v);
+  }
+  // Take() without consuming the value.
+  bool Peek(uint32_t column, std::string_view* v) {
+    if (!packed_.empty() && packed_of_[column] >= 0) {
+      Packed& pc = packed_[static_cast<size_t>(packed_of_[column])];
+      if (pc.left == 0) return false;
+      const uint8_t* const next = pc.next;
+      *v = Unpack(pc);
+      pc.next = next;
+      ++pc.left;
+      return true;
+    }
+    const char* p = cursors_[column];
+    uint64_t len;
+    if (!GetVarint64(p, column_ends_[column], &len) || len > static_cast<uint64_t>(column_ends_[column] - p)) {
+      return false;
+    }
+    *v = std::string_view(p, len);
+    return true;
   }
   // Take() without the value: its length is added to *len.
   bool Skip(uint32_t column, uint64_t* len) {
@@ -907,10 +972,34 @@ Status VisitColumnFields(std::string_view columns, uint32_t count, uint64_t firs
   return Status::Ok();
 }
 
+bool DataValueMayEqual(std::string_view raw, std::string_view value) {
+  while (!raw.empty() && (kByteClass[static_cast<unsigned char>(raw.back())] & kSpace)) raw.remove_suffix(1);
+  while (!raw.empty() && (kByteClass[static_cast<unsigned char>(raw.front())] & kSpace)) raw.remove_prefix(1);
+  if (raw.empty() || raw.front() == '{' || raw.front() == '[') return true;
+  if (raw.front() != '"') return raw == value;  // a number, true, false or null: its text
+  if (raw.size() < 2 || raw.back() != '"' || raw.find('\\') != std::string_view::npos) return true;
+  return raw.substr(1, raw.size() - 2) == value;
+}
+
+namespace {
+
+// Whether record i, with this type and these optional fields, is one the
+// selector keeps (its data part: may hold, see RecordSelector).
+bool Selected(const RecordSelector& select, std::string_view type, const std::string_view* fields,
+              DataSection& data, uint32_t i) {
+  if (select.column != RecordSelector::kNoField &&
+      (select.column == RecordSelector::kType ? type : fields[select.column]) != select.value) {
+    return false;
+  }
+  return !select.data || data.MayHold(i, select.data_value);
+}
+
+}  // namespace
+
 Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t first_seq, uint32_t raw_len,
                           std::string* records, DataColumns layout, const RecordSelector* select, uint32_t* kept) {
   auto bad = [](const char* what) { return Status::Corruption(std::string("frame columns: ") + what); };
-  if (select != nullptr && (select->column < RecordSelector::kType || select->column >= kFieldColumns)) {
+  if (select != nullptr && (select->column < RecordSelector::kNoField || select->column >= kFieldColumns)) {
     return Status::InvalidArgument("record selector: no column " + std::to_string(select->column));
   }
   if (kept) *kept = 0;
@@ -919,7 +1008,7 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
   const char* const end = columns.data() + columns.size();
   const std::vector<uint64_t>& ts = *c.ts;
   thread_local DataSection data;
-  STELE_RETURN_IF_ERROR(data.Init(c.data, end, count, layout));
+  STELE_RETURN_IF_ERROR(data.Init(c.data, end, count, layout, select));
   // Rebuild the records.  A record not selected is stepped over, and takes
   // its length off the room left, so that the records still add up to
   // exactly raw_len whether or not they are rebuilt.  The selected ones are
@@ -948,9 +1037,7 @@ Status DecodeFrameColumns(std::string_view columns, uint32_t count, uint64_t fir
       fc[f] += n;
       len += 2 + n;
     }
-    if (select != nullptr &&
-        (select->column == RecordSelector::kType ? std::string_view(t + 1, type_len) : fields[select->column]) !=
-            select->value) {
+    if (select != nullptr && !Selected(*select, std::string_view(t + 1, type_len), fields, data, i)) {
       t += 1 + type_len;
       uint64_t data_len = 0;
       STELE_RETURN_IF_ERROR(data.SkipNext(i, &data_len));

@@ -47,11 +47,28 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
 // mask bits of docs/format.md) equals `value`.  An equality lookup that
 // will not keep the frame rebuilds only its own records: the others' data
 // values are stepped over, not spelled out and copied.
+//
+// A selector may also (or only) name a top-level key of the data object,
+// whose value must read as `data_value` (a string's unescaped text, any
+// other value's JSON text: what --where compares).  The shapes of codecs 3
+// and 4 say which column holds that key's value, so a record is tested on
+// that one value without being rebuilt.  This part keeps a superset: a
+// record is kept whenever its key or value is spelled with escapes, the
+// value is an object or array, or its data is stored whole, and the
+// caller's filter decides those.
 struct RecordSelector {
   static constexpr int kType = -1;
-  int column = kType;
+  static constexpr int kNoField = -2;  // select on the data key alone
+  int column = kNoField;
   std::string_view value;
+  bool data = false;
+  std::string_view data_key;  // unescaped, as a JSON pointer's one token names it
+  std::string_view data_value;
 };
+
+// Whether a top-level data value stored as `raw` (its JSON text) may read
+// as `value` (see RecordSelector): false only when it certainly does not.
+bool DataValueMayEqual(std::string_view raw, std::string_view value);
 
 // Rebuilds exactly raw_len bytes of framed records from columns written by
 // EncodeFrameColumns.  kCorruption if the columns are malformed.  With
