@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -36,6 +37,22 @@ std::string ReferenceRecords(uint64_t first_seq, size_t n, uint64_t seed = 42) {
     EventView e;
     EXPECT_TRUE(v.Validate(line, 0x7fffffffffffffff / 2, limits, &e).ok());
     e.seq = first_seq + i;
+    AppendFramedRecord(e, &raw);
+  }
+  return raw;
+}
+
+// Framed records of n events from seq 5, record i's data `data_of(i)`,
+// except every `no_data_every`-th (from the fourth), which has none.
+std::string RecordsOf(uint32_t n, uint32_t no_data_every, const std::function<std::string(uint32_t)>& data_of) {
+  std::string raw;
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string data = data_of(i);
+    EventView e;
+    e.seq = 5 + i;
+    e.ts_ns = 1'700'000'000'000'000'000 + i;
+    e.type = "t";
+    if (i % no_data_every != 3) e.data = data;
     AppendFramedRecord(e, &raw);
   }
   return raw;
@@ -97,19 +114,10 @@ TEST(FrameColumns, DataObjectsOfEveryShapeRoundTripExactly) {
       R"({"long":"0123456789abcde\"0123456789abcdef\\\\","k\\\"ey":"0123456789abcdef0123456789abcdef\\"})",
   };
   for (const bool many_shapes : {false, true}) {
-    std::vector<std::string> storage;
-    std::string raw;
     const uint32_t n = 400;
-    for (uint32_t i = 0; i < n; ++i) {
-      EventView e;
-      e.seq = 5 + i;
-      e.ts_ns = 1'700'000'000'000'000'000 + i;
-      e.type = "t";
-      storage.push_back(many_shapes ? R"({"k)" + std::to_string(i) + R"(":)" + std::to_string(i) + "}"
-                                    : shapes[i % shapes.size()]);
-      if (i % 17 != 3) e.data = storage.back();  // and some without data
-      AppendFramedRecord(e, &raw);
-    }
+    const std::string raw = RecordsOf(n, 17, [&](uint32_t i) {
+      return many_shapes ? R"({"k)" + std::to_string(i) + R"(":)" + std::to_string(i) + "}" : shapes[i % shapes.size()];
+    });
     EXPECT_EQ(RoundTrip(raw, n, 5, DataColumns::kByKey), raw) << many_shapes;
     EXPECT_EQ(RoundTrip(raw, n, 5, DataColumns::kByKeyPacked), raw) << many_shapes;
   }
@@ -305,19 +313,10 @@ TEST(FrameColumns, SelectionOnADataKeyKeepsEveryRecordTheFilterMatches) {
       {"/a~0b", "1"},        {"/missing", "x"}, {"/status", "null"}, {"/", "x"},
   };
   for (const bool many_shapes : {false, true}) {  // more shapes than a frame keeps: data stored whole
-    std::vector<std::string> storage;
-    std::string raw;
     const uint32_t n = 300;
-    for (uint32_t i = 0; i < n; ++i) {
-      EventView e;
-      e.seq = 5 + i;
-      e.ts_ns = 1'700'000'000'000'000'000 + i;
-      e.type = "t";
-      storage.push_back(many_shapes ? R"({"k)" + std::to_string(i) + R"(":1,"status":"failed"})"
-                                    : shapes[i % shapes.size()]);
-      if (i % 13 != 3) e.data = storage.back();
-      AppendFramedRecord(e, &raw);
-    }
+    const std::string raw = RecordsOf(n, 13, [&](uint32_t i) {
+      return many_shapes ? R"({"k)" + std::to_string(i) + R"(":1,"status":"failed"})" : shapes[i % shapes.size()];
+    });
     for (const DataColumns layout : {DataColumns::kByKey, DataColumns::kByKeyPacked}) {
       std::string columns;
       ASSERT_TRUE(EncodeFrameColumns(raw, n, 5, &columns, layout));
