@@ -13,11 +13,13 @@
 #include "index/live_index.h"
 #include "index/segment_index.h"
 #include "ingest/log_impl.h"
+#include "query/filter.h"
 #include "event/validator.h"
 #include "integrity/sha256.h"
 #include "integrity/sha256_x2.h"
 #include "storage/frame_columns.h"
 #include "stele/stele.h"
+#include "util/coding.h"
 #include "util/time.h"
 #include "workload/generator.h"
 
@@ -265,6 +267,60 @@ void BM_DecodeFrameColumns(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kPerFrame);
 }
 BENCHMARK(BM_DecodeFrameColumns)->Arg(0)->Arg(1);
+
+// The same frame (codec 4) rebuilt for one lookup only (ScanIterator, a
+// frame the cache will not keep): arg 0 a lead's records, arg 1 those
+// whose data may hold "status":"failed" (tested on the key's column).
+void BM_DecodeFrameColumnsSelected(benchmark::State& state) {
+  const std::string frame = ReferenceFrames(1)[0];
+  std::string columns, records;
+  if (!EncodeFrameColumns(frame, kPerFrame, 1, &columns, DataColumns::kByKeyPacked)) std::abort();
+  EventView first;
+  if (!DecodeRecord(std::string_view(frame).substr(4, GetU32(frame.data())), &first)) std::abort();
+  const std::string lead(first.lead_id);
+  RecordSelector select;
+  if (state.range(0) == 0) {
+    select.column = 2;  // lead_id
+    select.value = lead;
+  } else {
+    select.data = true;
+    select.data_key = "status";
+    select.data_value = "failed";
+  }
+  uint32_t kept = 0;
+  for (auto _ : state) {
+    if (!DecodeFrameColumns(columns, kPerFrame, 1, static_cast<uint32_t>(frame.size()), &records,
+                            DataColumns::kByKeyPacked, &select, &kept)
+             .ok()) {
+      std::abort();
+    }
+  }
+  state.counters["kept"] = kept;
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kPerFrame);
+}
+BENCHMARK(BM_DecodeFrameColumnsSelected)->Arg(0)->Arg(1);
+
+// A --where over a frame's records one by one, as a frame-cache hit filters
+// them (EventFilter::MatchRecords), per event.
+void BM_WhereOverRecords(benchmark::State& state) {
+  const std::string frame = ReferenceFrames(1)[0];
+  std::vector<uint32_t> offsets, out;
+  for (size_t pos = 0; pos < frame.size(); pos += 4 + GetU32(frame.data() + pos)) {
+    offsets.push_back(static_cast<uint32_t>(pos));
+  }
+  Query q;
+  q.where = {{"/status", "failed"}};
+  auto filter = EventFilter::Create(q);
+  if (!filter.ok()) std::abort();
+  for (auto _ : state) {
+    out.clear();
+    if (!(*filter)->MatchRecords(frame, offsets, &out)) std::abort();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["matched"] = static_cast<double>(out.size());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kPerFrame);
+}
+BENCHMARK(BM_WhereOverRecords);
 
 // A type + 10 % time-range count through an open Log, as `stele bench
 // query` times it beside SQLite, on a log of 1M reference events in 16 MiB

@@ -15,6 +15,7 @@
 #include "index/blocked_index.h"
 #include "index/segment_index.h"
 #include "query/count.h"
+#include "query/filter.h"
 #include "query/scan_iterator.h"
 #include "storage/format.h"
 #include "storage/segment_reader.h"
@@ -549,6 +550,43 @@ TEST_F(Planner, MissingOrDamagedIndexFallsBackToAScan) {
   auto it = ScanIterator::Open(Env::Default(), copy.path(), q);
   ASSERT_TRUE(it.ok());
   EXPECT_EQ(test::Seqs(test::Collect(it->get())), test::ReferenceQuery(*expected_, q));
+}
+
+// A --where reads the field as JSON does, whatever the bytes look like:
+// escaped spellings match, the value's text elsewhere in the data does not.
+// (The filter skips parsing data that lacks the value's text; a backslash
+// anywhere means the text may be spelled otherwise.)
+TEST(WhereFilter, ReadsEachFieldAsJsonWhateverItsSpelling) {
+  struct Case {
+    std::string data, pointer, value;
+    bool match;
+  };
+  const std::vector<Case> cases = {
+      {R"({"status":"failed"})", "/status", "failed", true},
+      {R"({"status":"fa\u0069led"})", "/status", "failed", true},
+      {R"({"st\u0061tus":"failed"})", "/status", "failed", false},  // keys are compared as stored
+      {R"({"status":"ok","note":"failed"})", "/status", "failed", false},
+      {R"({"status":"ok","note":"fa\u0069led"})", "/status", "failed", false},
+      {R"({"n":1500})", "/n", "1500", true},
+      {R"({"n":1500})", "/n", "150", false},
+      {R"({"n":15})", "/n", "1500", false},
+      {R"({"q":"a\"b"})", "/q", "a\"b", true},
+      {R"({"o":{"a":[1,2]}})", "/o", R"({"a":[1,2]})", true},
+      {R"({"o":{"a":[1,2]}})", "/o/a/1", "2", true},
+      {R"({"e":""})", "/e", "", true},
+      {"", "/e", "", false},
+  };
+  for (const Case& c : cases) {
+    Query q;
+    q.where = {{c.pointer, c.value}};
+    auto filter = EventFilter::Create(q);
+    ASSERT_TRUE(filter.ok());
+    EventView e;
+    e.seq = 1;
+    e.type = "t";
+    e.data = c.data;
+    EXPECT_EQ((*filter)->Matches(e), c.match) << c.data << " " << c.pointer << "=" << c.value;
+  }
 }
 
 TEST_F(Planner, DataFieldAndRegexFiltersMatchBruteForce) {

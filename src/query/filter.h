@@ -67,6 +67,8 @@ class EventFilter {
   bool DataField(std::string_view data, const std::string& pointer, std::string* out);
   // Every filter but the regex.
   bool MatchesFields(const EventView& e);
+  // False only when `data` cannot hold a field that reads as `value`.
+  static bool DataMayHoldText(std::string_view data, std::string_view value);
   bool MatchesRegex(const EventView& e);
   // The leftmost match of lines_regex_ in text from `from` on.
   bool FindLinesMatch(const re2::StringPiece& text, size_t from, re2::StringPiece* m);
