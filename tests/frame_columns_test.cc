@@ -246,7 +246,7 @@ TEST(FrameColumns, EveryFieldShapeRoundTripsExactly) {
 TEST(FrameColumns, SelectedRecordsAreTheWholeDecodeFiltered) {
   const uint32_t n = 999;
   const std::string raw = ReferenceRecords(40, n);
-  EventView first, last;
+  EventView first;
   ASSERT_TRUE(DecodeRecord(std::string_view(raw).substr(4, GetU32(raw.data())), &first));
   const std::vector<std::pair<int, std::string>> selections = {
       {RecordSelector::kType, std::string(first.type)}, {0, std::string(first.actor)},
