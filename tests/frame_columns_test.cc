@@ -325,10 +325,8 @@ TEST(FrameColumns, SelectionOnADataKeyKeepsEveryRecordTheFilterMatches) {
         q.where = {{pointer, value}};
         auto filter = EventFilter::Create(q);
         ASSERT_TRUE(filter.ok());
-        std::string key;  // the pointer's one token, unescaped
-        for (size_t i = 1; i < pointer.size(); ++i) {
-          key += pointer[i] != '~' ? pointer[i] : pointer[++i] == '0' ? '~' : '/';
-        }
+        std::string key;
+        ASSERT_TRUE(TopLevelKey(pointer, &key)) << pointer;
         RecordSelector select;
         select.data = true;
         select.data_key = key;

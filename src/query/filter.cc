@@ -121,6 +121,21 @@ std::string CheckJsonPointer(std::string_view p) {
   return {};
 }
 
+bool TopLevelKey(std::string_view pointer, std::string* key) {
+  if (pointer.empty() || pointer[0] != '/' || pointer.find('/', 1) != std::string_view::npos) return false;
+  key->clear();
+  for (size_t i = 1; i < pointer.size(); ++i) {
+    if (pointer[i] != '~') {
+      key->push_back(pointer[i]);
+    } else if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
+      key->push_back(pointer[++i] == '0' ? '~' : '/');
+    } else {
+      return false;  // not a pointer (CheckJsonPointer says why)
+    }
+  }
+  return true;
+}
+
 EventFilter::EventFilter(const Query& query) : query_(query) {
   if (query_.type && query_.type->ends_with(".*")) {
     type_is_prefix_ = true;

@@ -102,5 +102,8 @@ class EventFilter {
 
 // Checks an RFC 6901 pointer ("" or "/a/0/b~1c"); empty on success.
 std::string CheckJsonPointer(std::string_view pointer);
+// The key a pointer of one token ("/status", "/a~1b") names in the
+// top-level object, unescaped; false for any other pointer.
+bool TopLevelKey(std::string_view pointer, std::string* key);
 
 }  // namespace stele

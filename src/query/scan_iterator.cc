@@ -42,23 +42,6 @@ RecordSelector SelectorOf(IndexedField field, std::string_view value) {
   return {RecordSelector::kType, value};  // unreachable: every field is listed
 }
 
-// The key a JSON pointer of one token ("/status", "/a~1b") names in the
-// top-level object, unescaped; false for any other pointer.
-bool TopLevelKey(std::string_view pointer, std::string* key) {
-  if (pointer.empty() || pointer[0] != '/' || pointer.find('/', 1) != std::string_view::npos) return false;
-  key->clear();
-  for (size_t i = 1; i < pointer.size(); ++i) {
-    if (pointer[i] != '~') {
-      key->push_back(pointer[i]);
-    } else if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
-      key->push_back(pointer[++i] == '0' ? '~' : '/');
-    } else {
-      return false;  // CheckJsonPointer refuses it first
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ScanIterator>> ScanIterator::OpenDirectory(const std::string& dir, const Query& query) {

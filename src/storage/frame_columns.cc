@@ -795,13 +795,7 @@ class DataSection {
       ++pc.left;
       return true;
     }
-    const char* p = cursors_[column];
-    uint64_t len;
-    if (!GetVarint64(p, column_ends_[column], &len) || len > static_cast<uint64_t>(column_ends_[column] - p)) {
-      return false;
-    }
-    *v = std::string_view(p, len);
-    return true;
+    return PeekSized(column, v);
   }
   // Take() without the value: its length is added to *len.
   bool Skip(uint32_t column, uint64_t* len) {
@@ -818,14 +812,19 @@ class DataSection {
     *len += v.size();
     return true;
   }
-  // The next value of a column of length-prefixed values.
-  bool TakeSized(uint32_t column, std::string_view* v) {
-    const char*& p = cursors_[column];
+  // The next value of a column of length-prefixed values, checked against
+  // the column's end; PeekSized leaves it there, TakeSized moves past it.
+  bool PeekSized(uint32_t column, std::string_view* v) const {
+    const char* p = cursors_[column];
     const char* const end = column_ends_[column];
     uint64_t len;
     if (!GetVarint64(p, end, &len) || len > static_cast<uint64_t>(end - p)) return false;
     *v = std::string_view(p, len);
-    p += len;
+    return true;
+  }
+  bool TakeSized(uint32_t column, std::string_view* v) {
+    if (!PeekSized(column, v)) return false;
+    cursors_[column] = v->data() + v->size();
     return true;
   }
 
