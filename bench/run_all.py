@@ -98,7 +98,10 @@ def main():
     for j in json_lines(out):
         row("sync=always append-to-durable at %d/s, fsync +%g ms: p50 / p99 / p99.9 us (achieved/s) vs bare "
             "fdatasync p50 / p99" % (j["offered"], j["fsync_delay_ms"]),
-            "%.0f / %.0f / %.0f (%.0f)" % (j["p50_us"], j["p99_us"], j["p999_us"], j["achieved"]),
+            "%.0f / %.0f / %.0f (%.0f)%s" % (j["p50_us"], j["p99_us"], j["p999_us"], j["achieved"],
+                                              # the share of the load the VM was stopped (StallProbe)
+                                              "; host stalled %.1f%%" % (100 * j["host_stalled_share"])
+                                              if j.get("host_stalled_share") else ""),
             "%.0f / %.0f" % (j["floor_p50_us"], j["floor_p99_us"]), "%.1fx at p99" % (j["p99_us"] / j["floor_p99_us"]),
             "%.0f" % rss)
 

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "stele/log.h"
 #include "util/confined_env.h"
 #include "util/forwarding_env.h"
+#include "util/stall_probe.h"
 #include "workload/generator.h"
 
 namespace stele::cli {
@@ -99,11 +101,26 @@ Result<Percentiles> FsyncFloor(Env* env, const std::string& path, unsigned sampl
   return Summarize(&us);
 }
 
+// The upper bound of the LogStats fsync bucket holding the 99th percentile
+// of the fdatasyncs between two snapshots (infinity in the last bucket).
+double FsyncP99Bound(const LogStats& before, const LogStats& after) {
+  const uint64_t n = after.fsyncs - before.fsyncs;
+  uint64_t seen = 0;
+  for (size_t b = 0; b < std::size(LogStats::kFsyncBucketsUs); ++b) {
+    seen += after.fsync_buckets[b] - before.fsync_buckets[b];
+    if (100 * seen >= 99 * n) return static_cast<double>(LogStats::kFsyncBucketsUs[b]);
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
 struct LoadResult {
   double achieved = 0;  // events/s
   Percentiles latency;
   double events_per_fsync = 0;
   unsigned producers = 0;
+  StallProbe::Stalls stalls;  // of the machine, during the load
+  double stalled_share = 0;   // of the load's time spent in those stalls
+  double fsync_p99_bound_us = 0;  // the log's own fdatasyncs during the load: p99 is at most this
   uint64_t failures = 0;
   std::string first_error;
 };
@@ -140,6 +157,7 @@ LoadResult RunLoad(const LatencyFlags& f, const std::vector<std::string>& lines,
   const uint64_t warmup = n / 10;  // the first 10% settle the batch size
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   const LogStats before = (*log)->stats();
+  StallProbe probe;
   RunThreads(r.producers, [&](unsigned t) {
     prctl(PR_SET_TIMERSLACK, 1UL);  // wake on time, not up to 50 us late
     auto& mine = per_thread[t];
@@ -160,6 +178,8 @@ LoadResult RunLoad(const LatencyFlags& f, const std::vector<std::string>& lines,
     }
   });
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  r.stalls = probe.Stop();
+  r.stalled_share = r.stalls.total_ms / 1000.0 / elapsed;
   const LogStats after = (*log)->stats();
   (void)(*log)->Shutdown();
   std::filesystem::remove_all(dir);
@@ -169,8 +189,13 @@ LoadResult RunLoad(const LatencyFlags& f, const std::vector<std::string>& lines,
   r.achieved = static_cast<double>(n - r.failures) / elapsed;
   r.latency = Summarize(&all);
   const uint64_t fsyncs = after.fsyncs - before.fsyncs;
+  r.fsync_p99_bound_us = FsyncP99Bound(before, after);
   r.events_per_fsync = fsyncs == 0 ? 0 : static_cast<double>(n) / static_cast<double>(fsyncs);
   return r;
+}
+
+std::string BoundText(double us) {
+  return std::isinf(us) ? std::string("> 1 s") : "<= " + std::to_string(static_cast<uint64_t>(us));
 }
 
 int RunBenchLatency(const LatencyFlags& f) {
@@ -188,9 +213,17 @@ int RunBenchLatency(const LatencyFlags& f) {
 
   std::printf("sync=always append-to-durable latency, open loop, %.1f s per rate (first 10%% not counted)\n",
               f.seconds);
-  std::printf("%-8s %-12s %10s %10s %9s %9s %9s %9s %8s %9s %9s %8s\n", "fsync+", "offered/s", "achieved/s",
-              "producers", "p50 us", "p99 us", "p99.9 us", "max us", "ev/fsync", "floor p50", "floor p99",
-              "p99/flr");
+  // "fsync p99" bounds the log's own fdatasyncs during the load (from its
+  // LogStats histogram: the disk as the writer saw it, where "floor" is the
+  // disk just before).  The last three columns: how often the machine
+  // stopped running the process during the load (StallProbe), the longest
+  // stop, and the share of the load's time it was stopped.  On a VM these,
+  // not the log, can set the tail: once more than 1 % of the time is
+  // stalled, more than 1 % of the events fall due inside a stall and wait
+  // for its end.
+  std::printf("%-8s %-12s %10s %10s %9s %9s %9s %9s %8s %9s %9s %8s %10s %7s %9s %8s\n", "fsync+", "offered/s",
+              "achieved/s", "producers", "p50 us", "p99 us", "p99.9 us", "max us", "ev/fsync", "floor p50",
+              "floor p99", "p99/flr", "fsync p99", "stalls", "stall max", "stalled");
   for (const double delay : f.delays_ms) {
     ConfinedEnv confined(f.work_dir);
     SlowSyncEnv slow(&confined, std::chrono::microseconds(static_cast<int64_t>(delay * 1000)));
@@ -205,15 +238,20 @@ int RunBenchLatency(const LatencyFlags& f) {
                      r.first_error.c_str());
         return kExitIOError;
       }
-      std::printf("%-8s %-12llu %10.0f %10u %9.0f %9.0f %9.0f %9.0f %8.1f %9.0f %9.0f %7.1fx\n",
+      std::printf("%-8s %-12llu %10.0f %10u %9.0f %9.0f %9.0f %9.0f %8.1f %9.0f %9.0f %7.1fx %10s %7llu %6.1f ms %7.1f%%\n",
                   (std::to_string(static_cast<int>(delay)) + " ms").c_str(), static_cast<unsigned long long>(rate),
                   r.achieved, r.producers, r.latency.p50, r.latency.p99, r.latency.p999, r.latency.max,
-                  r.events_per_fsync, floor->p50, floor->p99, r.latency.p99 / floor->p99);
+                  r.events_per_fsync, floor->p50, floor->p99, r.latency.p99 / floor->p99,
+                  BoundText(r.fsync_p99_bound_us).c_str(), static_cast<unsigned long long>(r.stalls.count), r.stalls.max_ms, 100 * r.stalled_share);
       std::printf(
           "{\"fsync_delay_ms\":%g,\"offered\":%llu,\"achieved\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,"
-          "\"p999_us\":%.0f,\"max_us\":%.0f,\"events_per_fsync\":%.1f,\"floor_p50_us\":%.0f,\"floor_p99_us\":%.0f}\n",
+          "\"p999_us\":%.0f,\"max_us\":%.0f,\"events_per_fsync\":%.1f,\"floor_p50_us\":%.0f,\"floor_p99_us\":%.0f,"
+          "\"fsync_p99_at_most_us\":%s,\"host_stalls\":%llu,\"host_stall_total_ms\":%.1f,\"host_stall_max_ms\":%.1f,\"host_stalled_share\":%.4f,\"stall_probe_realtime\":%s}\n",
           delay, static_cast<unsigned long long>(rate), r.achieved, r.latency.p50, r.latency.p99, r.latency.p999,
-          r.latency.max, r.events_per_fsync, floor->p50, floor->p99);
+          r.latency.max, r.events_per_fsync, floor->p50, floor->p99,
+          std::isinf(r.fsync_p99_bound_us) ? "null" : std::to_string(static_cast<uint64_t>(r.fsync_p99_bound_us)).c_str(),
+          static_cast<unsigned long long>(r.stalls.count),
+          r.stalls.total_ms, r.stalls.max_ms, r.stalled_share, r.stalls.realtime ? "true" : "false");
       std::fflush(stdout);
     }
   }
