@@ -96,8 +96,8 @@ def main():
     time.sleep(5)
     out, rss, _ = run([STELE, "bench", "latency", "--seconds", "3", "--work-dir", a.work_dir + "/latency"])
     for j in json_lines(out):
-        row("sync=always append-to-durable at %d/s, fsync +%g ms: p50 / p99 / p99.9 us (achieved/s) vs bare "
-            "fdatasync p50 / p99" % (j["offered"], j["fsync_delay_ms"]),
+        row("sync=always append-to-durable at %d/s, fsync +%g ms, %s harness: p50 / p99 / p99.9 us (achieved/s) "
+            "vs bare fdatasync p50 / p99" % (j["offered"], j["fsync_delay_ms"], j["harness"]),
             "%.0f / %.0f / %.0f (%.0f)%s" % (j["p50_us"], j["p99_us"], j["p999_us"], j["achieved"],
                                               # the share of the load the VM was stopped (StallProbe)
                                               "; host stalled %.1f%%" % (100 * j["host_stalled_share"])

@@ -355,29 +355,38 @@ TEST(CliRetain, RemovesOldSegmentsAndTheLogStillVerifies) {
   EXPECT_LT(std::stoull(count.out), 48000u);
 }
 
-// The latency benchmark runs end to end on a real log, with and without an
-// injected fsync delay, and reports every offered load it was given
-// (no timing is asserted: only that the rows exist and the load was run).
+// The latency benchmark runs end to end on a real log, through both
+// harnesses, with and without an injected fsync delay, and reports every
+// offered load it was given (no timing is asserted: only that the rows
+// exist and the load was run).
 TEST(CliBench, LatencyReportsEveryLoadAndGroupCommitsUnderASlowFsync) {
   TempDir dir;
   RunResult r = RunStele({"bench", "latency", "--rates", "500,2000", "--fsync-delays-ms", "0,5", "--seconds", "0.4",
                           "--work-dir", dir.Sub("work")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> rows;
-  for (size_t pos = 0; (pos = r.out.find("{\"fsync_delay_ms\":", pos)) != std::string::npos; ++pos) {
+  for (size_t pos = 0; (pos = r.out.find("{\"harness\":", pos)) != std::string::npos; ++pos) {
     rows.push_back(r.out.substr(pos, r.out.find('\n', pos) - pos));
   }
-  ASSERT_EQ(rows.size(), 4u) << r.out;
-  EXPECT_NE(rows[0].find("\"offered\":500,"), std::string::npos) << rows[0];
-  EXPECT_NE(rows[3].find("\"fsync_delay_ms\":5,\"offered\":2000,"), std::string::npos) << rows[3];
-  // 2,000 events/s against a 5 ms fsync: a commit per event would manage
-  // at most 200/s, so the load only ran because commits were grouped.
-  const size_t at = rows[3].find("\"events_per_fsync\":");
-  ASSERT_NE(at, std::string::npos);
-  EXPECT_GT(std::stod(rows[3].substr(at + 19)), 2.0) << rows[3];
+  // Delays, then harnesses, then rates.
+  ASSERT_EQ(rows.size(), 8u) << r.out;
+  EXPECT_NE(rows[0].find("{\"harness\":\"queued\",\"fsync_delay_ms\":0,\"offered\":500,"), std::string::npos) << rows[0];
+  EXPECT_NE(rows[3].find("{\"harness\":\"threads\",\"fsync_delay_ms\":0,\"offered\":2000,"), std::string::npos) << rows[3];
+  for (const size_t i : {size_t{5}, size_t{7}}) {
+    EXPECT_NE(rows[i].find("\"fsync_delay_ms\":5,\"offered\":2000,"), std::string::npos) << rows[i];
+    // 2,000 events/s against a 5 ms fsync: a commit per event would manage
+    // at most 200/s, so the load only ran because commits were grouped.
+    const size_t at = rows[i].find("\"events_per_fsync\":");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_GT(std::stod(rows[i].substr(at + 19)), 2.0) << rows[i];
+    EXPECT_NE(rows[i].find("\"host_stalls\":"), std::string::npos) << rows[i];
+  }
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("work")));
   RunResult bad = RunStele({"bench", "latency", "--seconds", "0"});
   EXPECT_EQ(bad.exit_code, 2);
+  RunResult unknown = RunStele({"bench", "latency", "--harness", "fibers", "--work-dir", dir.Sub("work2")});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("--harness: \"fibers\" is not queued or threads"), std::string::npos) << unknown.err;
 }
 
 TEST(CliKeys, SecretsAreShownOnceAndStoredOnlyHashed) {

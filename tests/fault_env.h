@@ -1,6 +1,6 @@
 // FaultEnv: an Env that forwards to the POSIX one and injects the failures
 // storage engines must survive: a failed fdatasync, a write refused after N
-// bytes (a full disk), and a slow sync; and it can hold back the writing of
+// bytes (a full disk), and a slow or held sync; and it can hold back the writing of
 // sealed segments' field index files.  Thread-safe knobs.
 #pragma once
 
@@ -20,6 +20,9 @@ class FaultEnv final : public ForwardingEnv {
   std::atomic<int64_t> write_budget{-1};
   std::atomic<int> sync_delay_ms{0};
   std::atomic<uint64_t> syncs{0};
+  // While true, every sync waits; syncs_held counts the syncs that waited.
+  std::atomic<bool> hold_syncs{false};
+  std::atomic<int> syncs_held{0};
   // While true, opening a field index file (<segment>.fidx.tmp) waits;
   // index_files_held counts the opens that waited.
   std::atomic<bool> hold_index_files{false};
@@ -53,6 +56,10 @@ class FaultEnv final : public ForwardingEnv {
       return base_->Append(data);
     }
     Status Sync() override {
+      if (env_->hold_syncs) {
+        ++env_->syncs_held;
+        while (env_->hold_syncs) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       if (int ms = env_->sync_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       if (env_->fail_sync) return Status::IOError("fdatasync: Input/output error (injected)");
       ++env_->syncs;

@@ -2,6 +2,7 @@
 // locking, rotation and sync modes.
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "fault_env.h"
@@ -266,6 +267,99 @@ TEST(Log, QueryOfAMissingDirectoryIsNotFound) {
 
 namespace stele {
 namespace {
+
+// Waits up to 10 s for `ready`: a regression fails the test, never hangs it.
+template <typename Pred>
+bool Eventually(Pred ready) {
+  for (int i = 0; i < 10'000 && !ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return ready();
+}
+
+Options OptionsOver(const TempDir& dir, test::FaultEnv* env, SyncMode sync) {
+  Options o;
+  o.dir = dir.path();
+  o.env = env;
+  o.sync = sync;
+  return o;
+}
+
+// Lets held syncs go when a test ends, however it ends.
+struct SyncRelease {
+  test::FaultEnv* env;
+  ~SyncRelease() { env->hold_syncs = false; }
+};
+
+TEST(Log, AnEventAppendedQueuedIsDurableOnlyOnceItsSyncEnds) {
+  TempDir dir;
+  test::FaultEnv env;
+  auto log = OpenOrDie(OptionsOver(dir, &env, SyncMode::kAlways));
+  env.hold_syncs = true;
+  // Returns while the writer is held in the sync of its batch (Append()
+  // would wait there).
+  auto queued = std::async(std::launch::async, [&] { return log->AppendQueued(R"({"type":"a"})"); });
+  SyncRelease release_first{&env};  // destroyed before the future, which may be waiting on the hold
+  ASSERT_EQ(queued.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const Result<uint64_t> seq = queued.get();
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  ASSERT_TRUE(Eventually([&] { return env.syncs_held > 0; }));
+  EXPECT_LT(log->stats().durable_seq, *seq);
+  auto durable = std::async(std::launch::async, [&] { return log->WaitDurable(*seq); });
+  SyncRelease release_second{&env};
+  EXPECT_EQ(durable.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout)
+      << "WaitDurable returned while the event's sync was held";
+  env.hold_syncs = false;
+  ASSERT_EQ(durable.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(durable.get().ok());
+  EXPECT_GE(log->stats().durable_seq, *seq);
+  // An event queued after it is there too, and a seq not handed out is an error.
+  auto next = log->AppendQueued(R"({"type":"b"})");
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(log->WaitDurable(*next).ok());
+  const Status ahead = log->WaitDurable(*next + 1);
+  EXPECT_EQ(ahead.code(), StatusCode::kInvalidArgument) << ahead.ToString();
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{*seq, *next}));
+}
+
+TEST(Log, WaitDurableAsksForTheSyncUnderSyncNoneAndInTheCommitWindow) {
+  for (const SyncMode mode : {SyncMode::kNone, SyncMode::kBatch}) {
+    SCOPED_TRACE(std::string(SyncModeName(mode)));
+    TempDir dir;
+    test::FaultEnv env;
+    Options o = OptionsOver(dir, &env, mode);
+    o.batch_commit_delay = std::chrono::hours(1);  // a window no test run can outlast
+    auto log = OpenOrDie(o);
+    // Under kBatch the first batch after idle is synced at once; the
+    // second waits in the window.
+    auto first = log->AppendQueued(R"({"type":"a"})");
+    ASSERT_TRUE(first.ok());
+    if (mode == SyncMode::kBatch) {
+      ASSERT_TRUE(Eventually([&] { return log->stats().durable_seq >= *first; }));
+    }
+    auto seq = log->AppendQueued(R"({"type":"b"})");
+    ASSERT_TRUE(seq.ok());
+    if (mode == SyncMode::kNone) {  // written, and left unsynced
+      ASSERT_TRUE(Eventually([&] { return log->stats().written_seq >= *seq; }));
+    }
+    EXPECT_LT(log->stats().durable_seq, *seq);
+    auto durable = std::async(std::launch::async, [&] { return log->WaitDurable(*seq); });
+    ASSERT_EQ(durable.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "nobody synced the event";
+    EXPECT_TRUE(durable.get().ok());
+    EXPECT_GE(log->stats().durable_seq, *seq);
+  }
+}
+
+TEST(Log, WaitDurableReportsTheSyncThatFailed) {
+  TempDir dir;
+  test::FaultEnv env;
+  auto log = OpenOrDie(OptionsOver(dir, &env, SyncMode::kAlways));
+  env.fail_sync = true;
+  auto seq = log->AppendQueued(R"({"type":"a"})");
+  ASSERT_TRUE(seq.ok());
+  const Status s = log->WaitDurable(*seq);
+  EXPECT_EQ(s.code(), StatusCode::kReadOnly) << s.ToString();
+  EXPECT_LT(log->stats().durable_seq, *seq);
+}
 
 TEST(Log, GroupCommitWindowHoldsBackgroundSyncsButNeverFlush) {
   TempDir dir;

@@ -100,6 +100,17 @@ class Log {
   // waits, without holding what other threads need, such as a GIL).  The
   // event's source was charged a rate-limit token either way.
   Result<uint64_t> TryAppend(std::string_view json);
+  // Append() that returns once the event is queued, whatever the sync mode
+  // (it waits, as Append() does, only for queue space): the event is then
+  // written and synced as any other, and WaitDurable(seq) returns once it
+  // is durable.  For a caller that keeps many events in flight without a
+  // thread blocked on each (an event loop, a pipeline, a benchmark).
+  Result<uint64_t> AppendQueued(std::string_view json);
+  // Returns once every event up to `seq` is durable (fdatasync'd).  Under
+  // kBatch and kNone it asks the writer for that sync, as Flush() does.
+  // kInvalidArgument for a seq not appended yet; kReadOnly or kClosed if
+  // the log stopped before the event was durable.
+  Status WaitDurable(uint64_t seq);
 
   // Validates each line of an NDJSON text; the good lines are enqueued as
   // one run with contiguous seqs, the bad ones are reported by line number.

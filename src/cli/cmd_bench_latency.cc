@@ -33,7 +33,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How events are offered: see DriveQueued() and DriveThreads().
+enum class Harness { kQueued, kThreads };
+
 struct LatencyFlags {
+  std::vector<std::string> harnesses{"queued", "threads"};
   std::vector<uint64_t> rates{10'000, 50'000, 200'000};
   std::vector<double> delays_ms{0, 1, 10};
   double seconds = 3;
@@ -125,7 +129,110 @@ struct LoadResult {
   std::string first_error;
 };
 
-LoadResult RunLoad(const LatencyFlags& f, const std::vector<std::string>& lines, uint64_t rate, double delay_ms) {
+Clock::time_point Due(Clock::time_point start, uint64_t i, uint64_t rate) {
+  return start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / static_cast<double>(rate)));
+}
+
+// What a harness measured: each counted event's latency from its due time
+// to durable, in microseconds.
+struct Driven {
+  std::vector<double> us;
+  unsigned producers = 0;
+  uint64_t failures = 0;
+  std::string first_error;
+};
+
+// Blocking Append() from a thread per event in flight, as a server with a
+// thread per request calls it.
+Driven DriveThreads(Log* log, const LatencyFlags& f, const std::vector<std::string>& lines, uint64_t n, uint64_t rate,
+                    double delay_ms, Clock::time_point start) {
+  Driven d;
+  // Events in flight = rate x latency, and an event waits up to two
+  // commits (the one in progress, then its own): 1.5 x rate x (2 x fsync
+  // delay + 1 ms) threads keep the offered load up.  More would only add
+  // scheduling noise on two cores (64 vs 200 threads at 50k/s: p99 1.5 vs
+  // 4.1 ms); a thread that falls behind its schedule is still charged from
+  // the due time.
+  const double expected_s = 1.5 * (2 * delay_ms + 1) / 1000.0;
+  d.producers = static_cast<unsigned>(
+      std::clamp<double>(std::ceil(static_cast<double>(rate) * expected_s), 8, f.max_producers));
+  std::vector<std::vector<double>> per_thread(d.producers);
+  std::atomic<uint64_t> failures{0};
+  std::mutex error_mu;
+  const uint64_t warmup = n / 10;  // the first 10% settle the batch size
+  RunThreads(d.producers, [&](unsigned t) {
+    prctl(PR_SET_TIMERSLACK, 1UL);  // wake on time, not up to 50 us late
+    auto& mine = per_thread[t];
+    mine.reserve(n / d.producers + 1);
+    for (uint64_t i = t; i < n; i += d.producers) {
+      const auto due = Due(start, i, rate);
+      std::this_thread::sleep_until(due);
+      auto seq = log->Append(lines[i]);
+      const double us = std::chrono::duration<double, std::micro>(Clock::now() - due).count();
+      if (!seq.ok()) {
+        if (failures.fetch_add(1) == 0) {
+          std::lock_guard<std::mutex> g(error_mu);
+          d.first_error = seq.status().ToString();
+        }
+        continue;
+      }
+      if (i >= warmup) mine.push_back(us);
+    }
+  });
+  for (auto& v : per_thread) d.us.insert(d.us.end(), v.begin(), v.end());
+  d.failures = failures.load();
+  return d;
+}
+
+// AppendQueued() from one thread at each event's due time, while this one
+// waits for each event to be durable in seq order (Log::WaitDurable): no
+// thread per event in flight, so what is measured is the log rather than
+// the scheduling of hundreds of blocked threads on two cores (which took
+// 87 % of the CPU at 50k/s with a 1 ms fsync: docs/performance.md).
+Driven DriveQueued(Log* log, const std::vector<std::string>& lines, uint64_t n, uint64_t rate,
+                   Clock::time_point start) {
+  Driven d;
+  d.producers = 1;
+  std::vector<uint64_t> seqs(n, 0);  // 0: refused
+  std::atomic<uint64_t> appended{0};  // events [0, appended) have their seqs[] set
+  uint64_t refused = 0;               // the pacer's, read after it is joined
+  std::string first_refusal;
+  std::thread pacer([&] {
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    for (uint64_t i = 0; i < n; ++i) {
+      std::this_thread::sleep_until(Due(start, i, rate));
+      auto seq = log->AppendQueued(lines[i]);
+      if (seq.ok()) {
+        seqs[i] = *seq;
+      } else if (refused++ == 0) {
+        first_refusal = seq.status().ToString();
+      }
+      appended.store(i + 1, std::memory_order_release);
+      appended.notify_one();
+    }
+  });
+  const uint64_t warmup = n / 10;  // the first 10% settle the batch size
+  d.us.reserve(n - warmup);
+  uint64_t lost = 0;
+  for (uint64_t j = 0; j < n; ++j) {
+    for (uint64_t a = appended.load(std::memory_order_acquire); a <= j; a = appended.load(std::memory_order_acquire)) {
+      appended.wait(a, std::memory_order_acquire);
+    }
+    if (seqs[j] == 0) continue;
+    if (Status s = log->WaitDurable(seqs[j]); !s.ok()) {
+      if (lost++ == 0 && d.first_error.empty()) d.first_error = s.ToString();
+      continue;
+    }
+    if (j >= warmup) d.us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - Due(start, j, rate)).count());
+  }
+  pacer.join();
+  d.failures = refused + lost;
+  if (refused > 0) d.first_error = first_refusal;
+  return d;
+}
+
+LoadResult RunLoad(const LatencyFlags& f, const std::vector<std::string>& lines, uint64_t rate, double delay_ms,
+                   Harness harness) {
   LoadResult r;
   const std::string dir = f.work_dir + "/log";
   std::filesystem::remove_all(dir);
@@ -142,52 +249,22 @@ LoadResult RunLoad(const LatencyFlags& f, const std::vector<std::string>& lines,
     return r;
   }
   const uint64_t n = std::min<uint64_t>(lines.size(), static_cast<uint64_t>(static_cast<double>(rate) * f.seconds));
-  // Events in flight = rate x latency, and an event waits up to two
-  // commits (the one in progress, then its own): 1.5 x rate x (2 x fsync
-  // delay + 1 ms) threads keep the offered load up.  More would only add
-  // scheduling noise on two cores (64 vs 200 threads at 50k/s: p99 1.5 vs
-  // 4.1 ms); a thread that falls behind its schedule is still charged from
-  // the due time.
-  const double expected_s = 1.5 * (2 * delay_ms + 1) / 1000.0;
-  r.producers = static_cast<unsigned>(
-      std::clamp<double>(std::ceil(static_cast<double>(rate) * expected_s), 8, f.max_producers));
-  std::vector<std::vector<double>> per_thread(r.producers);
-  std::atomic<uint64_t> failures{0};
-  std::mutex error_mu;
-  const uint64_t warmup = n / 10;  // the first 10% settle the batch size
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   const LogStats before = (*log)->stats();
   StallProbe probe;
-  RunThreads(r.producers, [&](unsigned t) {
-    prctl(PR_SET_TIMERSLACK, 1UL);  // wake on time, not up to 50 us late
-    auto& mine = per_thread[t];
-    mine.reserve(n / r.producers + 1);
-    for (uint64_t i = t; i < n; i += r.producers) {
-      const auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(1e9 * static_cast<double>(i) / static_cast<double>(rate)));
-      std::this_thread::sleep_until(due);
-      auto seq = (*log)->Append(lines[i]);
-      const double us = std::chrono::duration<double, std::micro>(Clock::now() - due).count();
-      if (!seq.ok()) {
-        if (failures.fetch_add(1) == 0) {
-          std::lock_guard<std::mutex> g(error_mu);
-          r.first_error = seq.status().ToString();
-        }
-        continue;
-      }
-      if (i >= warmup) mine.push_back(us);
-    }
-  });
+  Driven d = harness == Harness::kQueued ? DriveQueued(log->get(), lines, n, rate, start)
+                                         : DriveThreads(log->get(), f, lines, n, rate, delay_ms, start);
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   r.stalls = probe.Stop();
   r.stalled_share = r.stalls.total_ms / 1000.0 / elapsed;
   const LogStats after = (*log)->stats();
   (void)(*log)->Shutdown();
   std::filesystem::remove_all(dir);
-  std::vector<double> all;
-  for (auto& v : per_thread) all.insert(all.end(), v.begin(), v.end());
-  r.failures = failures.load();
+  r.producers = d.producers;
+  r.failures = d.failures;
+  r.first_error = d.first_error;
   r.achieved = static_cast<double>(n - r.failures) / elapsed;
-  r.latency = Summarize(&all);
+  r.latency = Summarize(&d.us);
   const uint64_t fsyncs = after.fsyncs - before.fsyncs;
   r.fsync_p99_bound_us = FsyncP99Bound(before, after);
   r.events_per_fsync = fsyncs == 0 ? 0 : static_cast<double>(n) / static_cast<double>(fsyncs);
@@ -202,6 +279,14 @@ int RunBenchLatency(const LatencyFlags& f) {
   if (f.rates.empty() || f.delays_ms.empty() || f.seconds <= 0) {
     std::fprintf(stderr, "stele: --rates, --fsync-delays-ms and --seconds need values > 0\n");
     return kExitUsage;
+  }
+  std::vector<std::pair<std::string, Harness>> harnesses;
+  for (const std::string& name : f.harnesses) {
+    if (name != "queued" && name != "threads") {
+      std::fprintf(stderr, "stele: --harness: \"%s\" is not queued or threads\n", name.c_str());
+      return kExitUsage;
+    }
+    harnesses.emplace_back(name, name == "queued" ? Harness::kQueued : Harness::kThreads);
   }
   std::filesystem::create_directories(f.work_dir);
   const uint64_t max_rate = *std::max_element(f.rates.begin(), f.rates.end());
@@ -221,7 +306,7 @@ int RunBenchLatency(const LatencyFlags& f) {
   // not the log, can set the tail: once more than 1 % of the time is
   // stalled, more than 1 % of the events fall due inside a stall and wait
   // for its end.
-  std::printf("%-8s %-12s %10s %10s %9s %9s %9s %9s %8s %9s %9s %8s %10s %7s %9s %8s\n", "fsync+", "offered/s",
+  std::printf("%-8s %-8s %-12s %10s %10s %9s %9s %9s %9s %8s %9s %9s %8s %10s %7s %9s %8s\n", "harness", "fsync+", "offered/s",
               "achieved/s", "producers", "p50 us", "p99 us", "p99.9 us", "max us", "ev/fsync", "floor p50",
               "floor p99", "p99/flr", "fsync p99", "stalls", "stall max", "stalled");
   for (const double delay : f.delays_ms) {
@@ -230,29 +315,33 @@ int RunBenchLatency(const LatencyFlags& f) {
     auto floor = FsyncFloor(&slow, f.work_dir + "/floor.bin", delay >= 5 ? 100 : 1000);
     if (!floor.ok()) return ReportError(floor.status());
     std::filesystem::remove(f.work_dir + "/floor.bin");
+    for (const auto& [harness_name, harness] : harnesses) {
     for (const uint64_t rate : f.rates) {
-      std::fprintf(stderr, "fsync delay %.0f ms, %llu events/s...\n", delay, static_cast<unsigned long long>(rate));
-      const LoadResult r = RunLoad(f, lines, rate, delay);
+      std::fprintf(stderr, "%s harness, fsync delay %.0f ms, %llu events/s...\n", harness_name.c_str(), delay,
+                   static_cast<unsigned long long>(rate));
+      const LoadResult r = RunLoad(f, lines, rate, delay, harness);
       if (r.failures > 0) {
         std::fprintf(stderr, "stele: %llu appends failed, first: %s\n", static_cast<unsigned long long>(r.failures),
                      r.first_error.c_str());
         return kExitIOError;
       }
-      std::printf("%-8s %-12llu %10.0f %10u %9.0f %9.0f %9.0f %9.0f %8.1f %9.0f %9.0f %7.1fx %10s %7llu %6.1f ms %7.1f%%\n",
-                  (std::to_string(static_cast<int>(delay)) + " ms").c_str(), static_cast<unsigned long long>(rate),
+      std::printf("%-8s %-8s %-12llu %10.0f %10u %9.0f %9.0f %9.0f %9.0f %8.1f %9.0f %9.0f %7.1fx %10s %7llu %6.1f ms %7.1f%%\n",
+                  harness_name.c_str(), (std::to_string(static_cast<int>(delay)) + " ms").c_str(),
+                  static_cast<unsigned long long>(rate),
                   r.achieved, r.producers, r.latency.p50, r.latency.p99, r.latency.p999, r.latency.max,
                   r.events_per_fsync, floor->p50, floor->p99, r.latency.p99 / floor->p99,
                   BoundText(r.fsync_p99_bound_us).c_str(), static_cast<unsigned long long>(r.stalls.count), r.stalls.max_ms, 100 * r.stalled_share);
       std::printf(
-          "{\"fsync_delay_ms\":%g,\"offered\":%llu,\"achieved\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,"
+          "{\"harness\":\"%s\",\"fsync_delay_ms\":%g,\"offered\":%llu,\"achieved\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,"
           "\"p999_us\":%.0f,\"max_us\":%.0f,\"events_per_fsync\":%.1f,\"floor_p50_us\":%.0f,\"floor_p99_us\":%.0f,"
           "\"fsync_p99_at_most_us\":%s,\"host_stalls\":%llu,\"host_stall_total_ms\":%.1f,\"host_stall_max_ms\":%.1f,\"host_stalled_share\":%.4f,\"stall_probe_realtime\":%s}\n",
-          delay, static_cast<unsigned long long>(rate), r.achieved, r.latency.p50, r.latency.p99, r.latency.p999,
+          harness_name.c_str(), delay, static_cast<unsigned long long>(rate), r.achieved, r.latency.p50, r.latency.p99, r.latency.p999,
           r.latency.max, r.events_per_fsync, floor->p50, floor->p99,
           std::isinf(r.fsync_p99_bound_us) ? "null" : std::to_string(static_cast<uint64_t>(r.fsync_p99_bound_us)).c_str(),
           static_cast<unsigned long long>(r.stalls.count),
           r.stalls.total_ms, r.stalls.max_ms, r.stalled_share, r.stalls.realtime ? "true" : "false");
       std::fflush(stdout);
+    }
     }
   }
   std::filesystem::remove_all(f.work_dir);
@@ -265,6 +354,11 @@ void RegisterBenchLatency(CLI::App* bench, std::function<int()>* run) {
   auto flags = std::make_shared<LatencyFlags>();
   CLI::App* sub = bench->add_subcommand(
       "latency", "sync=always append-to-durable latency at fixed offered loads, beside a bare fdatasync");
+  sub->add_option("--harness", flags->harnesses,
+                  "queued: one thread appends with AppendQueued() and another waits for each event; "
+                  "threads: a blocking Append() per event in flight")
+      ->delimiter(',')
+      ->default_str("queued,threads");
   sub->add_option("--rates", flags->rates, "offered loads, events/s")->delimiter(',')->default_str("10000,50000,200000");
   sub->add_option("--fsync-delays-ms", flags->delays_ms, "delays injected before every fdatasync")
       ->delimiter(',')

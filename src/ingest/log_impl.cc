@@ -227,19 +227,43 @@ Status LogImpl::WaitWritten(uint64_t seq) {
   return Status::Ok();
 }
 
-Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait) {
+Result<uint64_t> LogImpl::EnqueueValidated(std::string_view json, const ValidationLimits& limits, bool wait) {
   EventView event;
   STELE_RETURN_IF_ERROR(Admit(json, NowNanos(), limits, &event));
   std::string& buf = ThreadRecordBuffer();
   buf.clear();
   AppendFramedRecord(event, &buf);
-  auto seq = Enqueue(&buf, 1, wait);
+  return Enqueue(&buf, 1, wait);
+}
+
+Result<uint64_t> LogImpl::AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait) {
+  auto seq = EnqueueValidated(json, limits, wait);
   if (!seq.ok()) return seq;
   if (options_.sync == SyncMode::kAlways) STELE_RETURN_IF_ERROR(WaitDurable(*seq));
   return seq;
 }
 
 Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated(json, limits_, true); }
+
+Result<uint64_t> LogImpl::AppendQueued(std::string_view json) { return EnqueueValidated(json, limits_, true); }
+
+Status LogImpl::AwaitDurable(uint64_t seq) {
+  if (seq >= queue_->next_seq()) {
+    return Status::InvalidArgument("seq " + std::to_string(seq) + ": not appended yet (the next is " +
+                                   std::to_string(queue_->next_seq()) + ")");
+  }
+  // Under kAlways every batch is synced anyway, and the wait takes no lock.
+  // Otherwise ask for the sync, as Flush() does: kNone would never make the
+  // event durable, and kBatch's commit window would hold it back.
+  if (options_.sync != SyncMode::kAlways) {
+    MutexLock l(&mu_);
+    if (durable_seq_ < seq && error_.ok()) {
+      sync_wanted_seq_ = std::max(sync_wanted_seq_, seq);
+      work_cv_.Signal();
+    }
+  }
+  return WaitDurable(seq);
+}
 
 Result<uint64_t> LogImpl::TryAppend(std::string_view json) {
   if (options_.sync == SyncMode::kAlways) return Status::Busy("sync=always waits for the disk");

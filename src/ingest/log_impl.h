@@ -45,6 +45,8 @@ class LogImpl {
 
   Result<uint64_t> Append(std::string_view json);
   Result<uint64_t> TryAppend(std::string_view json);
+  Result<uint64_t> AppendQueued(std::string_view json);
+  Status AwaitDurable(uint64_t seq) EXCLUDES(mu_);
   Result<uint64_t> Count(const stele::Query& query);
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
   Result<uint64_t> RecordSecurityEvent(std::string_view type, std::string_view data_json);
@@ -70,6 +72,9 @@ class LogImpl {
   // waits up to the enqueue deadline for space.  Without `wait`, a full
   // queue is kBusy at once (TryAppend).
   Result<uint64_t> Enqueue(std::string* records, uint64_t n, bool wait = true) EXCLUDES(mu_);
+  // Validates one event and enqueues it: its seq, once queued.
+  Result<uint64_t> EnqueueValidated(std::string_view json, const ValidationLimits& limits, bool wait);
+  // EnqueueValidated(), then under kAlways waits until the event is durable.
   Result<uint64_t> AppendValidated(std::string_view json, const ValidationLimits& limits, bool wait = true);
   // Waits until durable_seq_ >= seq (or an error), without taking mu_
   // unless the log halted.
