@@ -263,7 +263,9 @@ HttpResponse Api::PostEvents(HttpRequest& req) {
     result = std::move(r).value();
   }
   if (durable && result.appended > 0) {
-    Status s = log_->Flush();
+    // This request's events only: a Flush() would also wait for what other
+    // clients appended meanwhile.
+    Status s = log_->WaitDurable(result.last_seq);
     if (!s.ok()) return FromStatus(s);
   }
   std::string out = "{\"appended\":" + std::to_string(result.appended) + ",\"first_seq\":" +
