@@ -283,9 +283,7 @@ void BM_DecodeFrameColumnsSelected(benchmark::State& state) {
     select.column = 2;  // lead_id
     select.value = lead;
   } else {
-    select.data = true;
-    select.data_key = "status";
-    select.data_value = "failed";
+    select.data = {{"status", "failed"}};
   }
   uint32_t kept = 0;
   for (auto _ : state) {

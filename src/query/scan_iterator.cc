@@ -66,15 +66,17 @@ ScanIterator::ScanIterator(Env* env, std::string segment_dir, const Query& query
   else if (query_.type && !query_.type->ends_with(".*") && *query_.type != "*")  // "*" and "x.*" are prefixes
     equality_.emplace(IndexedField::kType, *query_.type);
   if (equality_) selector_ = SelectorOf(equality_->first, equality_->second);
-  // A --where on a top-level data key narrows the records rebuilt too.
+  // Each --where on a top-level data key narrows the records rebuilt too.
+  // (The keys are collected first: the selector's terms point into them.)
+  std::vector<std::string_view> values;
   for (const auto& [pointer, value] : query_.where) {
-    if (!TopLevelKey(pointer, &selector_data_key_)) continue;
-    if (!selector_) selector_.emplace();  // on the data key alone
-    selector_->data = true;
-    selector_->data_key = selector_data_key_;
-    selector_->data_value = value;
-    break;
+    std::string key;
+    if (!TopLevelKey(pointer, &key)) continue;
+    selector_data_keys_.push_back(std::move(key));
+    values.push_back(value);
   }
+  if (!selector_data_keys_.empty() && !selector_) selector_.emplace();  // on the data terms alone
+  for (size_t t = 0; t < selector_data_keys_.size(); ++t) selector_->data.push_back({selector_data_keys_[t], values[t]});
 }
 
 ScanIterator::~ScanIterator() { CancelReadAhead(); }  // its thread reads segment_ and the ring

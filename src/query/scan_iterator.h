@@ -178,10 +178,10 @@ class ScanIterator final : public EventIterator {
   // The most selective equality filter on an indexed field: with a frame
   // cache, only the records holding this value are visited.
   std::optional<std::pair<IndexedField, std::string>> equality_;
-  // equality_ and a --where on a top-level data key, as the frame decoder
-  // takes them (a superset of the matches: the filter still runs).
+  // equality_ and the --where terms on top-level data keys, as the frame
+  // decoder takes them (a superset of the matches: the filter still runs).
   std::optional<RecordSelector> selector_;
-  std::string selector_data_key_;  // the key selector_ names, unescaped
+  std::vector<std::string> selector_data_keys_;  // the keys selector_ names, unescaped
   size_t next_record_ = 0;
   uint64_t emitted_ = 0;
   Status status_;

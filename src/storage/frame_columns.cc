@@ -532,7 +532,7 @@ class DataSection {
         if (!GetVarint64(p, end, &col) || col > UINT32_MAX) return Bad("truncated shape");
         s.columns.push_back(static_cast<uint32_t>(col));
       }
-      if (select != nullptr && select->data) FindKey(select->data_key, &s);
+      if (select != nullptr && !select->data.empty()) FindKeys(select->data, &s);
     }
     refs_.resize(count);
     for (uint32_t& r : refs_) {
@@ -659,18 +659,21 @@ class DataSection {
     *len = static_cast<uint64_t>(dst - start);
     return Status::Ok();
   }
-  // Whether record i's data may hold `value` under the key Init() was given:
-  // false only when its shape lacks the key, or the key's value is spelled
-  // plainly and differs.  Looks at the value without consuming it.
-  bool MayHold(uint32_t i, std::string_view value) {
+  // Whether record i's data may hold every term Init() was given: false
+  // only when its shape lacks a term's key, or that key's value is spelled
+  // plainly and differs.  Looks at the values without consuming them.
+  bool MayHold(uint32_t i, const std::vector<RecordSelector::DataTerm>& terms) {
     if (layout_ == DataColumns::kWhole || refs_[i] == 0) return true;  // stored whole
     const Shape& s = shapes_[refs_[i] - 1];
     if (s.key_unclear) return true;
-    for (uint32_t k : s.key_values) {
+    for (size_t t = 0; t < terms.size(); ++t) {
+      const int k = s.key_value[t];
+      if (k < 0) return false;  // no such key: the pointer reads nothing
       std::string_view v;
-      if (!Peek(s.columns[k], &v) || DataValueMayEqual(v, value)) return true;  // damage: the decode reports it
+      if (Peek(s.columns[static_cast<size_t>(k)], &v) && !DataValueMayEqual(v, terms[t].value)) return false;
+      // (a value that cannot be peeked is damage: the decode reports it)
     }
-    return false;
+    return true;
   }
   // Steps over record i's data as WriteNext would consume it, without
   // spelling it out; *len the length WriteNext would have written.
@@ -702,16 +705,17 @@ class DataSection {
   struct Shape {
     std::vector<std::string_view> pieces;
     std::vector<uint32_t> columns;
-    // Of a selector's data key: the values filed under it, and whether some
-    // key is spelled with escapes (or twice) so that which one is cannot be
+    // Of each of a selector's data terms: the value filed under its key (-1
+    // if none); and whether some key is spelled with escapes, or a term's
+    // key is given twice, so that which value a pointer reads cannot be
     // told without unescaping.
-    std::vector<uint32_t> key_values;
+    std::vector<int> key_value;
     bool key_unclear = false;
   };
   // The piece before value k holds its key: punctuation and spaces, then
   // the quoted key, a colon and spaces (SplitObject).
-  static void FindKey(std::string_view key, Shape* s) {
-    s->key_values.clear();
+  static void FindKeys(const std::vector<RecordSelector::DataTerm>& terms, Shape* s) {
+    s->key_value.assign(terms.size(), -1);
     s->key_unclear = false;
     for (size_t k = 0; k + 1 < s->pieces.size(); ++k) {
       const std::string_view piece = s->pieces[k];
@@ -727,10 +731,13 @@ class DataSection {
         s->key_unclear = true;
         return;
       }
-      if (name == key) s->key_values.push_back(static_cast<uint32_t>(k));
+      for (size_t t = 0; t < terms.size(); ++t) {
+        if (name != terms[t].key) continue;
+        // A key given twice: which value a pointer reads is the filter's call.
+        if (s->key_value[t] >= 0) s->key_unclear = true;
+        s->key_value[t] = static_cast<int>(k);
+      }
     }
-    // A key given twice: which value a pointer reads is the filter's call.
-    if (s->key_values.size() > 1) s->key_unclear = true;
   }
   // A packed column: its template, whose digit positions each value's
   // nibbles overwrite in turn.
@@ -990,7 +997,7 @@ bool Selected(const RecordSelector& select, std::string_view type, const std::st
       (select.column == RecordSelector::kType ? type : fields[select.column]) != select.value) {
     return false;
   }
-  return !select.data || data.MayHold(i, select.data_value);
+  return select.data.empty() || data.MayHold(i, select.data);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stele/event.h"
 #include "stele/status.h"
@@ -48,22 +49,24 @@ bool EncodeFrameColumns(std::string_view records, uint32_t count, uint64_t first
 // will not keep the frame rebuilds only its own records: the others' data
 // values are stepped over, not spelled out and copied.
 //
-// A selector may also (or only) name a top-level key of the data object,
-// whose value must read as `data_value` (a string's unescaped text, any
-// other value's JSON text: what --where compares).  The shapes of codecs 3
-// and 4 say which column holds that key's value, so a record is tested on
-// that one value without being rebuilt.  This part keeps a superset: a
-// record is kept whenever its key or value is spelled with escapes, the
-// value is an object or array, or its data is stored whole, and the
-// caller's filter decides those.
+// A selector may also (or only) name top-level keys of the data object,
+// each of whose values must read as its term's `value` (a string's
+// unescaped text, any other value's JSON text: what --where compares); the
+// terms are ANDed.  The shapes of codecs 3 and 4 say which column holds
+// each key's value, so a record is tested on those values without being
+// rebuilt.  This part keeps a superset: a record is kept whenever a key or
+// value is spelled with escapes, a value is an object or array, or its
+// data is stored whole, and the caller's filter decides those.
 struct RecordSelector {
   static constexpr int kType = -1;
-  static constexpr int kNoField = -2;  // select on the data key alone
+  static constexpr int kNoField = -2;  // select on the data terms alone
   int column = kNoField;
   std::string_view value;
-  bool data = false;
-  std::string_view data_key;  // unescaped, as a JSON pointer's one token names it
-  std::string_view data_value;
+  struct DataTerm {
+    std::string_view key;  // unescaped, as a JSON pointer's one token names it
+    std::string_view value;
+  };
+  std::vector<DataTerm> data;
 };
 
 // Whether a top-level data value stored as `raw` (its JSON text) may read
