@@ -196,7 +196,7 @@ Driven DriveQueued(Log* log, const std::vector<std::string>& lines, uint64_t n, 
   std::vector<uint64_t> seqs(n, 0);  // 0: refused
   std::atomic<uint64_t> appended{0};  // events [0, appended) have their seqs[] set
   uint64_t refused = 0;               // the pacer's, read after it is joined
-  std::string first_refusal;
+  std::string first_refusal, first_loss;
   std::thread pacer([&] {
     prctl(PR_SET_TIMERSLACK, 1UL);
     for (uint64_t i = 0; i < n; ++i) {
@@ -220,14 +220,14 @@ Driven DriveQueued(Log* log, const std::vector<std::string>& lines, uint64_t n, 
     }
     if (seqs[j] == 0) continue;
     if (Status s = log->WaitDurable(seqs[j]); !s.ok()) {
-      if (lost++ == 0 && d.first_error.empty()) d.first_error = s.ToString();
+      if (lost++ == 0) first_loss = s.ToString();
       continue;
     }
     if (j >= warmup) d.us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - Due(start, j, rate)).count());
   }
   pacer.join();
   d.failures = refused + lost;
-  if (refused > 0) d.first_error = first_refusal;
+  d.first_error = refused > 0 ? first_refusal : first_loss;
   return d;
 }
 

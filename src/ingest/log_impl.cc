@@ -420,16 +420,11 @@ Result<uint64_t> LogImpl::Checkpoint() {
 }
 
 Status LogImpl::Flush() {
-  uint64_t target;
   {
     MutexLock l(&mu_);
     if (!error_.ok()) return error_;
-    target = queue_->next_seq() - 1;
-    if (durable_seq_ >= target) return Status::Ok();
-    sync_wanted_seq_ = std::max(sync_wanted_seq_, target);
-    work_cv_.Signal();
   }
-  return WaitDurable(target);
+  return AwaitDurable(queue_->next_seq() - 1);
 }
 
 Status LogImpl::PrepareRead(uint64_t* size, ScanIterator::Context* context) {

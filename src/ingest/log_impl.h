@@ -165,7 +165,7 @@ class LogImpl {
   uint64_t in_flight_bytes_ GUARDED_BY(mu_) = 0;  // the batch being written
   uint64_t written_seq_ GUARDED_BY(mu_) = 0;
   uint64_t durable_seq_ GUARDED_BY(mu_) = 0;
-  uint64_t sync_wanted_seq_ GUARDED_BY(mu_) = 0;  // Flush() target under kNone
+  uint64_t sync_wanted_seq_ GUARDED_BY(mu_) = 0;  // the seq Flush() / WaitDurable() want synced now
   uint64_t checkpoint_wanted_ GUARDED_BY(mu_) = 0;  // Checkpoint(): sign at least this many events
   uint64_t read_wanted_seq_ GUARDED_BY(mu_) = 0;    // a reader waits for this to be written
   uint64_t checkpointed_ GUARDED_BY(mu_) = 0;       // size of the latest checkpoint written
