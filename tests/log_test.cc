@@ -321,6 +321,43 @@ TEST(Log, AnEventAppendedQueuedIsDurableOnlyOnceItsSyncEnds) {
   EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), (std::vector<uint64_t>{*seq, *next}));
 }
 
+// TryAppendQueued() is AppendQueued() for a caller that must not block
+// (one holding a GIL): with the writer held in a sync and the queue full,
+// it refuses at once, and what it accepted lands.
+TEST(Log, TryAppendQueuedRefusesAtOnceWhenTheQueueIsFull) {
+  TempDir dir;
+  test::FaultEnv env;
+  Options o = OptionsOver(dir, &env, SyncMode::kAlways);
+  o.queue_bytes = 16 << 10;
+  o.enqueue_deadline = std::chrono::hours(1);  // a push that waited would outlast the test
+  auto log = OpenOrDie(o);
+  SyncRelease release{&env};
+  env.hold_syncs = true;
+  const Result<uint64_t> waits = log->TryAppend(R"({"type":"a"})");
+  EXPECT_EQ(waits.status().code(), StatusCode::kBusy) << "TryAppend() under kAlways would wait for the disk";
+  auto filled = std::async(std::launch::async, [&] {
+    std::vector<uint64_t> accepted;
+    Status refused;
+    // Both buffers fill (one held by the writer, in its sync), then a refusal.
+    for (int i = 0; i < 10'000 && refused.ok(); ++i) {
+      Result<uint64_t> r = log->TryAppendQueued(R"({"type":"a","data":{"i":)" + std::to_string(i) + "}}");
+      if (r.ok()) accepted.push_back(*r);
+      else refused = r.status();
+    }
+    return std::make_pair(accepted, refused);
+  });
+  SyncRelease release_before_the_future{&env};  // so a try that waited ends, and the test fails rather than hangs
+  ASSERT_EQ(filled.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "a try waited for room";
+  const auto [accepted, refused] = filled.get();
+  EXPECT_EQ(refused.code(), StatusCode::kBusy) << refused.ToString();
+  ASSERT_GT(accepted.size(), 10u);
+  EXPECT_LT(log->stats().durable_seq, accepted.back());
+  env.hold_syncs = false;
+  ASSERT_TRUE(log->WaitDurable(accepted.back()).ok());
+  ASSERT_TRUE(log->Shutdown().ok());
+  EXPECT_EQ(Seqs(QueryAll(dir.path(), {})), accepted) << "every accepted event, and no refused one";
+}
+
 TEST(Log, WaitDurableAsksForTheSyncUnderSyncNoneAndInTheCommitWindow) {
   for (const SyncMode mode : {SyncMode::kNone, SyncMode::kBatch}) {
     SCOPED_TRACE(std::string(SyncModeName(mode)));

@@ -106,6 +106,10 @@ class Log {
   // is durable.  For a caller that keeps many events in flight without a
   // thread blocked on each (an event loop, a pipeline, a benchmark).
   Result<uint64_t> AppendQueued(std::string_view json);
+  // AppendQueued() that never waits: kBusy at once when the queue is full
+  // (then nothing was appended; the source was charged a token, as with
+  // TryAppend()).
+  Result<uint64_t> TryAppendQueued(std::string_view json);
   // Returns once every event up to `seq` is durable (fdatasync'd).  Under
   // kBatch and kNone it asks the writer for that sync, as Flush() does.
   // kInvalidArgument for a seq not appended yet; kReadOnly or kClosed if

@@ -436,8 +436,10 @@ class NativeLog {
   }
 
   // Arguments are borrowed; nullptr or None means absent.
-  void LogEvent(PyObject* event_type, PyObject* data, PyObject* actor, PyObject* source, PyObject* lead_id,
-                PyObject* workflow_id, PyObject* ts) {
+  // Returns the event's seq.  `queued` returns once the event is queued,
+  // whatever the sync mode (WaitDurable() then waits for it).
+  uint64_t LogEvent(PyObject* event_type, PyObject* data, PyObject* actor, PyObject* source, PyObject* lead_id,
+                    PyObject* workflow_id, PyObject* ts, bool queued) {
     std::string& json = Buffer();
     json.assign("{\"type\":");
     if (!PyUnicode_Check(event_type)) ThrowValidation("type", "must be a str");
@@ -465,16 +467,28 @@ class NativeLog {
       }
     }
     json.push_back('}');
-    // An append is cheap unless the queue is full or sync is "always": only
-    // then is the GIL handed to other threads (a release costs as much as an
-    // append, and per call it would make threads take turns).
+    // An append is cheap unless the queue is full or it waits for the disk
+    // (sync "always", not queued): only then is the GIL handed to other
+    // threads (a release costs as much as an append, and per call it would
+    // make threads take turns).
     Log* log = Get();
-    Result<uint64_t> r = log->TryAppend(json);
+    Result<uint64_t> r = queued ? log->TryAppendQueued(json) : log->TryAppend(json);
     if (!r.ok() && r.status().code() == StatusCode::kBusy) {
       py::gil_scoped_release nogil;
-      r = log->Append(json);
+      r = queued ? log->AppendQueued(json) : log->Append(json);
     }
     if (!r.ok()) Throw(r.status());
+    return *r;
+  }
+
+  void WaitDurable(uint64_t seq) {
+    Log* log = Get();
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = log->WaitDurable(seq);
+    }
+    if (!s.ok()) Throw(s);
   }
 
   void Flush() {
@@ -652,10 +666,13 @@ class NativeLog {
 PyObject* LogEventFast(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   try {
     NativeLog* log = py::handle(self).cast<NativeLog*>();
-    static const char* const kNames[] = {"event_type", "data", "actor", "source", "lead_id", "workflow_id", "ts"};
-    PyObject* a[7] = {};
+    static const char* const kNames[] = {"event_type", "data",        "actor", "source",
+                                         "lead_id",    "workflow_id", "ts",    "queued"};
+    constexpr int kSlots = 8;
+    PyObject* a[kSlots] = {};
     if (nargs < 1 || nargs > 2) {
-      PyErr_SetString(PyExc_TypeError, "log_event(event_type, data=None, *, actor, source, lead_id, workflow_id, ts)");
+      PyErr_SetString(PyExc_TypeError,
+                      "log_event(event_type, data=None, *, actor, source, lead_id, workflow_id, ts, queued)");
       return nullptr;
     }
     for (Py_ssize_t i = 0; i < nargs; ++i) a[i] = args[i];
@@ -663,7 +680,7 @@ PyObject* LogEventFast(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
     for (Py_ssize_t k = 0; k < nkw; ++k) {
       PyObject* name = PyTuple_GET_ITEM(kwnames, k);
       int slot = -1;
-      for (int j = 0; j < 7 && slot < 0; ++j) {
+      for (int j = 0; j < kSlots && slot < 0; ++j) {
         if (PyUnicode_CompareWithASCIIString(name, kNames[j]) == 0) slot = j;
       }
       if (slot < 0 || a[slot] != nullptr) {
@@ -677,8 +694,13 @@ PyObject* LogEventFast(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
       PyErr_SetString(PyExc_TypeError, "log_event() missing required argument 'event_type'");
       return nullptr;
     }
-    log->LogEvent(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
-    Py_RETURN_NONE;
+    bool queued = false;
+    if (a[7] != nullptr) {
+      const int truth = PyObject_IsTrue(a[7]);
+      if (truth < 0) return nullptr;
+      queued = truth == 1;
+    }
+    return PyLong_FromUnsignedLongLong(log->LogEvent(a[0], a[1], a[2], a[3], a[4], a[5], a[6], queued));
   } catch (py::error_already_set& e) {
     e.restore();
     return nullptr;
@@ -693,8 +715,10 @@ PyObject* LogEventFast(PyObject* self, PyObject* const* args, Py_ssize_t nargs, 
 
 PyMethodDef kLogEventDef = {
     "log_event", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(LogEventFast)), METH_FASTCALL | METH_KEYWORDS,
-    "log_event(event_type, data=None, *, actor=None, source=None, lead_id=None, workflow_id=None, ts=None)\n"
-    "Validate and enqueue one event; durable after flush() (or at once under sync='always')."};
+    "log_event(event_type, data=None, *, actor=None, source=None, lead_id=None, workflow_id=None, ts=None, "
+    "queued=False)\n"
+    "Validate and enqueue one event and return its seq; durable after flush() or wait_durable(seq), or at once "
+    "under sync='always' unless queued=True (which returns once the event is queued, whatever the sync mode)."};
 
 }  // namespace
 }  // namespace stele::python
@@ -712,6 +736,8 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init<const std::string&, const std::string&, const py::object&, const py::dict&>(), py::arg("path"),
            py::arg("sync") = "batch", py::arg("profile") = py::none(), py::arg("options") = py::dict())
       .def("flush", &NativeLog::Flush, "Return once every event logged before the call is durable.")
+      .def("wait_durable", &NativeLog::WaitDurable, py::arg("seq"),
+           "Return once event `seq` (a seq log_event returned) and every event before it are durable.")
       .def("shutdown", &NativeLog::Shutdown, "Drain, flush, write a final checkpoint and close. Idempotent.")
       .def("query_events", &NativeLog::QueryEvents, py::arg("event_type") = py::none(),
            py::return_value_policy::take_ownership, "Stored events matching the filters, lazily, as dicts.")

@@ -65,15 +65,16 @@ class Log(_NativeLog):
         """Audit a workflow: see :class:`stele.Workflow`."""
         return Workflow(self, name, lead_id=lead_id, workflow_id=workflow_id, actor=actor, **data)
 
-    def log_error(self, exc: BaseException, **context: Any) -> None:
+    def log_error(self, exc: BaseException, **context: Any) -> int:
         """Record an ``error`` event with the exception's type, message and
         traceback; ``actor``, ``source``, ``lead_id`` and ``workflow_id`` in
-        ``context`` become the event's fields, the rest goes in ``data``."""
+        ``context`` become the event's fields, the rest goes in ``data``.
+        Returns the event's seq."""
         fields = {k: context.pop(k) for k in ("actor", "source", "lead_id", "workflow_id") if k in context}
         data = error_details(exc)
         if context:
             data["context"] = context
-        self.log_event("error", data, **fields)
+        return self.log_event("error", data, **fields)
 
     def prove_inclusion(self, seq: int) -> Dict[str, Any]:
         """An RFC 9162 inclusion proof of event ``seq`` against a fresh signed checkpoint."""

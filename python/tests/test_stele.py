@@ -285,3 +285,47 @@ def test_closed_and_locked(tmp_path):
     with pytest.raises(stele.Closed):
         log.log_event("after.close")
     assert log.closed and "closed" in repr(log)
+
+
+def test_log_event_returns_its_seq_and_wait_durable_waits_for_it(tmp_path):
+    # sync="none" never syncs on its own, so durability here can only come
+    # from wait_durable() asking the writer for it.
+    with stele.open(tmp_path / "none", sync="none") as log:
+        seqs = [log.log_event("queued.event", {"i": i}, queued=(i % 2 == 0)) for i in range(10)]
+        assert seqs == list(range(1, 11))
+        assert log.engine_stats()["durable_seq"] < 10
+        log.wait_durable(7)
+        assert log.engine_stats()["durable_seq"] >= 7
+        with pytest.raises(stele.ValidationError) as info:
+            log.wait_durable(11)
+        assert info.value.field == "seq" and "not appended yet" in info.value.reason
+        with pytest.raises(TypeError):
+            log.log_event("queued.event", queued=True, lead_id="L1", bogus=1)
+
+    # sync="always": queued events from many threads, each waited on once,
+    # by another thread, in seq order (the pipeline AppendQueued is for).
+    with stele.open(tmp_path / "always", sync="always") as log:
+        appended = []
+        lock = threading.Lock()
+
+        def producer(t):
+            for i in range(500):
+                seq = log.log_event("queued.event", {"t": t, "i": i}, queued=True)
+                with lock:
+                    appended.append(seq)
+
+        threads = [threading.Thread(target=producer, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(appended) == list(range(1, 2001))
+        log.wait_durable(max(appended))
+        assert log.engine_stats()["durable_seq"] >= 2000
+        assert len(events(log, "queued.event")) == 2000
+
+    with stele.open(tmp_path / "always") as log:
+        assert len(events(log, "queued.event")) == 2000
+        log.shutdown()
+        with pytest.raises(stele.Closed):
+            log.wait_durable(1)

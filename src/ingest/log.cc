@@ -17,6 +17,7 @@ Log::~Log() = default;
 Result<uint64_t> Log::Append(std::string_view json) { return impl_->Append(json); }
 Result<uint64_t> Log::TryAppend(std::string_view json) { return impl_->TryAppend(json); }
 Result<uint64_t> Log::AppendQueued(std::string_view json) { return impl_->AppendQueued(json); }
+Result<uint64_t> Log::TryAppendQueued(std::string_view json) { return impl_->TryAppendQueued(json); }
 Status Log::WaitDurable(uint64_t seq) { return impl_->AwaitDurable(seq); }
 Result<uint64_t> Log::Count(const stele::Query& query) { return impl_->Count(query); }
 Result<BatchResult> Log::AppendBatch(std::string_view ndjson, uint64_t first_line) {

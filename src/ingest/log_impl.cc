@@ -247,9 +247,11 @@ Result<uint64_t> LogImpl::Append(std::string_view json) { return AppendValidated
 
 Result<uint64_t> LogImpl::AppendQueued(std::string_view json) { return EnqueueValidated(json, limits_, true); }
 
+Result<uint64_t> LogImpl::TryAppendQueued(std::string_view json) { return EnqueueValidated(json, limits_, false); }
+
 Status LogImpl::AwaitDurable(uint64_t seq) {
   if (seq >= queue_->next_seq()) {
-    return Status::InvalidArgument("seq " + std::to_string(seq) + ": not appended yet (the next is " +
+    return Status::InvalidArgument("seq: " + std::to_string(seq) + " is not appended yet (the next is " +
                                    std::to_string(queue_->next_seq()) + ")");
   }
   // Under kAlways every batch is synced anyway, and the wait takes no lock.

@@ -46,6 +46,7 @@ class LogImpl {
   Result<uint64_t> Append(std::string_view json);
   Result<uint64_t> TryAppend(std::string_view json);
   Result<uint64_t> AppendQueued(std::string_view json);
+  Result<uint64_t> TryAppendQueued(std::string_view json);
   Status AwaitDurable(uint64_t seq) EXCLUDES(mu_);
   Result<uint64_t> Count(const stele::Query& query);
   Result<BatchResult> AppendBatch(std::string_view ndjson, uint64_t first_line);
