@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang
   libsimdjson-dev libzstd-dev libxxhash-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libre2-dev
-  libclang-rt-14-dev libsqlite3-dev zstd gzip python3
+  libclang-rt-14-dev libsqlite3-dev zlib1g-dev zstd gzip python3
   libboost-dev libtomlplusplus-dev wrk
   python3-dev pybind11-dev python3-pytest
 )

@@ -13,6 +13,7 @@
 
 #include "server/api_keys.h"
 #include "test_util.h"
+#include "util/compressed_stream.h"
 
 namespace stele {
 namespace {
@@ -466,6 +467,85 @@ TEST(CliProfile, LookupOptimizedSealsAtItsSegmentSizeUnlessSegmentMaxIsGiven) {
   // The profile's runs are written for the sealed ones.
   EXPECT_TRUE(std::filesystem::exists(segments[0].substr(0, segments[0].size() - 4) + ".lrun")) << segments[0];
   EXPECT_EQ(RunStele({"verify", "--dir", with_flag.path()}).exit_code, 0);
+}
+
+// `stele import` of real audit logs, gzipped or not, and `stele export` of
+// what landed to a zstd file that imports back into another log unchanged.
+TEST(CliTransfer, ImportReportsRefusedRecordsByFileAndLineAndExportImportsBackUnchanged) {
+  const std::string corpus = STELE_CORPUS_DIR;
+  const std::string k8s = corpus + "/k8s_audit_events/events.ndjson";
+  const std::string malformed = corpus + "/k8s_audit_events/malformed_edge_cases.ndjson";
+  const std::string perfspec = corpus + "/k8s_audit_perfspec_fieldsubset/events.ndjson";
+  TempDir io, first, second;
+  const std::string k8s_gz = io.Sub("k8s.ndjson.gz");
+  {
+    auto w = CompressedWriter::Create(k8s_gz, false);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(test::ReadFileBytes(k8s)).ok());
+    ASSERT_TRUE((*w)->Finish().ok());
+  }
+  const size_t k8s_records = Lines(test::ReadFileBytes(k8s)), perfspec_records = Lines(test::ReadFileBytes(perfspec));
+
+  RunResult r = RunStele({"--dir", first.path(), "import", k8s_gz, malformed, perfspec});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const size_t landed = k8s_records + perfspec_records;
+  EXPECT_EQ(r.out, "{\"appended\":" + std::to_string(landed) + ",\"first_seq\":1,\"last_seq\":" +
+                       std::to_string(landed) + ",\"rejected\":1}\n");
+  EXPECT_EQ(r.err, malformed + ":1: record: not a stele event, Kubernetes audit event or CloudTrail record (use "
+                               "--format json with --type or --type-from)\n");
+
+  const std::string exported = io.Sub("k8s-export.ndjson.zst");
+  r = RunStele({"--dir", first.path(), "export", "--type", "k8s.*", "-o", exported});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"exported\":" + std::to_string(landed) + ",\"first_seq\":1,"), std::string::npos) << r.out;
+  r = RunStele({"--dir", first.path(), "export", "-o", exported});
+  EXPECT_EQ(r.exit_code, 2) << "an existing file is kept";
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+
+  r = RunStele({"--dir", second.path(), "import", exported});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto a = test::QueryAll(first.path(), {}), b = test::QueryAll(second.path(), {});
+  a.erase(std::remove_if(a.begin(), a.end(), [](const test::StoredEvent& e) { return e.type.starts_with("security."); }),
+          a.end());
+  ASSERT_EQ(a.size(), landed);
+  ASSERT_EQ(b.size(), landed);
+  for (size_t i = 0; i < landed; ++i) {
+    b[i].seq = a[i].seq;
+    ASSERT_EQ(a[i], b[i]) << i;
+  }
+  // Export to stdout is the query's NDJSON.
+  r = RunStele({"--dir", second.path(), "export", "--type", "k8s.watch"});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, RunStele({"--dir", second.path(), "query", "--type", "k8s.watch", "--format", "ndjson"}).out);
+  EXPECT_GT(Lines(r.out), 100u);
+}
+
+TEST(CliTransfer, ImportOpensEveryFileBeforeAnythingLandsAndReadsStdin) {
+  TempDir io, dir;
+  RunResult r = RunStele({"--dir", dir.path(), "import", "-", io.Sub("missing.gz")}, "{\"type\":\"a\"}\n");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("missing.gz"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("segments"))) << "nothing was loaded";
+  // stdin, with a json mapping, a refused line, a blank one and one too long.
+  const std::string input = "{\"kind\":\"login\",\"who\":\"ana\"}\n\n{\"who\":\"bob\"}\n{\"kind\":\"x\",\"pad\":\"" +
+                            std::string(2 << 20, 'p') + "\"}\n{\"kind\":\"Log Out\",\"who\":\"ana\"}\n";
+  r = RunStele({"--dir", dir.path(), "import", "--format", "json", "--type", "app", "--type-from", "/kind",
+                "--actor-from", "/who", "-"},
+               input);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "{\"appended\":2,\"first_seq\":1,\"last_seq\":2,\"rejected\":2}\n");
+  EXPECT_NE(r.err.find("<stdin>:3: field \"/kind\": missing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("<stdin>:4: "), std::string::npos) << r.err.substr(0, 300);
+  EXPECT_EQ(Lines(r.err), 2u) << r.err.substr(0, 500);
+  const auto events = test::QueryAll(dir.path(), {});
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "app.login");
+  EXPECT_EQ(events[0].actor, "ana");
+  EXPECT_EQ(events[1].type, "app.log_out");
+  EXPECT_EQ(events[1].data, "{\"kind\":\"Log Out\",\"who\":\"ana\"}");
+  r = RunStele({"--dir", dir.path(), "import", "--format", "json", "-"}, "{}\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--type"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -13,42 +13,13 @@
 namespace stele::cli {
 namespace {
 
-struct AppendFlags {
-  std::string sync = "batch";
-  std::string segment_max;  // empty: the profile's, else Options' (256M)
-  std::string profile;
-};
-
 // Reads stdin in chunks of whole lines and feeds them to the log.
-int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
+int RunAppend(const GlobalFlags& global, const WriteFlags& flags) {
   Options options;
-  options.dir = global.dir;
-  if (!flags.profile.empty()) {
-    if (Status s = ApplyProfile(flags.profile, &options); !s.ok()) return ReportError(s);
-  }
-  if (!ParseSyncMode(flags.sync, &options.sync)) {
-    std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", flags.sync.c_str());
-    return kExitUsage;
-  }
-  if (!flags.segment_max.empty()) {
-    auto segment_max = ParseByteSize(flags.segment_max);
-    if (!segment_max.ok() || *segment_max == 0) {
-      std::fprintf(stderr, "stele: --segment-max \"%s\": want a size like 64K or 256M\n", flags.segment_max.c_str());
-      return kExitUsage;
-    }
-    options.segment_max_bytes = *segment_max;
-  }
-  // A bulk load from a pipe would rather wait for the writer than fail:
-  // the queue still bounds memory, and a failed write still ends the run at
-  // once.  (The 2 s default made `append` of 10M events exit "busy" on a
-  // machine busy compiling: the writer frees queue space a batch at a time.)
-  options.enqueue_deadline = std::chrono::hours(1);
-  auto log = Log::Open(options);
-  if (!log.ok()) return ReportError(log.status());
-  if ((*log)->recovery().dropped_bytes > 0) {
-    std::fprintf(stderr, "stele: recovery dropped a torn tail of %llu bytes (unflushed writes of a crashed writer)\n",
-                 static_cast<unsigned long long>((*log)->recovery().dropped_bytes));
-  }
+  int exit_code = kExitOk;
+  std::unique_ptr<Log> opened = flags.Open(global, &options, &exit_code);
+  if (!opened) return exit_code;
+  Log* log = opened.get();
 
   constexpr size_t kChunk = 4u << 20;
   const size_t max_line = options.max_event_bytes + 2;
@@ -63,7 +34,7 @@ int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
     std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line), s.message().c_str());
   };
   auto feed = [&](std::string_view text, uint64_t lines) -> Status {
-    auto r = (*log)->AppendBatch(text, line_no);
+    auto r = log->AppendBatch(text, line_no);
     if (!r.ok()) return r.status();
     for (const LineError& e : r->rejected) report(e.line, e.status);
     if (r->appended > 0) {
@@ -121,28 +92,75 @@ int RunAppend(const GlobalFlags& global, const AppendFlags& flags) {
     if (!s.ok()) return ReportError(s);
     buf.erase(0, eof ? buf.size() : end + 1);
   }
-  Status s = (*log)->Flush();
-  if (s.ok()) s = (*log)->Shutdown();
+  Status s = log->Flush();
+  if (s.ok()) s = log->Shutdown();
   if (!s.ok()) return ReportError(s);
-  std::printf("{\"appended\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,\"rejected\":%llu}\n",
-              static_cast<unsigned long long>(appended), static_cast<unsigned long long>(first_seq),
-              static_cast<unsigned long long>(last_seq), static_cast<unsigned long long>(rejected));
+  PrintAppendSummary(appended, first_seq, last_seq, rejected);
   return rejected > 0 ? kExitRejected : kExitOk;
 }
 
 }  // namespace
 
 Command RegisterAppend(CLI::App& app, const GlobalFlags& global) {
-  auto flags = std::make_shared<AppendFlags>();
+  auto flags = std::make_shared<WriteFlags>();
   CLI::App* sub = app.add_subcommand("append", "append NDJSON events read from stdin");
-  sub->add_option("--sync", flags->sync, "durability: always | batch | none")->default_str("batch");
-  sub->add_option("--profile", flags->profile, "high-throughput | low-latency | storage-optimized | lookup-optimized");
-  sub->add_option("--segment-max", flags->segment_max, "seal segments at this size (64K, 256M...)")
-      ->default_str("256M; 16M with --profile lookup-optimized");
+  flags->AddTo(sub);
   sub->footer(
       "Prints {\"appended\":N,\"first_seq\":A,\"last_seq\":B,\"rejected\":R}. Rejected lines go to stderr\n"
       "as 'line N: reason'; every valid line still lands. Exit 1 if any line was rejected.");
   return {sub, [&global, flags] { return RunAppend(global, *flags); }};
+}
+
+void WriteFlags::AddTo(CLI::App* app) {
+  app->add_option("--sync", sync, "durability: always | batch | none")->default_str("batch");
+  app->add_option("--profile", profile, "high-throughput | low-latency | storage-optimized | lookup-optimized");
+  app->add_option("--segment-max", segment_max, "seal segments at this size (64K, 256M...)")
+      ->default_str("256M; 16M with --profile lookup-optimized");
+}
+
+std::unique_ptr<Log> WriteFlags::Open(const GlobalFlags& global, Options* options, int* exit_code) const {
+  options->dir = global.dir;
+  if (!profile.empty()) {
+    if (Status s = ApplyProfile(profile, options); !s.ok()) {
+      *exit_code = ReportError(s);
+      return nullptr;
+    }
+  }
+  if (!ParseSyncMode(sync, &options->sync)) {
+    std::fprintf(stderr, "stele: --sync \"%s\": must be always, batch or none\n", sync.c_str());
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  if (!segment_max.empty()) {
+    auto bytes = ParseByteSize(segment_max);
+    if (!bytes.ok() || *bytes == 0) {
+      std::fprintf(stderr, "stele: --segment-max \"%s\": want a size like 64K or 256M\n", segment_max.c_str());
+      *exit_code = kExitUsage;
+      return nullptr;
+    }
+    options->segment_max_bytes = *bytes;
+  }
+  // A bulk load would rather wait for the writer than fail: the queue still
+  // bounds memory, and a failed write still ends the run at once.  (The 2 s
+  // default made `append` of 10M events exit "busy" on a machine busy
+  // compiling: the writer frees queue space a batch at a time.)
+  options->enqueue_deadline = std::chrono::hours(1);
+  auto log = Log::Open(*options);
+  if (!log.ok()) {
+    *exit_code = ReportError(log.status());
+    return nullptr;
+  }
+  if ((*log)->recovery().dropped_bytes > 0) {
+    std::fprintf(stderr, "stele: recovery dropped a torn tail of %llu bytes (unflushed writes of a crashed writer)\n",
+                 static_cast<unsigned long long>((*log)->recovery().dropped_bytes));
+  }
+  return std::move(*log);
+}
+
+void PrintAppendSummary(uint64_t appended, uint64_t first_seq, uint64_t last_seq, uint64_t rejected) {
+  std::printf("{\"appended\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,\"rejected\":%llu}\n",
+              static_cast<unsigned long long>(appended), static_cast<unsigned long long>(first_seq),
+              static_cast<unsigned long long>(last_seq), static_cast<unsigned long long>(rejected));
 }
 
 }  // namespace stele::cli

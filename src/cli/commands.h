@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "stele/log.h"
 #include "stele/query.h"
 #include "util/json_escape.h"
 #include "util/units.h"
@@ -38,6 +39,20 @@ struct FilterFlags {
   void AddTo(CLI::App* app);
 };
 
+// Flags of the commands that load events into a log: append and import.
+struct WriteFlags {
+  std::string sync = "batch";
+  std::string segment_max;  // empty: the profile's, else Options' (256M)
+  std::string profile;
+  void AddTo(CLI::App* app);
+  // Fills *options from the flags and opens the log for a bulk load (its
+  // enqueue waits for room rather than fail).  Null after printing the
+  // error, with *exit_code set.
+  std::unique_ptr<Log> Open(const GlobalFlags& global, Options* options, int* exit_code) const;
+};
+// {"appended":N,"first_seq":A,"last_seq":B,"rejected":R} on stdout.
+void PrintAppendSummary(uint64_t appended, uint64_t first_seq, uint64_t last_seq, uint64_t rejected);
+
 int ExitCodeFor(const Status& status);
 // Bytes of the regular files under path (a file or a directory tree).
 uint64_t DiskBytes(const std::string& path);
@@ -51,6 +66,8 @@ struct Command {
 };
 
 Command RegisterAppend(CLI::App& app, const GlobalFlags& global);
+Command RegisterImport(CLI::App& app, const GlobalFlags& global);
+Command RegisterExport(CLI::App& app, const GlobalFlags& global);
 Command RegisterQuery(CLI::App& app, const GlobalFlags& global);
 Command RegisterTail(CLI::App& app, const GlobalFlags& global);
 Command RegisterBench(CLI::App& app, const GlobalFlags& global);

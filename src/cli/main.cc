@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
       "            3 I/O error or corruption; 4 directory locked by another writer, busy or read-only.");
   const Command commands[] = {
       RegisterAppend(app, global),
+      RegisterImport(app, global),
+      RegisterExport(app, global),
       RegisterQuery(app, global),
       RegisterTail(app, global),
       RegisterBench(app, global),

@@ -1,0 +1,240 @@
+#include "event/import_mapping.h"
+
+#include <simdjson.h>
+
+#include "util/json_escape.h"
+#include "util/time.h"
+
+namespace stele {
+namespace {
+
+namespace dom = simdjson::dom;
+
+constexpr size_t kMaxTypeBytes = 64;
+constexpr size_t kMaxIndexedBytes = 256;
+
+// The element at a JSON pointer, if there is one.
+std::optional<dom::element> At(dom::element doc, const std::string& pointer) {
+  if (pointer.empty()) return doc;
+  dom::element e;
+  if (doc.at_pointer(pointer).get(e) != simdjson::SUCCESS) return std::nullopt;
+  return e;
+}
+
+// A string an indexed field can hold: 1-256 bytes, no control characters.
+bool IndexableString(std::string_view v) {
+  if (v.empty() || v.size() > kMaxIndexedBytes) return false;
+  for (unsigned char c : v) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// Skips a leading "seq": <digits>, of an exported event; the rest as it is.
+std::string_view WithoutLeadingSeq(std::string_view record) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < record.size() && (record[i] == ' ' || record[i] == '\t')) ++i;
+  };
+  skip_space();
+  if (i >= record.size() || record[i] != '{') return record;
+  const size_t open = i++;
+  skip_space();
+  if (record.substr(i, 5) != "\"seq\"") return record;
+  i += 5;
+  skip_space();
+  if (i >= record.size() || record[i] != ':') return record;
+  ++i;
+  skip_space();
+  const size_t digits = i;
+  while (i < record.size() && record[i] >= '0' && record[i] <= '9') ++i;
+  if (i == digits) return record;
+  skip_space();
+  if (i >= record.size() || record[i] != ',') return record;
+  // "{" + what follows the comma: the caller copies it.
+  thread_local std::string out;
+  out.assign(record.substr(0, open + 1));
+  out.append(record.substr(i + 1));
+  return out;
+}
+
+bool IsPointer(const std::string& p) { return p.empty() || p[0] == '/'; }
+
+}  // namespace
+
+std::optional<int64_t> ParseImportedTime(std::string_view text) {
+  std::string why;
+  if (auto ns = ParseRfc3339(text, &why)) return ns;
+  // Logs often write "2024-05-01 12:00:00.123" or leave the offset out.
+  std::string t(text);
+  if (t.size() > 10 && t[10] == ' ') t[10] = 'T';
+  if (auto ns = ParseRfc3339(t, &why)) return ns;
+  return ParseRfc3339(t + "Z", &why);
+}
+
+namespace {
+
+}  // namespace
+
+std::optional<ImportMapping::Format> ImportMapping::ParseFormat(std::string_view name) {
+  if (name == "auto") return Format::kAuto;
+  if (name == "events") return Format::kEvents;
+  if (name == "k8s") return Format::kK8s;
+  if (name == "cloudtrail") return Format::kCloudTrail;
+  if (name == "json") return Format::kJson;
+  return std::nullopt;
+}
+
+std::string ImportedTypeName(std::string_view prefix, std::string_view value) {
+  std::string joined(prefix);
+  if (!joined.empty()) joined.push_back('.');
+  joined.append(value);
+  std::string out;
+  bool part_open = false;
+  for (char ch : joined) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '.') {
+      part_open = false;
+      continue;
+    }
+    if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) c = '_';
+    if (!part_open && !out.empty()) out.push_back('.');
+    part_open = true;
+    out.push_back(static_cast<char>(c));
+  }
+  if (out.size() > kMaxTypeBytes) out.resize(kMaxTypeBytes);
+  while (!out.empty() && out.back() == '.') out.pop_back();
+  if (out.empty() || out[0] < 'a' || out[0] > 'z') return {};
+  return out;
+}
+
+Result<ImportMapping> ImportMapping::Create(Format format, const Fields& f) {
+  for (const std::string* p : {&f.type_from, &f.actor_from, &f.source_from, &f.lead_from, &f.workflow_from, &f.ts_from}) {
+    if (!IsPointer(*p)) return Status::InvalidArgument("pointer \"" + *p + "\": a JSON pointer starts with '/'");
+  }
+  if (format == Format::kJson && f.type.empty() && f.type_from.empty()) {
+    return Status::InvalidArgument("format json: give the events a type (--type T) or take it from the record (--type-from /pointer)");
+  }
+  // A given pointer replaces the format's own list.
+  auto pick = [](const std::string& given, std::vector<std::string> own) {
+    return given.empty() ? own : std::vector<std::string>{given};
+  };
+  auto rule = [&](std::string prefix, std::vector<std::string> type, std::vector<std::string> actor,
+                  std::vector<std::string> source, std::vector<std::string> ts) {
+    Rule r;
+    r.type_prefix = f.type.empty() ? std::move(prefix) : f.type;
+    r.type_from = pick(f.type_from, std::move(type));
+    r.actor_from = pick(f.actor_from, std::move(actor));
+    r.source_from = pick(f.source_from, std::move(source));
+    r.lead_from = pick(f.lead_from, {});
+    r.workflow_from = pick(f.workflow_from, {});
+    if (!f.ingest_time) r.ts_from = pick(f.ts_from, std::move(ts));
+    return r;
+  };
+  Rule k8s = rule("k8s", {"/verb"}, {"/user/username"}, {"/sourceIPs/0"},
+                  {"/requestReceivedTimestamp", "/stageTimestamp", "/timestamp"});
+  Rule cloudtrail = rule("cloudtrail", {"/eventName"}, {"/userIdentity/arn"}, {"/sourceIPAddress"}, {"/eventTime"});
+  Rule json = rule("", {}, {}, {}, {});
+  return ImportMapping(format, std::move(k8s), std::move(cloudtrail), std::move(json));
+}
+
+Status ImportMapping::Map(std::string_view record, std::string* event) const {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!record.empty() && space(record.back())) record.remove_suffix(1);
+  while (!record.empty() && space(record.front())) record.remove_prefix(1);
+  if (format_ == Format::kEvents) {
+    event->assign(WithoutLeadingSeq(record));
+    return Status::Ok();
+  }
+  if (format_ != Format::kAuto) {
+    return MapWith(format_ == Format::kK8s ? k8s_ : format_ == Format::kCloudTrail ? cloudtrail_ : json_, record,
+                   event);
+  }
+  // Auto: by the keys the record has.
+  thread_local dom::parser parser;
+  dom::object obj;
+  if (parser.parse(record.data(), record.size()).get(obj) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("record: not a JSON object");
+  }
+  std::string_view s;
+  const bool k8s = (obj["apiVersion"].get(s) == simdjson::SUCCESS && s.starts_with("audit.k8s.io/")) ||
+                   (obj["verb"].error() == simdjson::SUCCESS && obj["requestURI"].error() == simdjson::SUCCESS);
+  if (k8s) return MapWith(k8s_, record, event);
+  if (obj["eventName"].error() == simdjson::SUCCESS &&
+      (obj["eventSource"].error() == simdjson::SUCCESS || obj["eventVersion"].error() == simdjson::SUCCESS)) {
+    return MapWith(cloudtrail_, record, event);
+  }
+  if (obj["type"].get(s) == simdjson::SUCCESS) {
+    event->assign(WithoutLeadingSeq(record));
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(
+      "record: not a stele event, Kubernetes audit event or CloudTrail record (use --format json with --type or "
+      "--type-from)");
+}
+
+Status ImportMapping::MapWith(const Rule& rule, std::string_view record, std::string* event) const {
+  thread_local dom::parser parser;
+  dom::element doc;
+  if (parser.parse(record.data(), record.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return Status::InvalidArgument("record: not a JSON object");
+  }
+  std::string type;
+  if (rule.type_from.empty()) {
+    type = rule.type_prefix;  // a fixed type, checked by the validator
+  } else {
+    for (const std::string& p : rule.type_from) {
+      std::string_view v;
+      auto e = At(doc, p);
+      if (!e || e->get(v) != simdjson::SUCCESS) continue;
+      type = ImportedTypeName(rule.type_prefix, v);
+      if (type.empty()) return Status::InvalidArgument("field \"" + p + "\": \"" + std::string(v.substr(0, 64)) + "\" makes no type name");
+      break;
+    }
+    if (type.empty()) return Status::InvalidArgument("field \"" + rule.type_from.front() + "\": missing, or not a string");
+  }
+  event->assign("{\"type\":");
+  AppendJsonString(type, event);
+  for (const std::string& p : rule.ts_from) {
+    auto e = At(doc, p);
+    if (!e) continue;
+    std::string_view v;
+    int64_t i = 0;
+    if (e->get(v) == simdjson::SUCCESS) {
+      const std::optional<int64_t> ns = ParseImportedTime(v);
+      if (!ns) {
+        return Status::InvalidArgument("field \"" + p + "\": \"" + std::string(v.substr(0, 64)) +
+                                       "\" is not a time (RFC 3339, or YYYY-MM-DD HH:MM:SS taken as UTC)");
+      }
+      event->append(",\"ts\":").append(std::to_string(*ns));
+    } else if (e->get(i) == simdjson::SUCCESS) {
+      event->append(",\"ts\":").append(std::to_string(i));
+    } else {
+      return Status::InvalidArgument("field \"" + p + "\": a time is a string (RFC 3339) or integer nanoseconds");
+    }
+    break;
+  }
+  const std::pair<const char*, const std::vector<std::string>*> indexed[] = {
+      {"actor", &rule.actor_from},
+      {"source", &rule.source_from},
+      {"lead_id", &rule.lead_from},
+      {"workflow_id", &rule.workflow_from},
+  };
+  for (const auto& [name, pointers] : indexed) {
+    for (const std::string& p : *pointers) {
+      std::string_view v;
+      auto e = At(doc, p);
+      if (!e || e->get(v) != simdjson::SUCCESS || !IndexableString(v)) continue;
+      event->append(",\"").append(name).append("\":");
+      AppendJsonString(v, event);
+      break;
+    }
+  }
+  event->append(",\"data\":");
+  event->append(record);
+  event->push_back('}');
+  return Status::Ok();
+}
+
+}  // namespace stele
