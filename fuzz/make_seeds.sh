@@ -9,8 +9,8 @@ STELE=${STELE:-build/stele}
 out=fuzz/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rm -rf "$out"/{event,segment,note,lead_runs}
-mkdir -p "$out"/{event,segment,note,query,url,http,lead_runs}
+rm -rf "$out"/{event,segment,note,lead_runs,import}
+mkdir -p "$out"/{event,segment,note,query,url,http,lead_runs,import}
 
 # Events: the reference workload, plus edge cases.
 "$STELE" bench generate --events 40 > "$tmp/events.ndjson"
@@ -42,4 +42,23 @@ for k in 3 4; do
     "$STELE" append --dir "$tmp/lookup-$k" --segment-max $((32 * (k - 2)))K --profile lookup-optimized >/dev/null
   cp "$tmp/lookup-$k/segments/00000000000000000001.lrun" "$out/lead_runs/runs-$k.lrun"
 done
+
+# Import: a format byte (0 auto, 1 events, 2 k8s, 3 cloudtrail, 4 json),
+# then a few real records, plain, gzipped and zstd-compressed.
+corpus=../shared/corpus
+import_seed() {  # name, format byte, lines file
+  { printf "\\x$(printf %02x "$2")"; cat "$3"; } > "$out/import/$1"
+  { printf "\\x$(printf %02x "$2")"; gzip -c "$3"; } > "$out/import/$1.gz"
+  { printf "\\x$(printf %02x "$2")"; zstd -q -c "$3"; } > "$out/import/$1.zst"
+}
+head -n 3 "$corpus/k8s_audit_events/events.ndjson" > "$tmp/k8s"
+head -n 3 "$corpus/panther_vendor_audit_samples/events.ndjson" > "$tmp/ct"
+head -n 5 "$corpus/k8s_audit_perfspec_fieldsubset/events.ndjson" > "$tmp/perf"
+"$STELE" bench generate --events 5 > "$tmp/ev"
+import_seed k8s 2 "$tmp/k8s"
+import_seed cloudtrail 3 "$tmp/ct"
+import_seed auto 0 "$tmp/perf"
+import_seed events 1 "$tmp/ev"
+printf '%s\n' '{"t":"Login","a":["ana"],"l":"L1","ts":"2024-05-01 12:00:00"}' '{"t":1}' > "$tmp/json"
+import_seed json 4 "$tmp/json"
 echo "fuzz/make_seeds.sh: seeds written to $out"

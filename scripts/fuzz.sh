@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export CC=clang CXX=clang++
 SECONDS_EACH=${FUZZ_SECONDS:-45}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(event segment note query url http lead_runs)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(event segment note query url http lead_runs import)
 
 BUILD_DIR=build-fuzz scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTELE_FUZZ=ON \
   -DSTELE_SANITIZE=address,undefined -DSTELE_BUILD_TESTS=OFF -DSTELE_BUILD_BENCH=OFF \

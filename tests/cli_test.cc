@@ -537,12 +537,39 @@ TEST(CliTransfer, ImportOpensEveryFileBeforeAnythingLandsAndReadsStdin) {
   EXPECT_NE(r.err.find("<stdin>:3: field \"/kind\": missing"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("<stdin>:4: "), std::string::npos) << r.err.substr(0, 300);
   EXPECT_EQ(Lines(r.err), 2u) << r.err.substr(0, 500);
-  const auto events = test::QueryAll(dir.path(), {});
+  Query app;
+  app.type = "app.*";  // not the security.validation_failed the refusal recorded
+  const auto events = test::QueryAll(dir.path(), app);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].type, "app.login");
   EXPECT_EQ(events[0].actor, "ana");
   EXPECT_EQ(events[1].type, "app.log_out");
   EXPECT_EQ(events[1].data, "{\"kind\":\"Log Out\",\"who\":\"ana\"}");
+  // A CloudTrail file as delivered (one document of Records), gzipped; a
+  // refused record is named by its line and place in it.
+  const std::string trail = io.Sub("123456789012_CloudTrail_us-east-1_20261207T0000Z_x.json.gz");
+  {
+    auto w = CompressedWriter::Create(trail, false);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(R"({"Records":[{"eventName":"ConsoleLogin","eventSource":"signin.amazonaws.com",)"
+                            R"("eventTime":"2026-12-07T00:00:01Z","userIdentity":{"arn":"arn:aws:iam::1:user/ana"}},)"
+                            R"({"eventSource":"s3.amazonaws.com"},)"
+                            R"({"eventName":"GetObject","eventSource":"s3.amazonaws.com","eventTime":"2026-12-07T00:00:02Z"}]})")
+                    .ok());
+    ASSERT_TRUE((*w)->Finish().ok());
+  }
+  TempDir trail_dir;
+  r = RunStele({"--dir", trail_dir.path(), "import", trail});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "{\"appended\":2,\"first_seq\":1,\"last_seq\":2,\"rejected\":1}\n");
+  EXPECT_EQ(r.err, trail + ":1: record 2: record: not a stele event, Kubernetes audit event or CloudTrail record "
+                           "(use --format json with --type or --type-from)\n");
+  const auto trail_events = test::QueryAll(trail_dir.path(), {});
+  ASSERT_EQ(trail_events.size(), 2u);
+  EXPECT_EQ(trail_events[0].type, "cloudtrail.consolelogin");
+  EXPECT_EQ(trail_events[0].actor, "arn:aws:iam::1:user/ana");
+  EXPECT_EQ(trail_events[1].type, "cloudtrail.getobject");
+
   r = RunStele({"--dir", dir.path(), "import", "--format", "json", "-"}, "{}\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--type"), std::string::npos) << r.err;

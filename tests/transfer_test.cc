@@ -379,5 +379,41 @@ TEST(ImportMapping, ExportedEventsLoseOnlyTheirSeqAndAutoTellsFormatsApart) {
   EXPECT_NE(s.message().find("--format json"), std::string::npos) << "says what to do instead";
 }
 
+TEST(ImportMapping, ACloudTrailFileOfRecordsIsItsRecords) {
+  // CloudTrail delivers one document a file: {"Records":[...]}.
+  auto cloudtrail = ImportMapping::Create(ImportMapping::Format::kCloudTrail, {});
+  auto autos = ImportMapping::Create(ImportMapping::Format::kAuto, {});
+  auto events = ImportMapping::Create(ImportMapping::Format::kEvents, {});
+  ASSERT_TRUE(cloudtrail.ok() && autos.ok() && events.ok());
+  const auto records = CorpusLines("panther_vendor_audit_samples/events.ndjson", 1, 5);
+  const std::string tricky = R"({"eventName":"A]},{\"","eventSource":"s","x":[{"y":"]"}],"z":"\\"})";
+  const std::string file = " { \"Records\" : [ " + records[0] + ",\n" + records[1] + " ,\t" + tricky + "," +
+                           records[2] + "] } ";
+  std::vector<std::string_view> got;
+  for (const ImportMapping* m : {&*cloudtrail, &*autos}) {
+    m->Records(file, &got);
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_EQ(got[0], records[0]);
+    EXPECT_EQ(got[1], records[1]);
+    EXPECT_EQ(got[2], tricky) << "brackets and quotes inside strings are not structure";
+    EXPECT_EQ(got[3], records[2]);
+    std::string event;
+    ASSERT_TRUE(m->Map(got[2], &event).ok());
+    EXPECT_TRUE(event.starts_with(R"({"type":"cloudtrail.a_____","data":)")) << event;
+  }
+  events->Records(file, &got);
+  ASSERT_EQ(got.size(), 1u) << "other formats take the line as it is";
+  EXPECT_EQ(got[0], file);
+  // Not the file form: the line is one record.
+  for (const std::string& line : {std::string(R"({"Records":[{"a":1}],"more":1})"), std::string(R"({"Records":[{"a":1})"),
+                                  std::string(R"({"Records":{"a":1}})"), records[3]}) {
+    cloudtrail->Records(line, &got);
+    ASSERT_EQ(got.size(), 1u) << line;
+    EXPECT_EQ(got[0], line);
+  }
+  cloudtrail->Records(R"({"Records":[]})", &got);
+  EXPECT_TRUE(got.empty()) << "a file of no records holds none";
+}
+
 }  // namespace
 }  // namespace stele

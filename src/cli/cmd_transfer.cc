@@ -101,7 +101,7 @@ class Importer {
       }
       buf.erase(0, pos);
       if (!eof && !skipping && buf.size() > max_line_) {
-        Refuse(line_no + 1, "record: longer than the " + std::to_string(max_line_ - 2) + " byte limit");
+        Refuse({line_no + 1, 0}, "record: longer than the " + std::to_string(max_line_) + " byte limit");
         skipping = true;
       }
       if (skipping) buf.clear();
@@ -119,37 +119,50 @@ class Importer {
  private:
   Status Line(std::string_view line, uint64_t line_no) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return Status::Ok();  // blank
-    Status s = mapping_.Map(line, &event_);
-    if (!s.ok()) {
-      Refuse(line_no, s.message());
-      return Status::Ok();
+    mapping_.Records(line, &records_);
+    const bool several = records_.size() != 1 || records_[0].size() != line.size();
+    for (size_t k = 0; k < records_.size(); ++k) {
+      const Where where{line_no, several ? k + 1 : 0};
+      Status s = mapping_.Map(records_[k], &event_);
+      if (!s.ok()) {
+        Refuse(where, s.message());
+        continue;
+      }
+      batch_.append(event_).push_back('\n');
+      batch_where_.push_back(where);
+      if (batch_.size() >= (4u << 20)) STELE_RETURN_IF_ERROR(FlushBatch());
     }
-    batch_.append(event_).push_back('\n');
-    batch_lines_.push_back(line_no);
-    if (batch_.size() >= (4u << 20)) return FlushBatch();
     return Status::Ok();
   }
 
   Status FlushBatch() {
-    if (batch_lines_.empty()) return Status::Ok();
+    if (batch_where_.empty()) return Status::Ok();
     auto r = log_->AppendBatch(batch_);
     if (!r.ok()) return r.status();
-    for (const LineError& e : r->rejected) Refuse(batch_lines_[e.line - 1], e.status.message());
+    for (const LineError& e : r->rejected) Refuse(batch_where_[e.line - 1], e.status.message());
     if (r->appended > 0) {
       if (first_seq_ == 0) first_seq_ = r->first_seq;
       last_seq_ = r->last_seq;
       appended_ += r->appended;
     }
     batch_.clear();
-    batch_lines_.clear();
+    batch_where_.clear();
     return Status::Ok();
   }
 
-  void Refuse(uint64_t line_no, const std::string& why) {
+  // A record's place: its file line, and which of the line's records it is
+  // (0: the line is the record).
+  struct Where {
+    uint64_t line = 0;
+    size_t record = 0;
+  };
+
+  void Refuse(Where where, const std::string& why) {
     ++rejected_;
     progress_.Done();
-    std::fprintf(stderr, "%s:%llu: %s\n", reader_->path().c_str(), static_cast<unsigned long long>(line_no),
-                 why.c_str());
+    std::string at = reader_->path() + ":" + std::to_string(where.line);
+    if (where.record > 0) at += ": record " + std::to_string(where.record);
+    std::fprintf(stderr, "%s: %s\n", at.c_str(), why.c_str());
   }
 
   void ShowProgress() {
@@ -168,7 +181,8 @@ class Importer {
   const size_t max_line_;
   CompressedReader* reader_ = nullptr;
   std::string event_, batch_;
-  std::vector<uint64_t> batch_lines_;  // the file line of each line of batch_
+  std::vector<std::string_view> records_;
+  std::vector<Where> batch_where_;  // the place of each line of batch_
   uint64_t appended_ = 0, first_seq_ = 0, last_seq_ = 0, rejected_ = 0;
   ProgressLine progress_;
 };
@@ -196,7 +210,10 @@ int RunImport(const GlobalFlags& global, const ImportFlags& flags) {
   int exit_code = kExitOk;
   std::unique_ptr<Log> log = flags.write.Open(global, &options, &exit_code);
   if (!log) return exit_code;
-  Importer importer(log.get(), *mapping, options.max_event_bytes + 2);
+  // A line may be a whole CloudTrail file of records; memory stays bounded
+  // by this.
+  constexpr size_t kMaxLine = 256u << 20;
+  Importer importer(log.get(), *mapping, kMaxLine);
   for (auto& r : readers) {
     Status s = importer.ImportFile(r.get());
     if (!s.ok()) {

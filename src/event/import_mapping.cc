@@ -60,6 +60,48 @@ std::string_view WithoutLeadingSeq(std::string_view record) {
 
 bool IsPointer(const std::string& p) { return p.empty() || p[0] == '/'; }
 
+bool JsonSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// The elements of the array that starts at text[*i] ('['), as views, with
+// *i left after its ']'; false if the text ends first.  Only strings and
+// nesting are followed: each element is judged later, by the parser.
+bool SplitArray(std::string_view text, size_t* i, std::vector<std::string_view>* out) {
+  size_t pos = *i + 1, start = pos;
+  int depth = 0;
+  bool in_string = false;
+  auto push = [&](size_t end) {
+    size_t b = start, e = end;
+    while (b < e && JsonSpace(text[b])) ++b;
+    while (e > b && JsonSpace(text[e - 1])) --e;
+    if (e > b) out->push_back(text.substr(b, e - b));
+  };
+  for (; pos < text.size(); ++pos) {
+    const char c = text[pos];
+    if (in_string) {
+      if (c == '\\') ++pos;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) {
+        if (c != ']') return false;
+        push(pos);
+        *i = pos + 1;
+        return true;
+      }
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      push(pos);
+      start = pos + 1;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<int64_t> ParseImportedTime(std::string_view text) {
@@ -137,6 +179,31 @@ Result<ImportMapping> ImportMapping::Create(Format format, const Fields& f) {
   Rule cloudtrail = rule("cloudtrail", {"/eventName"}, {"/userIdentity/arn"}, {"/sourceIPAddress"}, {"/eventTime"});
   Rule json = rule("", {}, {}, {}, {});
   return ImportMapping(format, std::move(k8s), std::move(cloudtrail), std::move(json));
+}
+
+void ImportMapping::Records(std::string_view line, std::vector<std::string_view>* out) const {
+  out->clear();
+  if (format_ == Format::kCloudTrail || format_ == Format::kAuto) {
+    size_t i = 0;
+    auto skip = [&] {
+      while (i < line.size() && JsonSpace(line[i])) ++i;
+    };
+    auto take = [&](std::string_view token) {
+      skip();
+      if (line.substr(i, token.size()) != token) return false;
+      i += token.size();
+      return true;
+    };
+    if (take("{") && take("\"Records\"") && take(":")) {
+      skip();
+      if (i < line.size() && line[i] == '[' && SplitArray(line, &i, out) && take("}")) {
+        skip();
+        if (i == line.size()) return;
+      }
+    }
+    out->clear();
+  }
+  out->push_back(line);
 }
 
 Status ImportMapping::Map(std::string_view record, std::string* event) const {

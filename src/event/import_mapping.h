@@ -11,7 +11,8 @@
 //               source /sourceIPs/0, ts /requestReceivedTimestamp (else
 //               /stageTimestamp, /timestamp)
 //   cloudtrail  type cloudtrail.<eventName>, actor /userIdentity/arn,
-//               source /sourceIPAddress, ts /eventTime
+//               source /sourceIPAddress, ts /eventTime; a line that is a
+//               whole CloudTrail file ({"Records":[...]}) is its records
 //   json        any object: the type is given (--type) or taken from a
 //               pointer (--type-from), and so are the rest
 //   auto        each line by its keys: events, k8s or cloudtrail
@@ -53,6 +54,12 @@ class ImportMapping {
   // --type or --type-from) or a pointer is not one ("/a/b", or "" for the
   // whole record).
   static Result<ImportMapping> Create(Format format, const Fields& fields);
+
+  // The records one line holds: the line itself, or, under cloudtrail and
+  // auto, each element of a CloudTrail log file's {"Records":[...]} (the
+  // form CloudTrail delivers: one document a file, on one line), as views
+  // into `line`.
+  void Records(std::string_view line, std::vector<std::string_view>* out) const;
 
   // The stele event for one record (a JSON object on one line).  An error
   // names what is missing or wrong, as the validator's do (`field "/verb":
