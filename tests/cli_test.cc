@@ -575,5 +575,91 @@ TEST(CliTransfer, ImportOpensEveryFileBeforeAnythingLandsAndReadsStdin) {
   EXPECT_NE(r.err.find("--type"), std::string::npos) << r.err;
 }
 
+// An export of the whole log, a signed checkpoint and the verifier key are
+// enough to prove the file is the log's first N events: any change fails.
+TEST(CliTransfer, AWholeLogExportVerifiesAgainstASignedCheckpointAndAnyChangeFails) {
+  TempDir dir, other, io;
+  std::string events;
+  for (int i = 0; i < 3000; ++i) {
+    events += R"({"type":"lead.step","lead_id":"L)" + std::to_string(i % 97) + R"(","data":{"i":)" +
+              std::to_string(i) + R"(,"note":"x y"}})" "\n";
+  }
+  ASSERT_EQ(RunStele({"--dir", dir.path(), "append"}, events).exit_code, 0);
+  RunResult cp = RunStele({"--dir", dir.path(), "checkpoint"});
+  ASSERT_EQ(cp.exit_code, 0);
+  test::WriteFileBytes(io.Sub("log.cp"), cp.out);
+  const std::string key = RunStele({"--dir", dir.path(), "checkpoint", "--public-key"}).out;
+  ASSERT_FALSE(key.empty());
+  ASSERT_EQ(RunStele({"--dir", dir.path(), "append"}, events.substr(0, events.find('\n') + 1)).exit_code, 0);
+  ASSERT_EQ(RunStele({"--dir", dir.path(), "export", "-o", io.Sub("all.ndjson.gz")}).exit_code, 0);
+  ASSERT_EQ(RunStele({"--dir", dir.path(), "export", "-o", io.Sub("all.ndjson")}).exit_code, 0);
+  const std::string key_line = key.substr(0, key.find('\n'));
+
+  // No data directory needed: the file, the checkpoint and the key.
+  auto verify = [&](const std::string& file, const std::string& checkpoint = "") {
+    return RunStele({"--dir", other.path(), "verify", "--export", file, "--against",
+                     checkpoint.empty() ? io.Sub("log.cp") : checkpoint, "--key", key_line});
+  };
+  RunResult r = verify(io.Sub("all.ndjson.gz"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("events":3001,"covered":3000,"events_past_checkpoint":1)"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(other.Sub("segments")));
+
+  const std::string plain = test::ReadFileBytes(io.Sub("all.ndjson"));
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < plain.size();) {
+    const size_t nl = plain.find('\n', pos);
+    lines.push_back(plain.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  ASSERT_EQ(lines.size(), 3001u);
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& l : v) s += l + "\n";
+    return s;
+  };
+  auto fails = [&](const std::vector<std::string>& v, const std::string& says) {
+    test::WriteFileBytes(io.Sub("changed.ndjson"), join(v));
+    RunResult got = verify(io.Sub("changed.ndjson"));
+    EXPECT_EQ(got.exit_code, 1) << says;
+    EXPECT_NE(got.err.find(says), std::string::npos) << got.err;
+  };
+  std::vector<std::string> changed = lines;
+  changed[1500].replace(changed[1500].find("x y"), 3, "x z");  // one data byte
+  fails(changed, "the root of the first 3000 events is");
+  changed = lines;
+  changed[10].replace(changed[10].find("lead.step"), 9, "lead.stop");
+  fails(changed, "the root of the first 3000 events is");
+  changed = lines;
+  changed.erase(changed.begin() + 7);
+  fails(changed, "verify FAILED at seq 8: line 8 holds seq 9 where seq 8 belongs");
+  changed = lines;
+  std::swap(changed[20], changed[21]);
+  fails(changed, "at seq 21:");
+  changed = std::vector<std::string>(lines.begin(), lines.begin() + 2999);
+  fails(changed, "the export ends at seq 2999; the checkpoint covers 3000 events");
+  // After the checkpoint's size the export is not covered, and says so.
+  changed = lines;
+  changed[3000].replace(changed[3000].find("lead.step"), 9, "lead.stop");
+  test::WriteFileBytes(io.Sub("past.ndjson"), join(changed));
+  r = verify(io.Sub("past.ndjson"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("events_past_checkpoint":1)"), std::string::npos);
+  // A filtered export is not the log's first N events.
+  ASSERT_EQ(RunStele({"--dir", dir.path(), "export", "--lead", "L5", "-o", io.Sub("l5.ndjson")}).exit_code, 0);
+  r = verify(io.Sub("l5.ndjson"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("a filtered or partial export"), std::string::npos) << r.err;
+  // A checkpoint another key signed proves nothing.
+  TempDir stranger;
+  ASSERT_EQ(RunStele({"--dir", stranger.path(), "append"}, events).exit_code, 0);
+  test::WriteFileBytes(io.Sub("stranger.cp"), RunStele({"--dir", stranger.path(), "checkpoint"}).out);
+  r = verify(io.Sub("all.ndjson"), io.Sub("stranger.cp"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("stranger.cp"), std::string::npos) << r.err;
+  r = RunStele({"--dir", dir.path(), "verify", "--export", io.Sub("all.ndjson")});
+  EXPECT_EQ(r.exit_code, 2) << "needs --against";
+}
+
 }  // namespace
 }  // namespace stele

@@ -35,6 +35,7 @@ struct VerifyReport {
   uint64_t first_bad_seq = 0;    // when !ok: the first seq where the log diverges
   std::string reason;            // when !ok: what diverges, in one line
   std::string root_hex;          // root of the whole log as verified
+  uint64_t events_past_checkpoint = 0;  // VerifyExport: events after the checkpoint's size (not covered by it)
 };
 
 // Re-derives every leaf and node hash from the stored events and checks every
@@ -42,6 +43,19 @@ struct VerifyReport {
 // A non-OK Result means verification could not run (no log, no key); an
 // altered log gives an OK Result with report.ok == false.
 Result<VerifyReport> VerifyLog(const std::string& dir, const VerifyOptions& options);
+
+// Checks an export of a whole log (`stele export` without filters: every
+// event from seq 1, in output form; plain, .gz or .zst) against a signed
+// checkpoint note, offline: each event's canonical record is rebuilt from
+// its output form and hashed into the tree, and the root over the first
+// checkpoint-size events must be the signed one.  So a holder of the file,
+// the checkpoint and the verifier key can tell that the file is exactly the
+// log's first N events.  An altered, missing, extra or reordered event gives
+// report.ok == false with the reason (first_bad_seq where a seq is out of
+// place or an event unreadable); a non-OK Result means the check could not
+// run (unreadable file, bad key or checkpoint signature).
+Result<VerifyReport> VerifyExport(const std::string& export_file, const std::string& checkpoint_file,
+                                  const std::string& verifier_key);
 
 // Proofs against one snapshot of a log (the events present when it was
 // opened).  Keep one to answer many proofs: it keeps the segments open and

@@ -15,7 +15,7 @@ namespace stele::cli {
 namespace {
 
 struct VerifyFlags {
-  std::string against, key;
+  std::string against, key, export_file;
   unsigned threads = 0;
   bool read_only = false;
 };
@@ -48,7 +48,39 @@ void RecordFailure(const std::string& dir, const VerifyReport& r) {
   }
 }
 
+// verify --export: a whole-log export against a signed checkpoint, with no
+// log needed beyond (without --key) the directory's verifier key.
+int RunVerifyExport(const GlobalFlags& global, const VerifyFlags& flags) {
+  if (flags.against.empty()) {
+    std::fprintf(stderr, "stele: --export needs --against CHECKPOINT: the signed tree the export must match\n");
+    return kExitUsage;
+  }
+  std::string key = flags.key;
+  if (key.empty()) {
+    auto own = VerifierKeyOf(global.dir);
+    if (!own.ok()) return ReportError(own.status());
+    key = *own;
+    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+  }
+  auto report = VerifyExport(flags.export_file, flags.against, key);
+  if (!report.ok()) return ReportError(report.status());
+  const VerifyReport& r = *report;
+  if (!r.ok) {
+    // Seq 0: the export as a whole does not match (a root or signature).
+    if (r.first_bad_seq == 0) std::fprintf(stderr, "stele: verify FAILED: %s\n", r.reason.c_str());
+    else std::fprintf(stderr, "stele: verify FAILED at seq %llu: %s\n", static_cast<unsigned long long>(r.first_bad_seq), r.reason.c_str());
+    return kExitRejected;
+  }
+  std::printf("{\"ok\":true,\"export\":%s,\"events\":%llu,\"covered\":%llu,\"events_past_checkpoint\":%llu,"
+              "\"root\":\"%s\",\"seconds\":%.3f}\n",
+              JsonString(flags.export_file).c_str(), static_cast<unsigned long long>(r.events),
+              static_cast<unsigned long long>(r.events - r.events_past_checkpoint),
+              static_cast<unsigned long long>(r.events_past_checkpoint), r.root_hex.c_str(), r.seconds);
+  return kExitOk;
+}
+
 int RunVerify(const GlobalFlags& global, const VerifyFlags& flags) {
+  if (!flags.export_file.empty()) return RunVerifyExport(global, flags);
   VerifyOptions options;
   options.against_file = flags.against;
   options.verifier_key = flags.key;
@@ -99,7 +131,12 @@ Command RegisterVerify(CLI::App& app, const GlobalFlags& global) {
   sub->add_option("--key", flags->key, "trusted verifier key (name+id+base64) instead of the directory's own");
   sub->add_option("--threads", flags->threads, "worker threads (default: one per core)");
   sub->add_flag("--read-only", flags->read_only, "do not record a failure as a security.integrity_failed event");
-  sub->footer("Exit 0 when intact; 1 with 'verify FAILED at seq S: reason' naming the first divergence.");
+  sub->add_option("--export", flags->export_file,
+                  "check this whole-log export (stele export, no filters) against --against, not the log");
+  sub->footer(
+      "Exit 0 when intact; 1 with 'verify FAILED at seq S: reason' naming the first divergence.\n"
+      "With --export FILE --against CP [--key VKEY]: the file must be the log's first N events exactly,\n"
+      "N and the root signed by CP; no data directory is needed with --key.");
   return {sub, [&global, flags] { return RunVerify(global, *flags); }};
 }
 
