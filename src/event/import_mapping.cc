@@ -30,31 +30,14 @@ bool IndexableString(std::string_view v) {
   return true;
 }
 
-// Skips a leading "seq": <digits>, of an exported event; the rest as it is.
+// An exported event without its seq ("{" and what follows the comma); the
+// record as it is when it has none.
 std::string_view WithoutLeadingSeq(std::string_view record) {
-  size_t i = 0;
-  auto skip_space = [&] {
-    while (i < record.size() && (record[i] == ' ' || record[i] == '\t')) ++i;
-  };
-  skip_space();
-  if (i >= record.size() || record[i] != '{') return record;
-  const size_t open = i++;
-  skip_space();
-  if (record.substr(i, 5) != "\"seq\"") return record;
-  i += 5;
-  skip_space();
-  if (i >= record.size() || record[i] != ':') return record;
-  ++i;
-  skip_space();
-  const size_t digits = i;
-  while (i < record.size() && record[i] >= '0' && record[i] <= '9') ++i;
-  if (i == digits) return record;
-  skip_space();
-  if (i >= record.size() || record[i] != ',') return record;
-  // "{" + what follows the comma: the caller copies it.
-  thread_local std::string out;
-  out.assign(record.substr(0, open + 1));
-  out.append(record.substr(i + 1));
+  size_t comma = 0;
+  if (!ExportedSeq(record, &comma)) return record;
+  thread_local std::string out;  // the caller copies it
+  out.assign("{");
+  out.append(record.substr(comma + 1));
   return out;
 }
 
@@ -103,6 +86,32 @@ bool SplitArray(std::string_view text, size_t* i, std::vector<std::string_view>*
 }
 
 }  // namespace
+
+std::optional<uint64_t> ExportedSeq(std::string_view line, size_t* comma) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  };
+  auto take = [&](std::string_view token) {
+    skip_space();
+    if (line.substr(i, token.size()) != token) return false;
+    i += token.size();
+    return true;
+  };
+  if (!take("{") || !take("\"seq\"") || !take(":")) return std::nullopt;
+  skip_space();
+  const size_t digits = i;
+  uint64_t seq = 0;
+  for (; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
+    if (i - digits == 19) return std::nullopt;  // past any u64 seq a log hands out
+    seq = seq * 10 + static_cast<uint64_t>(line[i] - '0');
+  }
+  if (i == digits) return std::nullopt;
+  skip_space();
+  if (i >= line.size() || line[i] != ',') return std::nullopt;
+  *comma = i;
+  return seq;
+}
 
 std::optional<int64_t> ParseImportedTime(std::string_view text) {
   std::string why;
@@ -214,23 +223,24 @@ Status ImportMapping::Map(std::string_view record, std::string* event) const {
     event->assign(WithoutLeadingSeq(record));
     return Status::Ok();
   }
-  if (format_ != Format::kAuto) {
-    return MapWith(format_ == Format::kK8s ? k8s_ : format_ == Format::kCloudTrail ? cloudtrail_ : json_, record,
-                   event);
-  }
-  // Auto: by the keys the record has.
   thread_local dom::parser parser;
+  dom::element doc;
   dom::object obj;
-  if (parser.parse(record.data(), record.size()).get(obj) != simdjson::SUCCESS) {
+  if (parser.parse(record.data(), record.size()).get(doc) != simdjson::SUCCESS || doc.get(obj) != simdjson::SUCCESS) {
     return Status::InvalidArgument("record: not a JSON object");
   }
+  if (format_ != Format::kAuto) {
+    return MapWith(format_ == Format::kK8s ? k8s_ : format_ == Format::kCloudTrail ? cloudtrail_ : json_, record,
+                   doc, event);
+  }
+  // Auto: by the keys the record has.
   std::string_view s;
   const bool k8s = (obj["apiVersion"].get(s) == simdjson::SUCCESS && s.starts_with("audit.k8s.io/")) ||
                    (obj["verb"].error() == simdjson::SUCCESS && obj["requestURI"].error() == simdjson::SUCCESS);
-  if (k8s) return MapWith(k8s_, record, event);
+  if (k8s) return MapWith(k8s_, record, doc, event);
   if (obj["eventName"].error() == simdjson::SUCCESS &&
       (obj["eventSource"].error() == simdjson::SUCCESS || obj["eventVersion"].error() == simdjson::SUCCESS)) {
-    return MapWith(cloudtrail_, record, event);
+    return MapWith(cloudtrail_, record, doc, event);
   }
   if (obj["type"].get(s) == simdjson::SUCCESS) {
     event->assign(WithoutLeadingSeq(record));
@@ -241,12 +251,7 @@ Status ImportMapping::Map(std::string_view record, std::string* event) const {
       "--type-from)");
 }
 
-Status ImportMapping::MapWith(const Rule& rule, std::string_view record, std::string* event) const {
-  thread_local dom::parser parser;
-  dom::element doc;
-  if (parser.parse(record.data(), record.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-    return Status::InvalidArgument("record: not a JSON object");
-  }
+Status ImportMapping::MapWith(const Rule& rule, std::string_view record, dom::element doc, std::string* event) const {
   std::string type;
   if (rule.type_from.empty()) {
     type = rule.type_prefix;  // a fixed type, checked by the validator

@@ -34,6 +34,8 @@
 #include <string_view>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "stele/status.h"
 
 namespace stele {
@@ -74,11 +76,17 @@ class ImportMapping {
   };
   ImportMapping(Format format, Rule k8s, Rule cloudtrail, Rule json)
       : format_(format), k8s_(std::move(k8s)), cloudtrail_(std::move(cloudtrail)), json_(std::move(json)) {}
-  Status MapWith(const Rule& rule, std::string_view record, std::string* event) const;
+  // `doc` is `record` parsed (an object).
+  Status MapWith(const Rule& rule, std::string_view record, simdjson::dom::element doc, std::string* event) const;
 
   Format format_;
   Rule k8s_, cloudtrail_, json_;
 };
+
+// The seq an exported event's line begins with ({"seq":N, ...; blanks
+// allowed), with *comma the offset of the comma after it; nullopt when the
+// line does not begin so.  Import drops it; verify --export checks it.
+std::optional<uint64_t> ExportedSeq(std::string_view line, size_t* comma);
 
 // A time taken from a record, in ns since the epoch: RFC 3339, or the same
 // with a space for the 'T' or no offset (taken as UTC).

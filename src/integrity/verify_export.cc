@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include "event/import_mapping.h"
 #include "event/record.h"
 #include "event/validator.h"
 #include "integrity/checkpoint.h"
@@ -20,23 +21,6 @@
 #include "util/time.h"
 
 namespace stele {
-namespace {
-
-// The seq an exported line starts with ({"seq":N,...}), or 0.
-uint64_t LeadingSeq(std::string_view line, size_t* rest) {
-  constexpr std::string_view kPrefix = "{\"seq\":";
-  if (!line.starts_with(kPrefix)) return 0;
-  uint64_t seq = 0;
-  size_t i = kPrefix.size();
-  for (; i < line.size() && line[i] >= '0' && line[i] <= '9' && seq < (UINT64_MAX - 9) / 10; ++i) {
-    seq = seq * 10 + static_cast<uint64_t>(line[i] - '0');
-  }
-  if (i == kPrefix.size() || i >= line.size() || line[i] != ',') return 0;
-  *rest = i + 1;
-  return seq;
-}
-
-}  // namespace
 
 Result<VerifyReport> VerifyExport(const std::string& export_file, const std::string& checkpoint_file,
                                   const std::string& verifier_key) {
@@ -75,7 +59,8 @@ Result<VerifyReport> VerifyExport(const std::string& export_file, const std::str
   TaskThread helper("stele-verify");
   std::vector<std::string_view> lines;
   std::vector<uint64_t> line_nos;  // of each of `lines` in the file
-  std::vector<size_t> rests;       // where each line's event starts, after its seq
+  std::vector<size_t> commas;      // of each line, after its seq: where its event starts, once a '{'
+
   std::vector<Hash> leaves;
   auto hash_range = [&](Half* h, size_t begin, size_t end) {
     ValidationLimits limits;
@@ -85,7 +70,7 @@ Result<VerifyReport> VerifyExport(const std::string& export_file, const std::str
       // The line without its seq: the comma before the rest became '{'
       // (check_block), and the block is followed by padding, so the
       // validator reads it in place.
-      const std::string_view event = lines[k].substr(rests[k] - 1);
+      const std::string_view event = lines[k].substr(commas[k]);
       EventView e;
       Status s = h->validator.Validate(event, far_ahead, limits, &e, /*padded=*/true);
       if (!s.ok()) {
@@ -108,17 +93,17 @@ Result<VerifyReport> VerifyExport(const std::string& export_file, const std::str
   uint64_t line_no = 0;
   // Checks one block of lines; a failure is the report to return.
   auto check_block = [&]() -> std::optional<Result<VerifyReport>> {
-    rests.assign(lines.size(), 0);
+    commas.assign(lines.size(), 0);
     for (size_t k = 0; k < lines.size(); ++k) {
       const uint64_t expected = report.events + 1 + k;
-      const uint64_t seq = LeadingSeq(lines[k], &rests[k]);
+      const std::optional<uint64_t> seq = ExportedSeq(lines[k], &commas[k]);
       const std::string at = "line " + std::to_string(line_nos[k]);
-      if (seq == 0) return fail(expected, at + ": not an exported event ({\"seq\":N,...})");
-      if (seq != expected) {
-        return fail(expected, at + " holds seq " + std::to_string(seq) + " where seq " + std::to_string(expected) +
+      if (!seq) return fail(expected, at + ": not an exported event ({\"seq\":N,...})");
+      if (*seq != expected) {
+        return fail(expected, at + " holds seq " + std::to_string(*seq) + " where seq " + std::to_string(expected) +
                                   " belongs (a filtered or partial export, or events missing or reordered)");
       }
-      const_cast<char&>(lines[k][rests[k] - 1]) = '{';  // the ',' after the seq: lines view buf, which is ours
+      const_cast<char&>(lines[k][commas[k]]) = '{';  // the ',' after the seq: lines view buf, which is ours
     }
     leaves.resize(lines.size());
     const size_t mid = lines.size() / 2;
